@@ -1,0 +1,111 @@
+# tpipe — small Unix filters that pass tensors through pipes. See README.md.
+#
+#   make                 build bin/* (CPU)
+#   make test            install missing Debian packages, build, run every test
+#   make test SAN=1      the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make data            fetch MNIST and Fashion-MNIST into data/ (sha256-checked)
+#   make demo            the main job on real MNIST (what the README's first command runs)
+#   make fuzz            fuzz the stream and IDX readers (FUZZ_SECONDS each, clang/libFuzzer)
+#   make bench           throughput figures
+#   make install PREFIX=/usr/local
+#
+# Knobs: MARCH=-march=x86-64-v3, OPT=-O3, CUDA=0 (no GPU parts), SAN=1, CC=clang.
+
+CC       ?= cc
+OPT      ?= -O2
+MARCH    ?= -march=native
+CFLAGS   ?= $(OPT) $(MARCH) -g
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -Ilib -D_FILE_OFFSET_BITS=64
+LDLIBS   := -lz -lm -lpthread
+PREFIX   ?= /usr/local
+
+BUILD ?= build
+BIN   ?= bin
+ifeq ($(SAN),1)
+  BUILD  := build-san
+  BIN    := build-san/bin
+  CFLAGS := -O1 -g $(MARCH) -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC   := $(wildcard lib/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOLS     := $(patsubst tools/%.c,%,$(wildcard tools/*.c))
+PROGS     := $(addprefix $(BIN)/,$(TOOLS))
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+# CUDA: built only where nvcc exists (CUDA=0 turns it off). Each cuda/NAME.cu is a GPU twin
+# of a lib/ kernel behind the same C interface; programs choose at run time (--device).
+CUDA     ?= auto
+NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CU_SRC   := $(wildcard cuda/*.cu)
+ifneq ($(CUDA),0)
+ifneq ($(NVCC),)
+ifneq ($(CU_SRC),)
+  CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+  CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 \
+               -gencode arch=compute_75,code=sm_75 -gencode arch=compute_90,code=compute_90
+  LIB_OBJ  += $(CU_SRC:%.cu=$(BUILD)/%.o)
+  CPPFLAGS += -DTP_CUDA=1
+  LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart -lcublas
+endif
+endif
+endif
+
+.PHONY: all deps test data demo fuzz bench install clean
+all: $(PROGS)
+
+$(BUILD)/libtpipe.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -O2 $(CUDA_ARCH) -Ilib -Xcompiler -Wall,-Wextra -c $< -o $@
+
+$(BIN)/%: $(BUILD)/tools/%.o $(BUILD)/libtpipe.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libtpipe.a $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtpipe.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libtpipe.a $(LDLIBS) -o $@
+
+deps:
+	@tools/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory $(PROGS) $(UNITS)
+	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) tests/run.sh
+
+data:
+	@tools/getdata.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tools/getdata.sh mnist
+	@pipelines/demo.sh
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+bench: all
+	@tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/tpipe
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/libexec/tpipe/
+	sed 's|@LIBEXEC@|$(PREFIX)/libexec/tpipe|' tools/tpipe.sh > $(DESTDIR)$(PREFIX)/bin/tpipe
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/tpipe
+
+clean:
+	rm -rf build build-san build-fuzz $(filter-out bin/.gitkeep,$(wildcard bin/*))
+
+-include $(LIB_OBJ:.o=.d) $(TOOLS:%=$(BUILD)/tools/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d)

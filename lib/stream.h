@@ -1,0 +1,154 @@
+/* stream.h — the tpipe tensor stream, version 1: header model, reader, writer.
+ *
+ * FORMAT (the README's "Stream format" section says the same in more words)
+ *
+ *   TPIPE 1\n                         magic and major version: the first 8 bytes
+ *   field NAME DTYPE [DIM ...]\n      one line per field, in record order; at least one
+ *   meta KEY VALUE\n                  any number; a repeated KEY continues a multi-line value
+ *   count N\n  |  count unknown\n     exactly one; trailing spaces allowed
+ *   end<spaces>\n                     last line; spaces pad the header to a multiple of 64 bytes
+ *   record 0, record 1, ...           fixed size, fields packed in order, little-endian
+ *
+ *   Lines end in \n alone and tokens are separated by spaces. Lines starting with '#' are
+ *   comments. NAME and KEY: 1..63 characters of [A-Za-z0-9_.-], first one not a digit,
+ *   NAMEs unique. DTYPE: u8 i8 u16 i16 i32 i64 f16 f32 f64. DIM: 0..8 integers >= 1,
+ *   row-major (the last varies fastest). VALUE: the rest of the line after KEY and one
+ *   space, verbatim UTF-8 (no NUL or CR). The header is at most 16 MiB and one record at
+ *   most 2^32 bytes. With "count unknown" records run to end of input. After the promised
+ *   count, another header may follow with the same fields (concatenation: `cat a b`);
+ *   readers keep the first segment's metadata.
+ */
+#ifndef TP_STREAM_H
+#define TP_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TP_MAX_RANK 8
+#define TP_MAX_NAME 63
+#define TP_HEADER_ALIGN 64
+#define TP_MAX_HEADER (16u << 20)
+#define TP_MAX_RECORD ((uint64_t)1 << 32)
+
+typedef enum { TP_U8, TP_I8, TP_U16, TP_I16, TP_I32, TP_I64, TP_F16, TP_F32, TP_F64, TP_NDTYPES } tp_dtype;
+
+/* Bytes per element of dtype d. */
+size_t tp_dtype_size(tp_dtype d);
+/* The format's spelling of d ("u8", ...). */
+const char *tp_dtype_name(tp_dtype d);
+/* The dtype named s into *d; 0, or -1 for an unknown name. */
+int tp_dtype_parse(const char *s, tp_dtype *d);
+/* 1 for f16/f32/f64. */
+int tp_dtype_is_float(tp_dtype d);
+
+typedef struct {
+    char name[TP_MAX_NAME + 1];
+    tp_dtype dtype;
+    int rank;
+    int64_t shape[TP_MAX_RANK];
+    size_t nelem;  /* product of shape (1 for rank 0) */
+    size_t nbytes; /* nelem * dtype size */
+    size_t offset; /* byte offset within a record */
+} tp_field;
+
+typedef struct {
+    char *key;
+    char *value; /* lines joined by \n */
+} tp_meta;
+
+typedef struct {
+    int nfields;
+    tp_field *fields;
+    int nmeta;
+    tp_meta *meta;
+    int64_t count;      /* records promised, or -1 for unknown */
+    size_t record_size; /* sum of field sizes */
+} tp_header;
+
+/* An empty header (no fields, no metadata, count unknown). */
+void tp_header_init(tp_header *h);
+/* Frees what h owns and leaves it empty. */
+void tp_header_free(tp_header *h);
+/* A deep copy of src into dst (dst must not own anything). */
+void tp_header_copy(tp_header *dst, const tp_header *src);
+
+/* Appends a field; returns its index, or -1 with a message in err (bad or duplicate name,
+ * bad rank or dims, record too large). */
+int tp_header_add_field(tp_header *h, const char *name, tp_dtype dtype, int rank, const int64_t *shape,
+                        char *err, size_t errlen);
+/* Appends a field and dies on error: for programs whose fields are fixed by their code. */
+int tp_header_add(tp_header *h, const char *name, tp_dtype dtype, int rank, const int64_t *shape);
+/* Removes field i (offsets of later fields are recomputed). */
+void tp_header_remove_field(tp_header *h, int i);
+/* Index of the field called name, or -1. */
+int tp_header_find(const tp_header *h, const char *name);
+
+/* Sets key to value (replacing any earlier value); value may hold \n. Dies on a bad key
+ * or a value holding NUL or CR (a programming error in the caller). */
+void tp_header_set_meta(tp_header *h, const char *key, const char *value);
+/* The value of key, or NULL. */
+const char *tp_header_get_meta(const tp_header *h, const char *key);
+/* Removes key if present. */
+void tp_header_del_meta(tp_header *h, const char *key);
+
+/* 1 when a and b have the same fields (names, dtypes, shapes, order). */
+int tp_header_same_fields(const tp_header *a, const tp_header *b);
+
+/* The header as bytes (malloc'd, length in *len, a multiple of 64). With count unknown
+ * the count line leaves room for a writer to patch the count in place later. */
+char *tp_header_format(const tp_header *h, size_t *len);
+
+/* Parses a complete header held in buf[0..len), where len is the position after the
+ * end line's \n. Returns 0, or -1 with a message in err. h must be empty. */
+int tp_header_parse(const char *buf, size_t len, tp_header *h, char *err, size_t errlen);
+
+/* ---- reader ---- */
+
+typedef struct tp_reader tp_reader;
+
+/* Opens path ("-" or NULL = stdin) and reads the first header. On failure returns NULL
+ * with "what is wrong" in err (the caller adds program and file names). */
+tp_reader *tp_reader_open(const char *path, char *err, size_t errlen);
+/* The same over a memory buffer (no copy; buf must outlive the reader). For tests/fuzzing. */
+tp_reader *tp_reader_open_mem(const void *buf, size_t len, char *err, size_t errlen);
+/* The header of the first segment. */
+const tp_header *tp_reader_header(const tp_reader *r);
+/* The name used in messages: the path, or "stdin". */
+const char *tp_reader_name(const tp_reader *r);
+/* The next record, or NULL at the end (tp_reader_error() == NULL) or on error. The pointer
+ * stays valid until the next call. Crosses into concatenated segments by itself. */
+const void *tp_reader_next(tp_reader *r);
+/* Copies up to n records into dst; returns how many (0 at the end) or -1 on error. */
+int64_t tp_reader_read(tp_reader *r, void *dst, int64_t n);
+/* Records returned so far (over all segments). */
+int64_t tp_reader_index(const tp_reader *r);
+/* Segments begun so far (1 after open). */
+int tp_reader_segments(const tp_reader *r);
+/* The last error, or NULL. */
+const char *tp_reader_error(const tp_reader *r);
+/* Closes the input (not stdin's descriptor) and frees r. NULL is allowed. */
+void tp_reader_close(tp_reader *r);
+
+/* Opens path or dies with "PROGRAM: FILE: what is wrong". */
+tp_reader *tp_open_or_die(const char *path);
+/* tp_reader_next, dying on an error with "PROGRAM: FILE: what is wrong". */
+const void *tp_next_or_die(tp_reader *r);
+
+/* ---- writer ----
+ * Writes to path (or stdout for "-"/NULL). A named file is written as PATH.tmp.PID and
+ * renamed into place by tp_writer_close, so a failed or interrupted run leaves no partial
+ * file. Write errors end the program: EPIPE quietly, others through tp_die. */
+
+typedef struct tp_writer tp_writer;
+
+/* Opens the output and writes the header (copied; count -1 = unknown). */
+tp_writer *tp_writer_open(const char *path, const tp_header *h);
+/* Appends n records of h->record_size bytes each. */
+void tp_writer_write(tp_writer *w, const void *recs, int64_t n);
+/* Flushes, checks the promised count was written (patching an unknown count in place where
+ * the output is a regular file), renames the temporary file into place, frees w. */
+void tp_writer_close(tp_writer *w);
+/* Records written so far. */
+int64_t tp_writer_count(const tp_writer *w);
+
+#endif

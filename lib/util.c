@@ -1,0 +1,310 @@
+/* util.c — see util.h. */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Process-wide state, written once by tp_init (progname) or only through the
+ * register/forget pair; the signal handler needs it, so it cannot live in a context. */
+static const char *progname = "tpipe";
+#define MAX_TMP 16
+static char *tmp_paths[MAX_TMP];
+
+static void remove_tmps(void)
+{
+    for (int i = 0; i < MAX_TMP; i++)
+        if (tmp_paths[i])
+            unlink(tmp_paths[i]);
+}
+
+static void on_signal(int sig)
+{
+    remove_tmps(); /* unlink is async-signal-safe */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void tp_init(const char *argv0)
+{
+    if (argv0 && *argv0)
+        progname = tp_basename(argv0);
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], NULL, &old);
+        /* Keep a disposition the parent chose to ignore (nohup, SIGPIPE ignored):
+         * then EPIPE reaches the writer, which ends quietly through tp_exit_pipe. */
+        if (old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+const char *tp_progname(void) { return progname; }
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+    char buf[2048];
+    int n = snprintf(buf, sizeof buf, "%s: %s", progname, prefix);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        n = 0;
+    vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    /* One line, whatever the message holds. */
+    for (char *p = buf; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    fprintf(stderr, "%s\n", buf);
+}
+
+void tp_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", fmt, ap);
+    va_end(ap);
+    remove_tmps();
+    exit(1);
+}
+
+void tp_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s: %s (see '%s --help')\n", progname, buf, progname);
+    remove_tmps();
+    exit(2);
+}
+
+void tp_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void tp_exit_pipe(void)
+{
+    remove_tmps();
+    signal(SIGPIPE, SIG_DFL);
+    raise(SIGPIPE);
+    _exit(128 + SIGPIPE); /* SIGPIPE was blocked: end with the status a shell shows for it */
+}
+
+void tp_assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "%s: internal error at %s:%d: %s\n", progname, file, line, expr);
+    remove_tmps();
+    abort();
+}
+
+int tp_mul_ok(size_t a, size_t b, size_t *out)
+{
+    size_t r;
+    if (__builtin_mul_overflow(a, b, &r))
+        return -1;
+    *out = r;
+    return 0;
+}
+
+static size_t bytes_or_die(size_t n, size_t size)
+{
+    size_t total;
+    if (tp_mul_ok(n, size, &total))
+        tp_die("allocation of %zu x %zu bytes overflows", n, size);
+    return total ? total : 1;
+}
+
+void *tp_alloc(size_t n, size_t size)
+{
+    size_t total = bytes_or_die(n, size);
+    void *p = malloc(total);
+    if (!p)
+        tp_die("out of memory (%zu bytes)", total);
+    return p;
+}
+
+void *tp_calloc(size_t n, size_t size)
+{
+    size_t total = bytes_or_die(n, size);
+    void *p = calloc(1, total);
+    if (!p)
+        tp_die("out of memory (%zu bytes)", total);
+    return p;
+}
+
+void *tp_realloc(void *p, size_t n, size_t size)
+{
+    size_t total = bytes_or_die(n, size);
+    void *q = realloc(p, total);
+    if (!q)
+        tp_die("out of memory (%zu bytes)", total);
+    return q;
+}
+
+char *tp_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = tp_alloc(n, 1);
+    memcpy(d, s, n);
+    return d;
+}
+
+void tp_register_tmp(const char *path)
+{
+    for (int i = 0; i < MAX_TMP; i++)
+        if (!tmp_paths[i]) {
+            tmp_paths[i] = tp_strdup(path);
+            return;
+        }
+    TP_ASSERT(!"too many unfinished output files");
+}
+
+void tp_forget_tmp(const char *path)
+{
+    for (int i = 0; i < MAX_TMP; i++)
+        if (tmp_paths[i] && strcmp(tmp_paths[i], path) == 0) {
+            char *p = tmp_paths[i];
+            tmp_paths[i] = NULL;
+            free(p);
+            return;
+        }
+}
+
+long long tp_read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (long long)got;
+}
+
+int tp_write_full(int fd, const void *buf, size_t n)
+{
+    size_t put = 0;
+    while (put < n) {
+        ssize_t r = write(fd, (const char *)buf + put, n - put);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        put += (size_t)r;
+    }
+    return 0;
+}
+
+int tp_parse_i64(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || end == s)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int tp_parse_f64(const char *s, double *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno == ERANGE && fabs(v) > 1.0)
+        return -1;
+    if (*end || end == s)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+double tp_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+float tp_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: normalise */
+            int e = -1;
+            do {
+                e++;
+                man <<= 1;
+            } while (!(man & 0x400u));
+            bits = sign | (uint32_t)(127 - 15 - e) << 23 | (man & 0x3ffu) << 13;
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | man << 13;
+    } else {
+        bits = sign | (exp + 127 - 15) << 23 | man << 13;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t tp_float_to_half(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) /* inf or nan */
+        return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
+    if (ax >= 0x477ff000u) /* rounds to >= 65520: overflow */
+        return (uint16_t)(sign | 0x7c00u);
+    if (ax < 0x38800000u) { /* below the smallest normal half: subnormal or zero */
+        float a;
+        memcpy(&a, &ax, 4);
+        /* the subnormal step is 2^-24; rint rounds half to even */
+        return (uint16_t)(sign | (uint32_t)rintf(a * 16777216.0f));
+    }
+    uint32_t e = (ax >> 23) - 127 + 15;
+    uint32_t m = ax & 0x7fffffu;
+    uint32_t h = e << 10 | m >> 13;
+    uint32_t rest = m & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
+        h++; /* carries into the exponent correctly */
+    return (uint16_t)(sign | h);
+}
+
+const char *tp_basename(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}

@@ -1,0 +1,193 @@
+/* tinfo — what a tpipe stream holds: header, record count, per-field statistics, labels. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "progress.h"
+#include "stats.h"
+#include "stream.h"
+#include "util.h"
+
+/* "u8[28,28,1]" into buf. */
+static void format_type(const tp_field *f, char *buf, size_t n)
+{
+    int k = snprintf(buf, n, "%s", tp_dtype_name(f->dtype));
+    if (f->rank) {
+        for (int i = 0; i < f->rank && (size_t)k < n; i++)
+            k += snprintf(buf + k, n - (size_t)k, "%c%lld", i ? ',' : '[', (long long)f->shape[i]);
+        if ((size_t)k < n)
+            snprintf(buf + k, n - (size_t)k, "]");
+    }
+}
+
+static void format_bytes(double b, char *buf)
+{
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int i = 0;
+    while (b >= 1024 && i < 4) {
+        b /= 1024;
+        i++;
+    }
+    snprintf(buf, 32, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
+/* Prints metadata, long values cut to one line. */
+static void print_meta(const tp_header *h)
+{
+    for (int i = 0; i < h->nmeta; i++) {
+        const char *v = h->meta[i].value;
+        int lines = 1;
+        for (const char *p = v; *p; p++)
+            lines += *p == '\n';
+        const char *nl = strchr(v, '\n');
+        int n = nl ? (int)(nl - v) : (int)strlen(v);
+        if (n > 60)
+            n = 60;
+        printf("meta %-12s %.*s%s", h->meta[i].key, n, v, (nl || (int)strlen(v) > n) ? " ..." : "");
+        if (lines > 1)
+            printf(" (%d lines)", lines);
+        printf("\n");
+    }
+}
+
+/* The label field: --label, else "y" when it is a single integer. -1 if none. */
+static int label_field(const tp_header *h, const char *name, const char *path)
+{
+    int i = tp_header_find(h, name ? name : "y");
+    if (i < 0) {
+        if (name)
+            tp_die("%s: no field '%s'", path, name);
+        return -1;
+    }
+    const tp_field *f = &h->fields[i];
+    if (f->nelem != 1 || tp_dtype_is_float(f->dtype)) {
+        if (name)
+            tp_die("%s: field '%s' is not a single integer per record", path, name);
+        return -1;
+    }
+    return i;
+}
+
+static void print_histogram(const tp_header *h, const tp_field *f, const tp_hist *hist, int64_t total)
+{
+    const char *classes = tp_header_get_meta(h, "classes");
+    int nclass = 0;
+    for (int64_t i = 0; i < hist->slots; i++)
+        nclass += hist->counts[i] > 0;
+    printf("labels %s: %d distinct\n", f->name, nclass);
+    for (int64_t i = 0; i < hist->slots; i++) {
+        if (!hist->counts[i])
+            continue;
+        int64_t v = i - 1;
+        printf("  %6lld %9lld %6.2f%%", (long long)v, (long long)hist->counts[i],
+               100.0 * (double)hist->counts[i] / (double)(total ? total : 1));
+        if (classes && v >= 0) { /* the v-th line of the classes metadata */
+            const char *p = classes;
+            for (int64_t k = 0; k < v && p; k++) {
+                p = strchr(p, '\n');
+                if (p)
+                    p++;
+            }
+            if (p) {
+                const char *e = strchr(p, '\n');
+                printf("  %.*s", e ? (int)(e - p) : (int)strlen(p), p);
+            }
+        }
+        printf("\n");
+    }
+    if (hist->other)
+        printf("  %6s %9lld (outside -1..%d)\n", "other", (long long)hist->other, TP_HIST_MAX - 1);
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    int header_only = 0;
+    const char *label = NULL;
+    const tp_option opts[] = {
+        {"header", 'H', TP_OPT_FLAG, &header_only, NULL, "print the header only; do not read the records"},
+        {"label", 'l', TP_OPT_STRING, &label, "NAME", "field to count as labels (default: y, when present)"},
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] [FILE]",
+        "Prints what a tpipe stream holds: its fields with dtype and shape, the record count,\n"
+        "per-field min/max/mean over all elements, the metadata, and a label histogram.\n"
+        "Reads FILE, or stdin when FILE is absent or '-'. The report goes to stdout.",
+        opts,
+        "Example:\n  idx2raw data/mnist/t10k-images-idx3-ubyte data/mnist/t10k-labels-idx1-ubyte | tinfo",
+        0, 1,
+    };
+    char **args;
+    int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    const char *path = nargs ? args[0] : "-";
+    tp_reader *r = tp_open_or_die(path);
+    const tp_header *h = tp_reader_header(r);
+    const char *name = tp_reader_name(r);
+    int li = label_field(h, label, name);
+
+    tp_stats *st = tp_alloc((size_t)h->nfields, sizeof *st);
+    for (int i = 0; i < h->nfields; i++)
+        tp_stats_init(&st[i]);
+    tp_hist hist;
+    tp_hist_init(&hist);
+    int64_t n = 0;
+    if (!header_only) {
+        tp_progress pr;
+        tp_progress_start(&pr, "tinfo", h->count, "records");
+        const unsigned char *rec;
+        while ((rec = tp_next_or_die(r))) {
+            for (int i = 0; i < h->nfields; i++)
+                tp_stats_add(&st[i], rec + h->fields[i].offset, h->fields[i].dtype, h->fields[i].nelem);
+            if (li >= 0)
+                tp_hist_add(&hist, (int64_t)tp_elem_as_double(rec + h->fields[li].offset, h->fields[li].dtype, 0));
+            if ((++n & 1023) == 0)
+                tp_progress_update(&pr, n);
+        }
+        tp_progress_end(&pr);
+    }
+
+    char size[32];
+    if (header_only) {
+        if (h->count >= 0)
+            printf("%s: %lld records (header), %zu bytes each\n", name, (long long)h->count, h->record_size);
+        else
+            printf("%s: record count unknown (header), %zu bytes each\n", name, h->record_size);
+    } else {
+        format_bytes((double)n * (double)h->record_size, size);
+        printf("%s: %lld records, %zu bytes each (%s)", name, (long long)n, h->record_size, size);
+        if (tp_reader_segments(r) > 1)
+            printf(", %d concatenated streams", tp_reader_segments(r));
+        printf("\n");
+    }
+    int wname = 4, wtype = 4;
+    char type[128];
+    for (int i = 0; i < h->nfields; i++) {
+        format_type(&h->fields[i], type, sizeof type);
+        int a = (int)strlen(h->fields[i].name), b = (int)strlen(type);
+        wname = a > wname ? a : wname;
+        wtype = b > wtype ? b : wtype;
+    }
+    for (int i = 0; i < h->nfields; i++) {
+        const tp_field *f = &h->fields[i];
+        format_type(f, type, sizeof type);
+        printf("field %-*s %-*s", wname, f->name, wtype, type);
+        if (!header_only && st[i].n)
+            printf("  min %-10.6g max %-10.6g mean %.6g", st[i].min, st[i].max, tp_stats_mean(&st[i]));
+        if (st[i].nan || st[i].inf)
+            printf("  nan %llu inf %llu", (unsigned long long)st[i].nan, (unsigned long long)st[i].inf);
+        printf("\n");
+    }
+    print_meta(h);
+    if (li >= 0 && !header_only)
+        print_histogram(h, &h->fields[li], &hist, n);
+    if (fflush(stdout))
+        tp_die("stdout: write error");
+    tp_hist_free(&hist);
+    free(st);
+    tp_reader_close(r);
+    free(args);
+    return 0;
+}
