@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "util.h"
 
 #define READ_BUF (1u << 20)
-#define WRITE_BUF (4u << 20)
 #define COUNT_WIDTH 26 /* "count " + 20 digits: room to patch any 64-bit count */
 
 static const struct {
@@ -336,9 +336,9 @@ static int tok_int(const char *t, size_t n, int64_t max, int64_t *out)
     return 0;
 }
 
-/* Appends one line to key's value (a new key, or a continuation of a multi-line value). */
-static void meta_append(tp_header *h, const char *key, const char *v, size_t n)
+void tp_header_append_meta(tp_header *h, const char *key, const char *v, size_t n)
 {
+    TP_ASSERT(valid_name(key, strlen(key)));
     int i = find_meta(h, key);
     if (i < 0) {
         h->meta = tp_realloc(h->meta, (size_t)h->nmeta + 1, sizeof *h->meta);
@@ -419,7 +419,7 @@ static int parse_line(const char *line, size_t n, int lineno, tp_header *h, int 
         memcpy(key, k, kn);
         key[kn] = 0;
         size_t vstart = pos < n ? pos + 1 : n; /* the value follows one space */
-        meta_append(h, key, line + vstart, n - vstart);
+        tp_header_append_meta(h, key, line + vstart, n - vstart);
         return 0;
     }
     if (tok_is(t, tn, "count")) {
@@ -765,74 +765,27 @@ const void *tp_next_or_die(tp_reader *r)
 /* ---- writer ---- */
 
 struct tp_writer {
-    int fd;
-    char *path; /* NULL for stdout */
-    char *tmp;
-    unsigned char *buf;
-    size_t len;
+    tp_outfile out;
     size_t record_size;
     int64_t promised, written;
-    long long header_start; /* file offset of the header, -1 if not seekable */
+    long long header_start; /* file offset of the header when the count may be patched, else -1 */
     size_t count_off;       /* offset of the count line within the header */
 };
-
-static void w_flush(tp_writer *w)
-{
-    if (w->len && tp_write_full(w->fd, w->buf, w->len)) {
-        if (errno == EPIPE)
-            tp_exit_pipe();
-        tp_die("%s: write error: %s", w->path ? w->path : "stdout", strerror(errno));
-    }
-    w->len = 0;
-}
-
-static void w_put(tp_writer *w, const void *data, size_t n)
-{
-    if (w->len + n > WRITE_BUF)
-        w_flush(w);
-    if (n >= WRITE_BUF) { /* large: straight through */
-        if (tp_write_full(w->fd, data, n)) {
-            if (errno == EPIPE)
-                tp_exit_pipe();
-            tp_die("%s: write error: %s", w->path ? w->path : "stdout", strerror(errno));
-        }
-        return;
-    }
-    memcpy(w->buf + w->len, data, n);
-    w->len += n;
-}
 
 tp_writer *tp_writer_open(const char *path, const tp_header *h)
 {
     TP_ASSERT(h->nfields > 0 && h->record_size > 0);
     tp_writer *w = tp_calloc(1, sizeof *w);
-    w->fd = 1;
-    if (path && strcmp(path, "-") != 0) {
-        w->path = tp_strdup(path);
-        size_t n = strlen(path) + 32;
-        w->tmp = tp_alloc(n, 1);
-        snprintf(w->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-        w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (w->fd < 0)
-            tp_die("%s: cannot create: %s", path, strerror(errno));
-        tp_register_tmp(w->tmp);
-    }
-    w->buf = tp_alloc(WRITE_BUF, 1);
+    tp_out_open(&w->out, path);
     w->record_size = h->record_size;
     w->promised = h->count;
-    w->header_start = -1;
-    if (h->count < 0) {
-        struct stat st;
-        int fl = fcntl(w->fd, F_GETFL);
-        if (fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode) && fl >= 0 && !(fl & O_APPEND))
-            w->header_start = lseek(w->fd, 0, SEEK_CUR);
-    }
+    w->header_start = h->count < 0 ? tp_out_tell(&w->out) : -1;
     size_t hl;
     char *hb = tp_header_format(h, &hl);
     char *c = strstr(hb, "\ncount ");
     TP_ASSERT(c);
     w->count_off = (size_t)(c + 1 - hb);
-    w_put(w, hb, hl);
+    tp_out_write(&w->out, hb, hl);
     free(hb);
     return w;
 }
@@ -842,7 +795,7 @@ void tp_writer_write(tp_writer *w, const void *recs, int64_t n)
     TP_ASSERT(n >= 0);
     size_t bytes;
     TP_ASSERT(tp_mul_ok((size_t)n, w->record_size, &bytes) == 0);
-    w_put(w, recs, bytes);
+    tp_out_write(&w->out, recs, bytes);
     w->written += n;
 }
 
@@ -850,26 +803,14 @@ int64_t tp_writer_count(const tp_writer *w) { return w->written; }
 
 void tp_writer_close(tp_writer *w)
 {
-    const char *name = w->path ? w->path : "stdout";
-    w_flush(w);
     if (w->promised >= 0 && w->written != w->promised)
-        tp_die("%s: internal error: %lld records promised, %lld written", name, (long long)w->promised,
-               (long long)w->written);
+        tp_die("%s: internal error: %lld records promised, %lld written", tp_out_name(&w->out),
+               (long long)w->promised, (long long)w->written);
     if (w->promised < 0 && w->header_start >= 0) {
         char line[COUNT_WIDTH + 1];
         snprintf(line, sizeof line, "count %-*lld", COUNT_WIDTH - 6, (long long)w->written);
-        if (pwrite(w->fd, line, COUNT_WIDTH, w->header_start + (long long)w->count_off) != COUNT_WIDTH)
-            tp_die("%s: cannot record the count: %s", name, strerror(errno));
+        tp_out_rewrite(&w->out, line, COUNT_WIDTH, w->header_start + (long long)w->count_off);
     }
-    if (w->path) {
-        if (close(w->fd))
-            tp_die("%s: write error: %s", name, strerror(errno));
-        if (rename(w->tmp, w->path))
-            tp_die("%s: cannot rename %s into place: %s", name, w->tmp, strerror(errno));
-        tp_forget_tmp(w->tmp);
-    }
-    free(w->path);
-    free(w->tmp);
-    free(w->buf);
+    tp_out_close(&w->out);
     free(w);
 }

@@ -88,6 +88,8 @@ int tp_header_find(const tp_header *h, const char *name);
 void tp_header_set_meta(tp_header *h, const char *key, const char *value);
 /* The value of key, or NULL. */
 const char *tp_header_get_meta(const tp_header *h, const char *key);
+/* Appends one line to key's value (creating key): how a multi-line value is read back. */
+void tp_header_append_meta(tp_header *h, const char *key, const char *line, size_t n);
 /* Removes key if present. */
 void tp_header_del_meta(tp_header *h, const char *key);
 

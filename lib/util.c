@@ -303,6 +303,29 @@ uint16_t tp_float_to_half(float f)
     return (uint16_t)(sign | h);
 }
 
+void tp_swap_bytes(void *p, size_t n, size_t size)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i < n; i++, b += size) {
+        if (size == 2) {
+            uint16_t v;
+            memcpy(&v, b, 2);
+            v = __builtin_bswap16(v);
+            memcpy(b, &v, 2);
+        } else if (size == 4) {
+            uint32_t v;
+            memcpy(&v, b, 4);
+            v = __builtin_bswap32(v);
+            memcpy(b, &v, 4);
+        } else if (size == 8) {
+            uint64_t v;
+            memcpy(&v, b, 8);
+            v = __builtin_bswap64(v);
+            memcpy(b, &v, 8);
+        }
+    }
+}
+
 const char *tp_basename(const char *path)
 {
     const char *s = strrchr(path, '/');

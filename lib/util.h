@@ -80,6 +80,9 @@ double tp_now(void);
 float tp_half_to_float(uint16_t h);
 uint16_t tp_float_to_half(float f);
 
+/* Byte-swaps n elements of size (1, 2, 4 or 8) bytes at p in place. */
+void tp_swap_bytes(void *p, size_t n, size_t size);
+
 /* The last path component of path (a pointer into path). */
 const char *tp_basename(const char *path);
 

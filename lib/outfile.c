@@ -1,0 +1,96 @@
+/* outfile.c — see outfile.h. */
+#define _GNU_SOURCE
+#include "outfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define OUT_BUF (4u << 20)
+
+const char *tp_out_name(const tp_outfile *o) { return o->path ? o->path : "stdout"; }
+
+void tp_out_open(tp_outfile *o, const char *path)
+{
+    memset(o, 0, sizeof *o);
+    o->fd = 1;
+    if (path && strcmp(path, "-") != 0) {
+        o->path = tp_strdup(path);
+        size_t n = strlen(path) + 32;
+        o->tmp = tp_alloc(n, 1);
+        snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+        o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (o->fd < 0)
+            tp_die("%s: cannot create: %s", path, strerror(errno));
+        tp_register_tmp(o->tmp);
+    }
+    o->buf = tp_alloc(OUT_BUF, 1);
+}
+
+static void put(tp_outfile *o, const void *p, size_t n)
+{
+    if (tp_write_full(o->fd, p, n)) {
+        if (errno == EPIPE)
+            tp_exit_pipe();
+        tp_die("%s: write error: %s", tp_out_name(o), strerror(errno));
+    }
+}
+
+void tp_out_flush(tp_outfile *o)
+{
+    if (o->len)
+        put(o, o->buf, o->len);
+    o->len = 0;
+}
+
+void tp_out_write(tp_outfile *o, const void *p, size_t n)
+{
+    if (o->len + n > OUT_BUF)
+        tp_out_flush(o);
+    if (n >= OUT_BUF) {
+        put(o, p, n);
+        return;
+    }
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+}
+
+long long tp_out_tell(tp_outfile *o)
+{
+    tp_out_flush(o);
+    struct stat st;
+    int fl = fcntl(o->fd, F_GETFL);
+    if (fstat(o->fd, &st) || !S_ISREG(st.st_mode) || fl < 0 || (fl & O_APPEND))
+        return -1;
+    return lseek(o->fd, 0, SEEK_CUR);
+}
+
+void tp_out_rewrite(tp_outfile *o, const void *p, size_t n, long long off)
+{
+    tp_out_flush(o);
+    if (pwrite(o->fd, p, n, off) != (ssize_t)n)
+        tp_die("%s: cannot rewrite the header: %s", tp_out_name(o), strerror(errno));
+}
+
+void tp_out_close(tp_outfile *o)
+{
+    tp_out_flush(o);
+    if (o->path) {
+        if (close(o->fd))
+            tp_die("%s: write error: %s", o->path, strerror(errno));
+        if (rename(o->tmp, o->path))
+            tp_die("%s: cannot rename %s into place: %s", o->path, o->tmp, strerror(errno));
+        tp_forget_tmp(o->tmp);
+    }
+    free(o->path);
+    free(o->tmp);
+    free(o->buf);
+    memset(o, 0, sizeof *o);
+    o->fd = -1;
+}

@@ -1,0 +1,215 @@
+/* npy2tp — NumPy .npy files to a tpipe stream. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "npy.h"
+#include "stream.h"
+#include "util.h"
+
+typedef struct {
+    const char *path;
+    int fd;
+    tp_npy_info info;
+    size_t row;           /* bytes per row */
+    unsigned char *pending; /* bytes read past the header */
+    size_t npending;
+} input;
+
+/* Opens one input and reads its header; plain arrays become a field called name. */
+static void open_input(input *in, const char *path, const char *name)
+{
+    in->path = path;
+    in->fd = 0;
+    if (strcmp(path, "-") != 0 && (in->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        tp_die("%s: %s", path, strerror(errno));
+    const char *shown = in->fd ? path : "stdin";
+    size_t cap = 4096, len = 0;
+    unsigned char *buf = tp_alloc(cap, 1);
+    char err[300];
+    tp_header_init(&in->info.h);
+    for (;;) {
+        int rc = tp_npy_parse((const char *)buf, len, name, &in->info, err, sizeof err);
+        if (rc < 0)
+            tp_die("%s: %s", shown, err);
+        if (rc == 0)
+            break;
+        if (len == cap)
+            buf = tp_realloc(buf, cap *= 2, 1);
+        long long got = tp_read_full(in->fd, buf + len, cap - len);
+        if (got < 0)
+            tp_die("%s: read error: %s", shown, strerror(errno));
+        if (got == 0)
+            tp_die("%s: %s", shown, len ? "truncated .npy header" : "empty input");
+        len += (size_t)got;
+    }
+    in->row = in->info.h.record_size;
+    in->npending = len - in->info.data_offset;
+    in->pending = tp_alloc(in->npending, 1);
+    memcpy(in->pending, buf + in->info.data_offset, in->npending);
+    free(buf);
+}
+
+/* Reads rows [done, done + k) of in into dst, rows spaced stride bytes apart. */
+static void read_rows(input *in, unsigned char *tmp, int64_t k, unsigned char *dst, size_t stride, int64_t done)
+{
+    size_t want = (size_t)k * in->row, have = 0;
+    if (in->npending) {
+        have = in->npending < want ? in->npending : want;
+        memcpy(tmp, in->pending, have);
+        memmove(in->pending, in->pending + have, in->npending - have);
+        in->npending -= have;
+    }
+    long long got = tp_read_full(in->fd, tmp + have, want - have);
+    if (got < 0)
+        tp_die("%s: read error: %s", in->path, strerror(errno));
+    if ((size_t)got < want - have)
+        tp_die("%s: truncated: the header promises %lld rows, the data ends at row %lld", in->path,
+               (long long)in->info.count, (long long)(done + (int64_t)((have + (size_t)got) / in->row)));
+    const tp_header *h = &in->info.h;
+    for (int64_t i = 0; i < k; i++) {
+        unsigned char *row = tmp + (size_t)i * in->row;
+        for (int f = 0; f < h->nfields; f++)
+            if (in->info.swap[f])
+                tp_swap_bytes(row + h->fields[f].offset, h->fields[f].nelem, tp_dtype_size(h->fields[f].dtype));
+        memcpy(dst + (size_t)i * stride, row, in->row);
+    }
+}
+
+static void check_end(input *in)
+{
+    char c;
+    if (in->npending || tp_read_full(in->fd, &c, 1) > 0)
+        tp_die("%s: data follows the %lld rows the header promises", in->path, (long long)in->info.count);
+}
+
+/* Reads "meta KEY VALUE" lines (what tp2npy --meta writes) into h. */
+static void read_meta(const char *path, tp_header *h)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        tp_die("%s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int lineno = 0;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (n && line[n - 1] == '\n')
+            line[--n] = 0;
+        if (n == 0 || line[0] == '#')
+            continue;
+        char *key = line + 5, *sp = strncmp(line, "meta ", 5) ? NULL : strchr(key, ' ');
+        size_t kl = sp ? (size_t)(sp - key) : strlen(key);
+        int ok = strncmp(line, "meta ", 5) == 0 && kl > 0 && kl <= TP_MAX_NAME && !memchr(line, '\r', (size_t)n);
+        for (size_t i = 0; ok && i < kl; i++)
+            ok = key[i] == '_' || key[i] == '.' || key[i] == '-' || (key[i] >= '0' && key[i] <= '9') ||
+                 (key[i] >= 'a' && key[i] <= 'z') || (key[i] >= 'A' && key[i] <= 'Z');
+        if (!ok || (key[0] >= '0' && key[0] <= '9'))
+            tp_die("%s: line %d is not 'meta KEY VALUE'", path, lineno);
+        key[kl] = 0;
+        const char *v = sp ? sp + 1 : "";
+        tp_header_append_meta(h, key, v, strlen(v));
+    }
+    free(line);
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    const char *out = "-", *field = "x", *meta = NULL;
+    const tp_option opts[] = {
+        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
+        {"field", 'f', TP_OPT_STRING, &field, "NAME", "field name for a plain (non-structured) array"},
+        {"meta", 'm', TP_OPT_STRING, &meta, "FILE", "metadata lines to put in the header (from tp2npy --meta)"},
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] [FILE | NAME=FILE ...]",
+        "Turns .npy files into a tpipe stream. A structured array gives one field per column; a\n"
+        "plain array of shape (N, ...) gives one field (--field) with N records. Several\n"
+        "NAME=FILE arguments are joined column by column into one record each row (their\n"
+        "first dimensions must agree). Big-endian data is converted; Fortran order is refused.",
+        opts,
+        "Examples:\n"
+        "  npy2tp train.npy > train.tp\n"
+        "  python3 -c 'import numpy as np; np.save(\"y.npy\", labels.astype(np.int32))'\n"
+        "  npy2tp x=images.npy y=y.npy | tinfo",
+        0, -1,
+    };
+    char **args;
+    int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    int nin = nargs ? nargs : 1;
+    input *in = tp_calloc((size_t)nin, sizeof *in);
+    tp_header h;
+    tp_header_init(&h);
+    for (int i = 0; i < nin; i++) {
+        const char *a = nargs ? args[i] : "-";
+        const char *eq = strchr(a, '=');
+        char name[TP_MAX_NAME + 1];
+        if (nargs > 1 && !eq)
+            tp_usage("with several inputs each must be NAME=FILE ('%s' is not)", a);
+        if (eq) {
+            size_t n = (size_t)(eq - a);
+            if (n == 0 || n > TP_MAX_NAME)
+                tp_usage("bad field name in '%s'", a);
+            memcpy(name, a, n);
+            name[n] = 0;
+            a = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", field);
+        }
+        open_input(&in[i], a, name);
+        const tp_header *ih = &in[i].info.h;
+        if (eq && ih->nfields != 1)
+            tp_die("%s: NAME=FILE wants a plain array, not a structured one", a);
+        if (i && in[i].info.count != in[0].info.count)
+            tp_die("%s: %lld rows, but %s has %lld", a, (long long)in[i].info.count, in[0].path,
+                   (long long)in[0].info.count);
+        for (int f = 0; f < ih->nfields; f++) {
+            const tp_field *fd = &ih->fields[f];
+            char err[256];
+            if (tp_header_add_field(&h, eq ? name : fd->name, fd->dtype, fd->rank, fd->shape, err, sizeof err) < 0)
+                tp_die("%s: %s", a, err);
+        }
+    }
+    if (meta)
+        read_meta(meta, &h);
+    int64_t count = in[0].info.count;
+    h.count = count;
+
+    int64_t per = h.record_size >= (1u << 20) ? 1 : (int64_t)((1u << 20) / h.record_size);
+    unsigned char *recs = tp_alloc((size_t)per, h.record_size);
+    unsigned char *tmp = tp_alloc((size_t)per, h.record_size);
+    tp_writer *w = tp_writer_open(out, &h);
+    for (int64_t done = 0; done < count;) {
+        int64_t k = count - done < per ? count - done : per;
+        size_t off = 0;
+        for (int i = 0; i < nin; i++) {
+            read_rows(&in[i], tmp, k, recs + off, h.record_size, done);
+            off += in[i].row;
+        }
+        tp_writer_write(w, recs, k);
+        done += k;
+    }
+    for (int i = 0; i < nin; i++)
+        check_end(&in[i]);
+    tp_writer_close(w);
+    for (int i = 0; i < nin; i++) {
+        if (in[i].fd > 0)
+            close(in[i].fd);
+        free(in[i].pending);
+        tp_npy_info_free(&in[i].info);
+    }
+    free(in);
+    free(recs);
+    free(tmp);
+    tp_header_free(&h);
+    free(args);
+    return 0;
+}

@@ -1,0 +1,111 @@
+/* tp2csv — a tpipe stream as CSV text, one row per record, one column per element. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "outfile.h"
+#include "stats.h"
+#include "stream.h"
+#include "util.h"
+
+/* Formats element i of a field so that reading it back gives the same value. */
+static int format_elem(char *buf, size_t n, const void *p, tp_dtype d, size_t i)
+{
+    double v = tp_elem_as_double(p, d, i);
+    switch (d) {
+    case TP_F16: return snprintf(buf, n, "%.5g", v);
+    case TP_F32: return snprintf(buf, n, "%.9g", v);
+    case TP_F64: return snprintf(buf, n, "%.17g", v);
+    case TP_I64: {
+        int64_t x;
+        memcpy(&x, (const char *)p + i * 8, 8);
+        return snprintf(buf, n, "%lld", (long long)x);
+    }
+    default: return snprintf(buf, n, "%.0f", v);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    const char *out = "-", *fields = NULL, *sep = ",";
+    int no_header = 0;
+    const tp_option opts[] = {
+        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the CSV to FILE"},
+        {"fields", 'f', TP_OPT_STRING, &fields, "LIST", "comma-separated fields to write (default: all)"},
+        {"sep", 's', TP_OPT_STRING, &sep, "TEXT", "column separator"},
+        {"no-header", 0, TP_OPT_FLAG, &no_header, NULL, "leave out the row of column names"},
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] [FILE]",
+        "Writes a tpipe stream as CSV: a row of column names, then one row per record. A field\n"
+        "with one element gives one column named after it; a larger field gives one column per\n"
+        "element in row-major order, named NAME_0, NAME_1, ... Floats are written with enough\n"
+        "digits to read back exactly.",
+        opts,
+        "Examples:\n"
+        "  tp2csv --fields y,pred < predictions.tp > predictions.csv\n"
+        "  Rscript -e 'd <- read.csv(\"file.csv\"); table(d$y)'",
+        0, 1,
+    };
+    char **args;
+    int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    tp_reader *r = tp_open_or_die(nargs ? args[0] : "-");
+    const tp_header *h = tp_reader_header(r);
+
+    int *sel = tp_alloc((size_t)h->nfields, sizeof *sel), nsel = 0;
+    if (fields) {
+        char *list = tp_strdup(fields), *save = NULL;
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int i = tp_header_find(h, t);
+            if (i < 0)
+                tp_die("%s: no field '%s'", tp_reader_name(r), t);
+            if (nsel == h->nfields)
+                tp_usage("--fields names a field twice");
+            sel[nsel++] = i;
+        }
+        free(list);
+    } else {
+        for (int i = 0; i < h->nfields; i++)
+            sel[nsel++] = i;
+    }
+    size_t seplen = strlen(sep);
+    tp_outfile o;
+    tp_out_open(&o, out);
+    char buf[64];
+    if (!no_header) {
+        int first = 1;
+        for (int s = 0; s < nsel; s++) {
+            const tp_field *f = &h->fields[sel[s]];
+            for (size_t e = 0; e < f->nelem; e++, first = 0) {
+                int n = f->rank == 0 ? snprintf(buf, sizeof buf, "%s", f->name)
+                                     : snprintf(buf, sizeof buf, "%s_%zu", f->name, e);
+                if (!first)
+                    tp_out_write(&o, sep, seplen);
+                tp_out_write(&o, buf, (size_t)n);
+            }
+        }
+        tp_out_write(&o, "\n", 1);
+    }
+    const unsigned char *rec;
+    while ((rec = tp_next_or_die(r))) {
+        int first = 1;
+        for (int s = 0; s < nsel; s++) {
+            const tp_field *f = &h->fields[sel[s]];
+            for (size_t e = 0; e < f->nelem; e++, first = 0) {
+                if (!first)
+                    tp_out_write(&o, sep, seplen);
+                int n = format_elem(buf, sizeof buf, rec + f->offset, f->dtype, e);
+                tp_out_write(&o, buf, (size_t)n);
+            }
+        }
+        tp_out_write(&o, "\n", 1);
+    }
+    tp_out_close(&o);
+    tp_reader_close(r);
+    free(sel);
+    free(args);
+    return 0;
+}
