@@ -199,9 +199,10 @@ static int parse_pv(pstate *ps, pv *v, int depth)
         int64_t x = 0;
         int digits = 0;
         while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') {
-            if (x > (INT64_MAX - 9) / 10)
+            int dig = *ps->p++ - '0';
+            if (x > (INT64_MAX - dig) / 10)
                 return perr(ps, "integer too large in header");
-            x = x * 10 + (*ps->p++ - '0');
+            x = x * 10 + dig;
             digits++;
         }
         if (!digits)
@@ -355,12 +356,12 @@ static int interpret(const pv *d, const char *plain_name, tp_npy_info *info, cha
 int tp_npy_parse(const char *buf, size_t len, const char *plain_name, tp_npy_info *info, char *err, size_t errlen)
 {
     info->swap = NULL;
-    if (len < 10)
-        return 1;
-    if (memcmp(buf, "\x93NUMPY", 6) != 0) {
+    if (memcmp(buf, "\x93NUMPY", len < 6 ? len : 6) != 0) {
         snprintf(err, errlen, "not a .npy file (bad magic)");
         return -1;
     }
+    if (len < 10)
+        return 1;
     int major = (unsigned char)buf[6];
     size_t pre = major == 1 ? 10 : 12, hl;
     if (major < 1 || major > 3) {

@@ -1,0 +1,33 @@
+# Shared helpers for the shell tests: sourced, never run. $BIN holds the programs.
+set -u
+: "${BIN:?BIN must point at the programs}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+PY=$(command -v python3 || echo /usr/bin/python3)
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+mkidx() { "$PY" "$TESTS/cli/mkidx.py" "$@" || fail "mkidx $*"; }
+
+# expect_fail STATUS REGEX CMD...: CMD must exit with STATUS, print nothing on stdout and
+# exactly one line on stderr matching the extended REGEX.
+expect_fail() {
+    local want=$1 pattern=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    local rc=$?
+    [ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want; stderr: $(cat "$T/err")"
+    [ -s "$T/out" ] && fail "'$*' wrote to stdout"
+    [ "$(wc -l <"$T/err")" = 1 ] || fail "'$*' printed $(wc -l <"$T/err") lines on stderr: $(cat "$T/err")"
+    grep -qE "$pattern" "$T/err" || fail "'$*' said '$(cat "$T/err")', expected /$pattern/"
+}
+
+# A stream header (text without the end line) padded per the format, on stdout.
+header() {
+    local text="$1"$'\n'"end"
+    local n=$(( (${#text} + 1 + 63) / 64 * 64 ))
+    printf '%s%*s\n' "$text" $((n - ${#text} - 1)) ''
+}
