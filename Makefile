@@ -54,8 +54,16 @@ endif
 endif
 endif
 
+VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' lib/util.h)
+FRONT = sed -e 's|@LIBEXEC@|$(1)|' -e 's|@VERSION@|$(VERSION)|' tools/tpipe.sh
+
 .PHONY: all deps test data demo fuzz bench install clean
-all: $(PROGS)
+all: $(PROGS) $(BIN)/tpipe
+
+$(BIN)/tpipe: tools/tpipe.sh lib/util.h
+	@mkdir -p $(dir $@)
+	$(call FRONT,$(abspath $(BIN))) > $@
+	chmod 755 $@
 
 $(BUILD)/libtpipe.a: $(LIB_OBJ)
 	@rm -f $@
@@ -81,7 +89,7 @@ deps:
 	@tools/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory $(PROGS) $(UNITS)
+	@$(MAKE) --no-print-directory $(PROGS) $(BIN)/tpipe $(UNITS)
 	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) tests/run.sh
 
 data:
@@ -102,7 +110,7 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/tpipe
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/libexec/tpipe/
-	sed 's|@LIBEXEC@|$(PREFIX)/libexec/tpipe|' tools/tpipe.sh > $(DESTDIR)$(PREFIX)/bin/tpipe
+	$(call FRONT,$(PREFIX)/libexec/tpipe) > $(DESTDIR)$(PREFIX)/bin/tpipe
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/tpipe
 
 clean:

@@ -33,20 +33,27 @@ static void format_bytes(double b, char *buf)
     snprintf(buf, 32, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
 
-/* Prints metadata, long values cut to one line. */
+/* Prints metadata on one line each: a multi-line value joined with " | ", long ones cut. */
 static void print_meta(const tp_header *h)
 {
     for (int i = 0; i < h->nmeta; i++) {
-        const char *v = h->meta[i].value;
+        char line[84];
+        size_t n = 0;
         int lines = 1;
-        for (const char *p = v; *p; p++)
+        for (const char *p = h->meta[i].value; *p; p++) {
             lines += *p == '\n';
-        const char *nl = strchr(v, '\n');
-        int n = nl ? (int)(nl - v) : (int)strlen(v);
-        if (n > 60)
-            n = 60;
-        printf("meta %-12s %.*s%s", h->meta[i].key, n, v, (nl || (int)strlen(v) > n) ? " ..." : "");
-        if (lines > 1)
+            const char *piece = *p == '\n' ? " | " : p;
+            size_t k = *p == '\n' ? 3 : 1;
+            if (n + k < 72) {
+                memcpy(line + n, piece, k);
+                n += k;
+            } else if (n < 72) {
+                n += (size_t)snprintf(line + n, sizeof line - n, " ...");
+            }
+        }
+        line[n] = 0;
+        printf("meta %-12s %s", h->meta[i].key, line);
+        if (n >= 72 && lines > 1)
             printf(" (%d lines)", lines);
         printf("\n");
     }
