@@ -40,7 +40,7 @@ static int read_exact(tp_idx *x, void *dst, size_t n, const char *what)
     return 0;
 }
 
-static int start(tp_idx *x, int fd)
+static int read_header(tp_idx *x, int fd)
 {
     struct stat st;
     int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
@@ -114,6 +114,17 @@ static int start(tp_idx *x, int fd)
         }
     }
     return 0;
+}
+
+/* Opens fd (taken over) and reads the header; a failure leaves nothing open. */
+static int start(tp_idx *x, int fd)
+{
+    if (read_header(x, fd) == 0)
+        return 0;
+    if (x->gz)
+        gzclose((gzFile)x->gz);
+    x->gz = NULL;
+    return -1;
 }
 
 int tp_idx_open_fd(tp_idx *x, int fd)

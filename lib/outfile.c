@@ -30,6 +30,7 @@ void tp_out_open(tp_outfile *o, const char *path)
             tp_die("%s: cannot create: %s", path, strerror(errno));
         tp_register_tmp(o->tmp);
     }
+    tp_pipe_grow(o->fd);
     o->buf = tp_alloc(OUT_BUF, 1);
 }
 

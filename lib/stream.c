@@ -642,6 +642,7 @@ tp_reader *tp_reader_open(const char *path, char *err, size_t errlen)
         own = 1;
     }
     tp_reader *r = tp_calloc(1, sizeof *r);
+    tp_pipe_grow(fd);
     r->fd = fd;
     r->own_fd = own;
     r->cap = READ_BUF;

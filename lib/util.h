@@ -69,6 +69,10 @@ void tp_forget_tmp(const char *path);
 long long tp_read_full(int fd, void *buf, size_t n);
 int tp_write_full(int fd, const void *buf, size_t n);
 
+/* Enlarges the kernel buffer of fd to 1 MiB when fd is a pipe (fewer wake-ups per byte);
+ * does nothing otherwise or where the system refuses. */
+void tp_pipe_grow(int fd);
+
 /* Strict number parsing: whole string, no overflow. Return 0 or -1. */
 int tp_parse_i64(const char *s, int64_t *out);
 int tp_parse_f64(const char *s, double *out);

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# make bench: tpipe's ingest and inspection throughput beside the usual Python way of
+# doing the same job (NumPy), measured in the same run, with the machine's memory and
+# pipe bandwidth for scale. Prints one table. Needs data/mnist (make data).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$root/bin
+w=$root/build/bench
+mkdir -p "$w"
+D=$root/data/mnist
+[ -f "$D/train-images-idx3-ubyte" ] || { echo "bench: no MNIST in data/mnist (run 'make data')" >&2; exit 1; }
+NP=/usr/bin/python3
+"$NP" -c 'import numpy' 2>/dev/null || { echo "bench: needs NumPy (python3-numpy) for the peer" >&2; exit 1; }
+export TP_PROGRESS=0
+cc -O2 -o "$w/membw" "$root/tests/bench/membw.c"
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte; do
+    [ -f "$w/$f.gz" ] || gzip -6 -c "$D/$f" >"$w/$f.gz"
+done
+
+# best wall-clock seconds of N runs of a shell command
+best() {
+    local n=$1 cmd=$2 b=
+    for _ in $(seq "$n"); do
+        local t0 t1
+        t0=$(date +%s.%N)
+        bash -c "$cmd"
+        t1=$(date +%s.%N)
+        b=$(awk -v a="$t0" -v c="$t1" -v b="$b" 'BEGIN {d = c - a; print (b == "" || d < b) ? d : b}')
+    done
+    echo "$b"
+}
+# peak resident memory (KiB) of the last command of a pipeline given as a script
+peak_kib() { /usr/bin/time -f %M bash -c "$1" 2>&1 >/dev/null | tail -1; }
+
+read -r mem_read mem_copy < <("$w/membw" 2>/dev/null)
+row() { printf '%-48s %9s %9s %8s\n' "$@"; }
+f3() { awk -v x="$1" 'BEGIN {printf "%.3f", x}'; }
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "memory bandwidth (1 thread): read ${mem_read} GB/s, copy ${mem_copy} GB/s"
+echo
+row "job" "tpipe s" "peer s" "peer/tp"
+
+# 1. idx2raw of MNIST train (images + labels, gzip) into /dev/null; peer: gzip + NumPy
+gz_mb=$(du -m "$w/train-images-idx3-ubyte.gz" | cut -f1)
+t_tp=$(best 5 "$bin/idx2raw $w/train-images-idx3-ubyte.gz $w/train-labels-idx1-ubyte.gz >/dev/null")
+t_np=$(best 5 "$NP - <<'PY'
+import gzip, numpy as np, sys
+x = np.frombuffer(gzip.open('$w/train-images-idx3-ubyte.gz').read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
+y = np.frombuffer(gzip.open('$w/train-labels-idx1-ubyte.gz').read(), np.uint8, offset=8).astype(np.int32)
+r = np.empty(len(x), [('x', 'u1', (28, 28, 1)), ('y', '<i4')]); r['x'] = x; r['y'] = y
+open('/dev/null', 'wb').write(r.tobytes())
+PY")
+row "idx2raw MNIST train .gz (${gz_mb} MB) -> /dev/null" "$(f3 "$t_tp")" "$(f3 "$t_np")" "$(awk -v a="$t_np" -v b="$t_tp" 'BEGIN {printf "%.2f", a / b}')"
+t_tp2=$(best 5 "$bin/idx2raw $D/train-images-idx3-ubyte $D/train-labels-idx1-ubyte >/dev/null")
+t_np2=$(best 5 "$NP - <<'PY'
+import numpy as np
+x = np.fromfile('$D/train-images-idx3-ubyte', np.uint8, offset=16).reshape(-1, 28, 28, 1)
+y = np.fromfile('$D/train-labels-idx1-ubyte', np.uint8, offset=8).astype(np.int32)
+r = np.empty(len(x), [('x', 'u1', (28, 28, 1)), ('y', '<i4')]); r['x'] = x; r['y'] = y
+open('/dev/null', 'wb').write(r.tobytes())
+PY")
+row "idx2raw MNIST train plain (47 MB) -> /dev/null" "$(f3 "$t_tp2")" "$(f3 "$t_np2")" "$(awk -v a="$t_np2" -v b="$t_tp2" 'BEGIN {printf "%.2f", a / b}')"
+
+# 2. a 9 GB stream (60000 x 224x224x3 u8 + i32 label) through tinfo; peer: NumPy stats
+#    over the same pipe in 64 MiB chunks. The producer is a header + zero bytes.
+n=60000
+rs=$((224 * 224 * 3 + 4))
+bytes=$((n * rs))
+hdr=$w/big.hdr
+printf 'TPIPE 1\nfield x u8 224 224 3\nfield y i32\ncount %d\nend' $n >"$hdr.txt"
+len=$(stat -c %s "$hdr.txt")
+{ cat "$hdr.txt"; printf '%*s\n' $(( (len + 1 + 63) / 64 * 64 - len - 1 )) ''; } >"$hdr"
+produce="cat $hdr; head -c $bytes /dev/zero"
+t_pipe=$(best 2 "{ $produce; } | cat >/dev/null")
+t_tp3=$(best 2 "{ $produce; } | $bin/tinfo >/dev/null")
+rss=$(peak_kib "{ $produce; } | $bin/tinfo")
+t_np3=$(best 2 "{ $produce; } | $NP -c '
+import sys, numpy as np
+f = sys.stdin.buffer; hl = len(open(\"$hdr\", \"rb\").read()); f.read(hl)
+rs = $rs; chunk = (64 << 20) // rs * rs; mn, mx, s = 255, 0, 0
+while True:
+    b = f.read(chunk)
+    if not b: break
+    r = np.frombuffer(b, np.uint8).reshape(-1, rs)[:, :rs - 4]
+    mn = min(mn, int(r.min())); mx = max(mx, int(r.max())); s += int(r.sum(dtype=np.uint64))
+'")
+gb=$(awk -v b="$bytes" 'BEGIN {printf "%.2f", b / 1e9}')
+row "tinfo of a ${gb} GB stream (pipe)" "$(f3 "$t_tp3")" "$(f3 "$t_np3")" "$(awk -v a="$t_np3" -v b="$t_tp3" 'BEGIN {printf "%.2f", a / b}')"
+echo
+echo "tinfo: $(awk -v b="$bytes" -v t="$t_tp3" 'BEGIN {printf "%.2f", b / t / 1e9}') GB/s, peak RSS $((rss / 1024)) MiB;" \
+     "the bare pipe (producer | cat): $(awk -v b="$bytes" -v t="$t_pipe" 'BEGIN {printf "%.2f", b / t / 1e9}') GB/s"
+echo "idx2raw .gz: $(awk -v t="$t_tp" 'BEGIN {printf "%.0f", 47.3 / t}') MB/s of output"
