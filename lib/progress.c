@@ -107,8 +107,9 @@ void tp_progress_update(tp_progress *p, int64_t done)
     draw(p, now, 0);
 }
 
-void tp_progress_end(tp_progress *p)
+void tp_progress_end(tp_progress *p, int64_t done)
 {
+    p->done = done;
     if (p->mode && p->printed)
         draw(p, tp_now(), 1);
     p->mode = 0;

@@ -25,8 +25,9 @@ typedef struct {
 void tp_progress_start(tp_progress *p, const char *label, int64_t total, const char *unit);
 /* Records that done units are finished; prints when it is time. Cheap enough per batch. */
 void tp_progress_update(tp_progress *p, int64_t done);
-/* Prints the final state where anything was shown, ends the bar's line. */
-void tp_progress_end(tp_progress *p);
+/* Records the final count done, prints the final state where anything was shown, and ends
+ * the bar's line. */
+void tp_progress_end(tp_progress *p, int64_t done);
 
 /* Formats seconds as "1:02:03" or "2:03" into buf (at least 32 bytes). */
 void tp_format_duration(double s, char *buf);

@@ -144,7 +144,7 @@ int main(int argc, char **argv)
     if (lpath && offset + n == lb.count && tp_idx_check_end(&lb))
         tp_die("%s: %s", lpath, lb.err);
     tp_writer_close(w);
-    tp_progress_end(&pr);
+    tp_progress_end(&pr, n);
     tp_idx_close(&im);
     if (lpath)
         tp_idx_close(&lb);

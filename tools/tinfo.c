@@ -153,7 +153,7 @@ int main(int argc, char **argv)
             if ((++n & 1023) == 0)
                 tp_progress_update(&pr, n);
         }
-        tp_progress_end(&pr);
+        tp_progress_end(&pr, n);
     }
 
     char size[32];
