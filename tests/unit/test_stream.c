@@ -70,6 +70,13 @@ static void test_parse_roundtrip(void)
     CHECK(strcmp(tp_header_get_meta(&g, "empty"), "") == 0);
     CHECK_INT(g.record_size, 2 * 1 * 2 * 3 * 4 * 5 * 6 * 7 * 2 + 8 * 3);
     free(b);
+    /* 64-bit counts survive formatting and parsing */
+    tp_header_free(&g);
+    h.count = 5000000000LL;
+    b = tp_header_format(&h, &len);
+    CHECK(tp_header_parse(b, len, &g, err, sizeof err) == 0);
+    CHECK(g.count == 5000000000LL);
+    free(b);
     tp_header_free(&h);
     tp_header_free(&g);
 }
