@@ -169,23 +169,6 @@ int tp_idx_skip(tp_idx *x, int64_t n)
     return 0;
 }
 
-static void swap_bytes(void *p, size_t nelem, size_t size)
-{
-    if (size == 2) {
-        uint16_t *a = p;
-        for (size_t i = 0; i < nelem; i++)
-            a[i] = __builtin_bswap16(a[i]);
-    } else if (size == 4) {
-        uint32_t *a = p;
-        for (size_t i = 0; i < nelem; i++)
-            a[i] = __builtin_bswap32(a[i]);
-    } else if (size == 8) {
-        uint64_t *a = p;
-        for (size_t i = 0; i < nelem; i++)
-            a[i] = __builtin_bswap64(a[i]);
-    }
-}
-
 int tp_idx_read(tp_idx *x, void *dst, int64_t n)
 {
     if (n < 0 || n > x->count - x->next) {
@@ -201,7 +184,7 @@ int tp_idx_read(tp_idx *x, void *dst, int64_t n)
         return -1;
     }
     size_t es = tp_dtype_size(x->dtype);
-    swap_bytes(dst, bytes / es, es);
+    tp_swap_bytes(dst, bytes / es, es);
     x->next += n;
     return 0;
 }

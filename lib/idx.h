@@ -24,7 +24,8 @@ typedef struct {
     char err[256];
 } tp_idx;
 
-/* Opens path (plain or gzip) and reads its header. 0, or -1 with the reason in x->err. */
+/* Opens path (plain or gzip) and reads its header. 0, or -1 with the reason in x->err;
+ * a failed open leaves nothing open. */
 int tp_idx_open(tp_idx *x, const char *path);
 /* The same on an open descriptor (the reader takes it over). */
 int tp_idx_open_fd(tp_idx *x, int fd);

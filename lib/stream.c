@@ -80,6 +80,7 @@ void tp_header_copy(tp_header *dst, const tp_header *src)
     for (int i = 0; i < src->nmeta; i++) {
         dst->meta[i].key = tp_strdup(src->meta[i].key);
         dst->meta[i].value = tp_strdup(src->meta[i].value);
+        dst->meta[i].cap = src->meta[i].len + 1;
     }
 }
 
@@ -111,6 +112,10 @@ int tp_header_add_field(tp_header *h, const char *name, tp_dtype dtype, int rank
     size_t nlen = strlen(name);
     if (!valid_name(name, nlen)) {
         set_err(err, errlen, "bad field name '%.80s'", name);
+        return -1;
+    }
+    if (h->nfields >= TP_MAX_FIELDS) {
+        set_err(err, errlen, "more than %d fields", TP_MAX_FIELDS);
         return -1;
     }
     if (tp_header_find(h, name) >= 0) {
@@ -191,20 +196,59 @@ const char *tp_header_get_meta(const tp_header *h, const char *key)
     return i < 0 ? NULL : h->meta[i].value;
 }
 
+/* The entry for key, created empty when absent (NULL when that would exceed the limit). */
+static tp_meta *meta_entry(tp_header *h, const char *key)
+{
+    int i = find_meta(h, key);
+    if (i >= 0)
+        return &h->meta[i];
+    if (h->nmeta >= TP_MAX_META_KEYS)
+        return NULL;
+    h->meta = tp_realloc(h->meta, (size_t)h->nmeta + 1, sizeof *h->meta);
+    tp_meta *m = &h->meta[h->nmeta++];
+    m->key = tp_strdup(key);
+    m->cap = 16;
+    m->value = tp_alloc(m->cap, 1);
+    m->value[0] = 0;
+    m->len = 0;
+    return m;
+}
+
+/* Appends n bytes to m's value, doubling its allocation as needed. */
+static void meta_put(tp_meta *m, const char *v, size_t n)
+{
+    if (m->len + n + 1 > m->cap) {
+        while (m->len + n + 1 > m->cap)
+            m->cap *= 2;
+        m->value = tp_realloc(m->value, m->cap, 1);
+    }
+    memcpy(m->value + m->len, v, n);
+    m->len += n;
+    m->value[m->len] = 0;
+}
+
 void tp_header_set_meta(tp_header *h, const char *key, const char *value)
 {
     TP_ASSERT(valid_name(key, strlen(key)));
     TP_ASSERT(strchr(value, '\r') == NULL);
-    int i = find_meta(h, key);
-    if (i >= 0) {
-        free(h->meta[i].value);
-        h->meta[i].value = tp_strdup(value);
-        return;
-    }
-    h->meta = tp_realloc(h->meta, (size_t)h->nmeta + 1, sizeof *h->meta);
-    h->meta[h->nmeta].key = tp_strdup(key);
-    h->meta[h->nmeta].value = tp_strdup(value);
-    h->nmeta++;
+    tp_meta *m = meta_entry(h, key);
+    TP_ASSERT(m != NULL);
+    m->len = 0;
+    meta_put(m, value, strlen(value));
+}
+
+int tp_header_append_meta(tp_header *h, const char *key, const char *v, size_t n)
+{
+    TP_ASSERT(valid_name(key, strlen(key)));
+    /* the last key first: a multi-line value's lines come together */
+    tp_meta *m = h->nmeta && strcmp(h->meta[h->nmeta - 1].key, key) == 0 ? &h->meta[h->nmeta - 1] : NULL;
+    int fresh = !m && find_meta(h, key) < 0;
+    if (!m && !(m = meta_entry(h, key)))
+        return -1;
+    if (!fresh)
+        meta_put(m, "\n", 1);
+    meta_put(m, v, n);
+    return 0;
 }
 
 void tp_header_del_meta(tp_header *h, const char *key)
@@ -336,28 +380,6 @@ static int tok_int(const char *t, size_t n, int64_t max, int64_t *out)
     return 0;
 }
 
-void tp_header_append_meta(tp_header *h, const char *key, const char *v, size_t n)
-{
-    TP_ASSERT(valid_name(key, strlen(key)));
-    int i = find_meta(h, key);
-    if (i < 0) {
-        h->meta = tp_realloc(h->meta, (size_t)h->nmeta + 1, sizeof *h->meta);
-        h->meta[h->nmeta].key = tp_strdup(key);
-        char *val = tp_alloc(n + 1, 1);
-        memcpy(val, v, n);
-        val[n] = 0;
-        h->meta[h->nmeta].value = val;
-        h->nmeta++;
-        return;
-    }
-    size_t old = strlen(h->meta[i].value);
-    char *val = tp_realloc(h->meta[i].value, old + n + 2, 1);
-    val[old] = '\n';
-    memcpy(val + old + 1, v, n);
-    val[old + 1 + n] = 0;
-    h->meta[i].value = val;
-}
-
 static int parse_line(const char *line, size_t n, int lineno, tp_header *h, int *have_count, char *err,
                       size_t errlen)
 {
@@ -419,7 +441,10 @@ static int parse_line(const char *line, size_t n, int lineno, tp_header *h, int 
         memcpy(key, k, kn);
         key[kn] = 0;
         size_t vstart = pos < n ? pos + 1 : n; /* the value follows one space */
-        tp_header_append_meta(h, key, line + vstart, n - vstart);
+        if (tp_header_append_meta(h, key, line + vstart, n - vstart)) {
+            set_err(err, errlen, "header line %d: more than %d metadata keys", lineno, TP_MAX_META_KEYS);
+            return -1;
+        }
         return 0;
     }
     if (tok_is(t, tn, "count")) {

@@ -13,8 +13,8 @@
  *   comments. NAME and KEY: 1..63 characters of [A-Za-z0-9_.-], first one not a digit,
  *   NAMEs unique. DTYPE: u8 i8 u16 i16 i32 i64 f16 f32 f64. DIM: 0..8 integers >= 1,
  *   row-major (the last varies fastest). VALUE: the rest of the line after KEY and one
- *   space, verbatim UTF-8 (no NUL or CR). The header is at most 16 MiB and one record at
- *   most 2^32 bytes. With "count unknown" records run to end of input. After the promised
+ *   space, verbatim UTF-8 (no NUL or CR). The header is at most 16 MiB with at most 4096
+ *   fields and 256 distinct keys; one record is at most 2^32 bytes. With "count unknown" records run to end of input. After the promised
  *   count, another header may follow with the same fields (concatenation: `cat a b`);
  *   readers keep the first segment's metadata.
  */
@@ -29,6 +29,8 @@
 #define TP_HEADER_ALIGN 64
 #define TP_MAX_HEADER (16u << 20)
 #define TP_MAX_RECORD ((uint64_t)1 << 32)
+#define TP_MAX_FIELDS 4096
+#define TP_MAX_META_KEYS 256
 
 typedef enum { TP_U8, TP_I8, TP_U16, TP_I16, TP_I32, TP_I64, TP_F16, TP_F32, TP_F64, TP_NDTYPES } tp_dtype;
 
@@ -53,7 +55,8 @@ typedef struct {
 
 typedef struct {
     char *key;
-    char *value; /* lines joined by \n */
+    char *value;     /* lines joined by \n */
+    size_t len, cap; /* strlen(value) and its allocation, kept by the header functions */
 } tp_meta;
 
 typedef struct {
@@ -73,7 +76,7 @@ void tp_header_free(tp_header *h);
 void tp_header_copy(tp_header *dst, const tp_header *src);
 
 /* Appends a field; returns its index, or -1 with a message in err (bad or duplicate name,
- * bad rank or dims, record too large). */
+ * bad rank or dims, record too large, more than TP_MAX_FIELDS). */
 int tp_header_add_field(tp_header *h, const char *name, tp_dtype dtype, int rank, const int64_t *shape,
                         char *err, size_t errlen);
 /* Appends a field and dies on error: for programs whose fields are fixed by their code. */
@@ -83,13 +86,14 @@ void tp_header_remove_field(tp_header *h, int i);
 /* Index of the field called name, or -1. */
 int tp_header_find(const tp_header *h, const char *name);
 
-/* Sets key to value (replacing any earlier value); value may hold \n. Dies on a bad key
- * or a value holding NUL or CR (a programming error in the caller). */
+/* Sets key to value (replacing any earlier value); value may hold \n. Dies on a bad key,
+ * a value holding CR, or more than TP_MAX_META_KEYS keys (errors in the caller). */
 void tp_header_set_meta(tp_header *h, const char *key, const char *value);
 /* The value of key, or NULL. */
 const char *tp_header_get_meta(const tp_header *h, const char *key);
-/* Appends one line to key's value (creating key): how a multi-line value is read back. */
-void tp_header_append_meta(tp_header *h, const char *key, const char *line, size_t n);
+/* Appends one line of n bytes to key's value (creating key): how a multi-line value is read
+ * back. Amortised O(n). Returns 0, or -1 when key would be one too many. */
+int tp_header_append_meta(tp_header *h, const char *key, const char *line, size_t n);
 /* Removes key if present. */
 void tp_header_del_meta(tp_header *h, const char *key);
 

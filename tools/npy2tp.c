@@ -113,7 +113,8 @@ static void read_meta(const char *path, tp_header *h)
             tp_die("%s: line %d is not 'meta KEY VALUE'", path, lineno);
         key[kl] = 0;
         const char *v = sp ? sp + 1 : "";
-        tp_header_append_meta(h, key, v, strlen(v));
+        if (tp_header_append_meta(h, key, v, strlen(v)))
+            tp_die("%s: more than %d metadata keys", path, TP_MAX_META_KEYS);
     }
     free(line);
     fclose(f);

@@ -373,8 +373,57 @@ static void test_header_edit(void)
     tp_header_free(&c);
 }
 
+/* Limits on fields and keys, and no quadratic cost at the 16 MiB header size. */
+static void test_big_headers(void)
+{
+    size_t cap = 17u << 20, n = 0;
+    char *t = malloc(cap);
+    n += (size_t)sprintf(t + n, "TPIPE 1\n");
+    for (int i = 0; i < TP_MAX_FIELDS; i++)
+        n += (size_t)sprintf(t + n, "field f%d u8\n", i);
+    for (int i = 0; i < TP_MAX_META_KEYS; i++)
+        n += (size_t)sprintf(t + n, "meta k%d v\n", i);
+    while (n < (15u << 20)) /* a long multi-line value, and lines returning to earlier keys */
+        n += (size_t)sprintf(t + n, "meta k%d line of a long value\n", (int)(n / 4096 % 2 ? 0 : 7));
+    n += (size_t)sprintf(t + n, "count 0\nend");
+    while ((n + 1) % 64)
+        t[n++] = ' ';
+    t[n++] = '\n';
+    tp_header h;
+    tp_header_init(&h);
+    char err[256] = "";
+    double t0 = tp_now();
+    CHECK(tp_header_parse(t, n, &h, err, sizeof err) == 0);
+    double took = tp_now() - t0;
+    CHECK(took < 5.0); /* about 0.1 s here; quadratic parsing took minutes */
+    CHECK_INT(h.nfields, TP_MAX_FIELDS);
+    CHECK_INT(h.nmeta, TP_MAX_META_KEYS);
+    CHECK(strncmp(tp_header_get_meta(&h, "k0"), "v\nline of a long value", 22) == 0);
+    CHECK(strncmp(tp_header_get_meta(&h, "k7"), "v\nline of a long value", 22) == 0);
+    tp_header_free(&h);
+    /* one field or key too many */
+    const char *more[] = {"field extra u8\n", "meta extra v\n"};
+    for (int k = 0; k < 2; k++) {
+        size_t m = (size_t)sprintf(t, "TPIPE 1\n");
+        int count = k ? TP_MAX_META_KEYS : TP_MAX_FIELDS;
+        if (k)
+            m += (size_t)sprintf(t + m, "field x u8\n");
+        for (int i = 0; i < count; i++)
+            m += (size_t)sprintf(t + m, k ? "meta k%d v\n" : "field f%d u8\n", i);
+        m += (size_t)sprintf(t + m, "%scount 0\nend", more[k]);
+        while ((m + 1) % 64)
+            t[m++] = ' ';
+        t[m++] = '\n';
+        tp_header_init(&h);
+        CHECK(tp_header_parse(t, m, &h, err, sizeof err) == -1);
+        CHECK(strstr(err, k ? "more than 256 metadata keys" : "more than 4096 fields") != NULL);
+    }
+    free(t);
+}
+
 int main(void)
 {
+    test_big_headers();
     test_format_exact();
     test_parse_roundtrip();
     test_parse_errors();
