@@ -309,6 +309,33 @@ static void sb_printf(sbuf *s, const char *fmt, ...)
     sb_put(s, tmp, (size_t)n);
 }
 
+/* Appends h's metadata as "meta KEY LINE" lines, one per line of each value. */
+static void put_meta(sbuf *s, const tp_header *h)
+{
+    for (int i = 0; i < h->nmeta; i++) {
+        const char *v = h->meta[i].value;
+        for (;;) {
+            const char *nl = strchr(v, '\n');
+            size_t n = nl ? (size_t)(nl - v) : strlen(v);
+            sb_printf(s, "meta %s ", h->meta[i].key);
+            sb_put(s, v, n);
+            sb_put(s, "\n", 1);
+            if (!nl)
+                break;
+            v = nl + 1;
+        }
+    }
+}
+
+char *tp_header_meta_text(const tp_header *h, size_t *len)
+{
+    sbuf s = {0};
+    sb_put(&s, "", 0);
+    put_meta(&s, h);
+    *len = s.len;
+    return s.p;
+}
+
 char *tp_header_format(const tp_header *h, size_t *len)
 {
     sbuf s = {0};
@@ -320,19 +347,7 @@ char *tp_header_format(const tp_header *h, size_t *len)
             sb_printf(&s, " %lld", (long long)f->shape[k]);
         sb_put(&s, "\n", 1);
     }
-    for (int i = 0; i < h->nmeta; i++) {
-        const char *v = h->meta[i].value;
-        for (;;) { /* one line per line of the value */
-            const char *nl = strchr(v, '\n');
-            size_t n = nl ? (size_t)(nl - v) : strlen(v);
-            sb_printf(&s, "meta %s ", h->meta[i].key);
-            sb_put(&s, v, n);
-            sb_put(&s, "\n", 1);
-            if (!nl)
-                break;
-            v = nl + 1;
-        }
-    }
+    put_meta(&s, h);
     if (h->count >= 0)
         sb_printf(&s, "count %lld\n", (long long)h->count);
     else
@@ -377,6 +392,35 @@ static int tok_int(const char *t, size_t n, int64_t max, int64_t *out)
         v = v * 10 + (t[i] - '0');
     }
     *out = v;
+    return 0;
+}
+
+int tp_header_parse_meta(tp_header *h, const char *line, size_t n, char *err, size_t errlen)
+{
+    size_t pos = 0;
+    const char *t, *k;
+    size_t tn = next_token(line, n, &pos, &t);
+    if (!tok_is(t, tn, "meta")) {
+        set_err(err, errlen, "not a 'meta KEY VALUE' line");
+        return -1;
+    }
+    size_t kn = next_token(line, n, &pos, &k);
+    if (!valid_name(k, kn)) {
+        set_err(err, errlen, "bad metadata key");
+        return -1;
+    }
+    if (memchr(line, '\r', n) || memchr(line, '\0', n)) {
+        set_err(err, errlen, "a NUL or CR byte in a metadata value");
+        return -1;
+    }
+    char key[TP_MAX_NAME + 1];
+    memcpy(key, k, kn);
+    key[kn] = 0;
+    size_t vstart = pos < n ? pos + 1 : n; /* the value follows one space */
+    if (tp_header_append_meta(h, key, line + vstart, n - vstart)) {
+        set_err(err, errlen, "more than %d metadata keys", TP_MAX_META_KEYS);
+        return -1;
+    }
     return 0;
 }
 
@@ -431,18 +475,9 @@ static int parse_line(const char *line, size_t n, int lineno, tp_header *h, int 
         return 0;
     }
     if (tok_is(t, tn, "meta")) {
-        const char *k;
-        size_t kn = next_token(line, n, &pos, &k);
-        if (!valid_name(k, kn)) {
-            set_err(err, errlen, "header line %d: bad metadata key", lineno);
-            return -1;
-        }
-        char key[TP_MAX_NAME + 1];
-        memcpy(key, k, kn);
-        key[kn] = 0;
-        size_t vstart = pos < n ? pos + 1 : n; /* the value follows one space */
-        if (tp_header_append_meta(h, key, line + vstart, n - vstart)) {
-            set_err(err, errlen, "header line %d: more than %d metadata keys", lineno, TP_MAX_META_KEYS);
+        char merr[200];
+        if (tp_header_parse_meta(h, line, n, merr, sizeof merr)) {
+            set_err(err, errlen, "header line %d: %s", lineno, merr);
             return -1;
         }
         return 0;

@@ -104,6 +104,13 @@ int tp_header_same_fields(const tp_header *a, const tp_header *b);
  * the count line leaves room for a writer to patch the count in place later. */
 char *tp_header_format(const tp_header *h, size_t *len);
 
+/* The metadata as header lines, "meta KEY LINE\n" for each line of each value (malloc'd,
+ * length in *len): what tp2npy --meta saves beside a .npy. */
+char *tp_header_meta_text(const tp_header *h, size_t *len);
+/* Parses one "meta KEY VALUE" line (without its \n) into h, as the header parser does.
+ * Returns 0, or -1 with a message in err. */
+int tp_header_parse_meta(tp_header *h, const char *line, size_t n, char *err, size_t errlen);
+
 /* Parses a complete header held in buf[0..len), where len is the position after the
  * end line's \n. Returns 0, or -1 with a message in err. h must be empty. */
 int tp_header_parse(const char *buf, size_t len, tp_header *h, char *err, size_t errlen);

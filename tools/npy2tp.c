@@ -103,18 +103,9 @@ static void read_meta(const char *path, tp_header *h)
             line[--n] = 0;
         if (n == 0 || line[0] == '#')
             continue;
-        char *key = line + 5, *sp = strncmp(line, "meta ", 5) ? NULL : strchr(key, ' ');
-        size_t kl = sp ? (size_t)(sp - key) : strlen(key);
-        int ok = strncmp(line, "meta ", 5) == 0 && kl > 0 && kl <= TP_MAX_NAME && !memchr(line, '\r', (size_t)n);
-        for (size_t i = 0; ok && i < kl; i++)
-            ok = key[i] == '_' || key[i] == '.' || key[i] == '-' || (key[i] >= '0' && key[i] <= '9') ||
-                 (key[i] >= 'a' && key[i] <= 'z') || (key[i] >= 'A' && key[i] <= 'Z');
-        if (!ok || (key[0] >= '0' && key[0] <= '9'))
-            tp_die("%s: line %d is not 'meta KEY VALUE'", path, lineno);
-        key[kl] = 0;
-        const char *v = sp ? sp + 1 : "";
-        if (tp_header_append_meta(h, key, v, strlen(v)))
-            tp_die("%s: more than %d metadata keys", path, TP_MAX_META_KEYS);
+        char err[256];
+        if (tp_header_parse_meta(h, line, (size_t)n, err, sizeof err))
+            tp_die("%s: line %d: %s", path, lineno, err);
     }
     free(line);
     fclose(f);

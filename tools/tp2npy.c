@@ -14,21 +14,10 @@ static void write_meta(const char *path, const tp_header *h)
 {
     tp_outfile o;
     tp_out_open(&o, path);
-    for (int i = 0; i < h->nmeta; i++) {
-        const char *v = h->meta[i].value;
-        for (;;) {
-            const char *nl = strchr(v, '\n');
-            size_t n = nl ? (size_t)(nl - v) : strlen(v);
-            tp_out_write(&o, "meta ", 5);
-            tp_out_write(&o, h->meta[i].key, strlen(h->meta[i].key));
-            tp_out_write(&o, " ", 1);
-            tp_out_write(&o, v, n);
-            tp_out_write(&o, "\n", 1);
-            if (!nl)
-                break;
-            v = nl + 1;
-        }
-    }
+    size_t n;
+    char *text = tp_header_meta_text(h, &n);
+    tp_out_write(&o, text, n);
+    free(text);
     tp_out_close(&o);
 }
 

@@ -24,6 +24,9 @@ expect_fail 1 "^npy2tp: $T/y3.npy: truncated: the header promises 50 rows, the d
     "$BIN/npy2tp" x="$T/x.npy" y="$T/y3.npy"
 "$BIN/tp2npy" -f y <("$BIN/idx2raw" -n 20 "$T/im" "$T/lb") -o "$T/y20.npy"
 expect_fail 1 "^npy2tp: .*y20.npy: 20 rows, but .*x.npy has 50" "$BIN/npy2tp" x="$T/x.npy" y="$T/y20.npy"
+# a metadata file that is not header lines
+printf 'meta ok fine\nclasses a\n' >"$T/bad.meta"
+expect_fail 1 "^npy2tp: $T/bad.meta: line 2: not a 'meta KEY VALUE' line$" "$BIN/npy2tp" -m "$T/bad.meta" "$T/a.npy"
 # CSV
 "$BIN/idx2raw" -n 2 "$T/im" "$T/lb" | "$BIN/tp2csv" --sep ';' --fields y,x >"$T/c.csv"
 [ "$(head -1 "$T/c.csv" | cut -d';' -f1-3)" = "y;x_0;x_1" ] || fail "csv header: $(head -1 "$T/c.csv")"
