@@ -165,7 +165,7 @@ static int parse_pv(pstate *ps, pv *v, int depth)
     char c = *ps->p;
     if (c == '\'' || c == '"') {
         v->kind = PV_STR;
-        const char *s = ++ps->p;
+        ps->p++;
         size_t cap = 16, n = 0;
         v->s = tp_alloc(cap, 1);
         while (ps->p < ps->end && *ps->p != c) {
@@ -176,7 +176,6 @@ static int parse_pv(pstate *ps, pv *v, int depth)
                 v->s = tp_realloc(v->s, cap *= 2, 1);
             v->s[n++] = ch;
         }
-        (void)s;
         if (ps->p >= ps->end)
             return perr(ps, "unterminated string");
         ps->p++;
