@@ -170,16 +170,57 @@ int tp_header_add(tp_header *h, const char *name, tp_dtype dtype, int rank, cons
     return i;
 }
 
-void tp_header_remove_field(tp_header *h, int i)
+/* Recomputes offsets and the record size after fields changed. */
+static void relayout(tp_header *h)
 {
-    TP_ASSERT(i >= 0 && i < h->nfields);
-    memmove(h->fields + i, h->fields + i + 1, (size_t)(h->nfields - i - 1) * sizeof *h->fields);
-    h->nfields--;
     h->record_size = 0;
     for (int k = 0; k < h->nfields; k++) {
         h->fields[k].offset = h->record_size;
         h->record_size += h->fields[k].nbytes;
     }
+}
+
+int tp_header_replace_field(tp_header *h, int i, tp_dtype dtype, int rank, const int64_t *shape, char *err,
+                            size_t errlen)
+{
+    TP_ASSERT(i >= 0 && i < h->nfields);
+    tp_header t;
+    tp_header_init(&t);
+    for (int k = 0; k < h->nfields; k++) {
+        const tp_field *f = &h->fields[k];
+        int rc = k == i ? tp_header_add_field(&t, f->name, dtype, rank, shape, err, errlen)
+                        : tp_header_add_field(&t, f->name, f->dtype, f->rank, f->shape, err, errlen);
+        if (rc < 0) {
+            tp_header_free(&t);
+            return -1;
+        }
+    }
+    free(h->fields);
+    h->fields = t.fields;
+    h->record_size = t.record_size;
+    return 0;
+}
+
+void tp_copy_fields(const tp_header *in, const void *src, const tp_header *out, void *dst)
+{
+    for (int k = 0; k < out->nfields; k++) {
+        const tp_field *o = &out->fields[k];
+        int j = tp_header_find(in, o->name);
+        if (j < 0)
+            continue;
+        const tp_field *f = &in->fields[j];
+        if (f->dtype != o->dtype || f->rank != o->rank || memcmp(f->shape, o->shape, sizeof f->shape[0] * (size_t)f->rank))
+            continue;
+        memcpy((char *)dst + o->offset, (const char *)src + f->offset, o->nbytes);
+    }
+}
+
+void tp_header_remove_field(tp_header *h, int i)
+{
+    TP_ASSERT(i >= 0 && i < h->nfields);
+    memmove(h->fields + i, h->fields + i + 1, (size_t)(h->nfields - i - 1) * sizeof *h->fields);
+    h->nfields--;
+    relayout(h);
 }
 
 static int find_meta(const tp_header *h, const char *key)

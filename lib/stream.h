@@ -81,6 +81,10 @@ int tp_header_add_field(tp_header *h, const char *name, tp_dtype dtype, int rank
                         char *err, size_t errlen);
 /* Appends a field and dies on error: for programs whose fields are fixed by their code. */
 int tp_header_add(tp_header *h, const char *name, tp_dtype dtype, int rank, const int64_t *shape);
+/* Gives field i a new dtype and shape in place (it keeps its name and position; offsets
+ * are recomputed). Returns 0, or -1 with a message in err. */
+int tp_header_replace_field(tp_header *h, int i, tp_dtype dtype, int rank, const int64_t *shape, char *err,
+                            size_t errlen);
 /* Removes field i (offsets of later fields are recomputed). */
 void tp_header_remove_field(tp_header *h, int i);
 /* Index of the field called name, or -1. */
@@ -96,6 +100,11 @@ const char *tp_header_get_meta(const tp_header *h, const char *key);
 int tp_header_append_meta(tp_header *h, const char *key, const char *line, size_t n);
 /* Removes key if present. */
 void tp_header_del_meta(tp_header *h, const char *key);
+
+/* Copies, from record src laid out by in to record dst laid out by out, every field of out
+ * that in has with the same name, dtype and shape: how a stage passes through what it does
+ * not touch. */
+void tp_copy_fields(const tp_header *in, const void *src, const tp_header *out, void *dst);
 
 /* 1 when a and b have the same fields (names, dtypes, shapes, order). */
 int tp_header_same_fields(const tp_header *a, const tp_header *b);

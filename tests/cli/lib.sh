@@ -31,3 +31,14 @@ header() {
     local n=$(( (${#text} + 1 + 63) / 64 * 64 ))
     printf '%s%*s\n' "$text" $((n - ${#text} - 1)) ''
 }
+
+# same_numbers A B TOL: two CSV files of numbers agree field by field within TOL (absolute).
+same_numbers() {
+    [ "$(wc -l <"$1")" = "$(wc -l <"$2")" ] || fail "$1 and $2 differ in rows"
+    paste -d'|' "$1" "$2" | awk -F'|' -v tol="$3" '{
+        n = split($1, a, ","); m = split($2, b, ",")
+        if (n != m) { print "row " NR ": " n " vs " m " columns"; bad = 1; exit 1 }
+        for (i = 1; i <= n; i++) { d = a[i] - b[i]; if (d < 0) d = -d
+            if (d > tol) { print "row " NR " column " i ": " a[i] " vs " b[i]; bad = 1; exit 1 } }
+    } END { exit bad }' || fail "$1 and $2 differ beyond $3"
+}

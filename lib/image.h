@@ -1,0 +1,49 @@
+/* image.h — operations on HWC images held as floats: separable resampling and channel
+ * conversion. Programs convert u8 pixels to float, call these, and round back. */
+#ifndef TP_IMAGE_H
+#define TP_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    TP_RESIZE_BILINEAR, /* half-pixel centres: src = (dst + 0.5) * in / out - 0.5, clamped (tf.image.resize) */
+    TP_RESIZE_NEAREST,  /* src = floor((dst + 0.5) * in / out) (PIL's NEAREST, used by Keras' loaders) */
+    TP_RESIZE_AREA,     /* each output pixel averages the input area it covers (box filter): for shrinking */
+} tp_resize_method;
+
+/* Parses "bilinear", "nearest" or "area"; 0 or -1. */
+int tp_resize_method_parse(const char *s, tp_resize_method *m);
+
+/* Per-axis taps: output index o reads input idx[o*taps + k] with weight w[o*taps + k]. */
+typedef struct {
+    int in, out, taps;
+    int32_t *idx;
+    float *w;
+} tp_axis;
+
+typedef struct {
+    tp_axis y, x;
+    int c; /* channels */
+} tp_resize_plan;
+
+/* Plans a resize of in_h x in_w x c images to out_h x out_w x c. */
+void tp_resize_plan_init(tp_resize_plan *p, int in_h, int in_w, int out_h, int out_w, int c, tp_resize_method m);
+void tp_resize_plan_free(tp_resize_plan *p);
+/* Floats needed for the scratch buffer of tp_resize. */
+size_t tp_resize_scratch(const tp_resize_plan *p);
+/* Resizes one image src (in_h x in_w x c) into dst (out_h x out_w x c); tmp holds
+ * tp_resize_scratch(p) floats. */
+void tp_resize(const tp_resize_plan *p, const float *src, float *dst, float *tmp);
+
+/* Luma of n RGB pixels, 0.2989 R + 0.5870 G + 0.1140 B (tf.image.rgb_to_grayscale). */
+void tp_rgb_to_gray(const float *rgb, float *gray, size_t n);
+/* n gray pixels replicated into RGB (tf.image.grayscale_to_rgb). */
+void tp_gray_to_rgb(const float *gray, float *rgb, size_t n);
+
+/* Floats to u8, rounded to nearest (halves up) and clamped to [0, 255]. */
+void tp_float_to_u8(const float *src, uint8_t *dst, size_t n);
+/* u8 to floats. */
+void tp_u8_to_float(const uint8_t *src, float *dst, size_t n);
+
+#endif

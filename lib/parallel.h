@@ -1,0 +1,15 @@
+/* parallel.h — a parallel for-loop over independent items on POSIX threads. */
+#ifndef TP_PARALLEL_H
+#define TP_PARALLEL_H
+
+#include <stdint.h>
+
+/* Calls fn(ctx, i, t) for every i in [0, n) on up to nthreads threads (the caller's thread
+ * is one of them); t in [0, nthreads) names the thread, for per-thread scratch space.
+ * Items are handed out one at a time, so uneven items balance. Returns when all are done. */
+void tp_parallel_for(int64_t n, int nthreads, void (*fn)(void *ctx, int64_t i, int t), void *ctx);
+
+/* Online CPUs (at least 1); TP_THREADS in the environment overrides it. */
+int tp_cpu_count(void);
+
+#endif

@@ -1,0 +1,191 @@
+/* resize — resamples the images of a stream to H x W, converting channels on the way. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "image.h"
+#include "parallel.h"
+#include "progress.h"
+#include "stats.h"
+#include "stream.h"
+#include "util.h"
+
+#define BATCH 64
+#define MAX_SIDE 32768
+
+typedef struct {
+    const tp_header *in, *out;
+    const tp_field *fi, *fo;
+    tp_resize_plan plan;
+    int cin, cmid, cout; /* channels: input, while resizing, output */
+    int to_gray, to_rgb;
+    const unsigned char *src; /* BATCH input records */
+    unsigned char *dst;       /* BATCH output records */
+    float **scratch;          /* per thread: input, converted, tmp, output */
+    size_t npix_in, npix_out;
+} job;
+
+/* Resizes record i of the batch. */
+static void one(void *ctx, int64_t i, int t)
+{
+    job *j = ctx;
+    const unsigned char *rin = j->src + (size_t)i * j->in->record_size;
+    unsigned char *rout = j->dst + (size_t)i * j->out->record_size;
+    tp_copy_fields(j->in, rin, j->out, rout);
+    float *a = j->scratch[t], *b = a + j->npix_in * (size_t)j->cin;
+    float *tmp = b + j->npix_in * (size_t)j->cmid, *o = tmp + tp_resize_scratch(&j->plan);
+    const void *x = rin + j->fi->offset;
+    size_t n = j->npix_in * (size_t)j->cin;
+    if (j->fi->dtype == TP_U8)
+        tp_u8_to_float(x, a, n);
+    else if (j->fi->dtype == TP_F32)
+        memcpy(a, x, n * sizeof *a);
+    else
+        for (size_t k = 0; k < n; k++)
+            a[k] = (float)tp_elem_as_double(x, j->fi->dtype, k);
+    const float *mid = a;
+    if (j->cmid != j->cin) { /* to gray, or RGBA to RGB: before resizing, fewer channels */
+        if (j->to_gray)
+            for (size_t p = 0; p < j->npix_in; p++)
+                tp_rgb_to_gray(a + p * (size_t)j->cin, b + p, 1);
+        else
+            for (size_t p = 0; p < j->npix_in; p++)
+                memcpy(b + 3 * p, a + p * (size_t)j->cin, 3 * sizeof *b);
+        mid = b;
+    }
+    tp_resize(&j->plan, mid, o, tmp);
+    if (j->cout != j->cmid) /* gray to RGB after resizing: a third of the work */
+        tp_gray_to_rgb(o, o, j->npix_out);
+    size_t m = j->npix_out * (size_t)j->cout;
+    if (j->fo->dtype == TP_U8)
+        tp_float_to_u8(o, rout + j->fo->offset, m);
+    else
+        memcpy(rout + j->fo->offset, o, m * sizeof *o);
+}
+
+/* "224x224" or "224" into h and w. */
+static void parse_size(const char *s, int64_t *h, int64_t *w)
+{
+    char *x = strchr(s, 'x');
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", s);
+    if (x)
+        buf[x - s] = 0;
+    if (tp_parse_i64(buf, h) || tp_parse_i64(x ? x + 1 : buf, w))
+        tp_usage("size '%s' is not HxW (e.g. 224x224)", s);
+    if (*h < 1 || *w < 1 || *h > MAX_SIDE || *w > MAX_SIDE)
+        tp_usage("size %lldx%lld is out of range (1 to %d a side)", (long long)*h, (long long)*w, MAX_SIDE);
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    const char *out = "-", *field = "x", *method_name = "bilinear";
+    int rgb = 0, gray = 0, to_float = 0;
+    int64_t threads = tp_cpu_count();
+    const tp_option opts[] = {
+        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
+        {"method", 'm', TP_OPT_STRING, &method_name, "NAME", "bilinear (half-pixel centres), nearest, or area (box filter, for shrinking)"},
+        {"rgb", 0, TP_OPT_FLAG, &rgb, NULL, "make 3 channels (gray is replicated, alpha dropped)"},
+        {"gray", 0, TP_OPT_FLAG, &gray, NULL, "make 1 channel (luma 0.2989 R + 0.5870 G + 0.1140 B)"},
+        {"float", 0, TP_OPT_FLAG, &to_float, NULL, "write f32 pixels instead of rounding u8 input back to u8"},
+        {"field", 'f', TP_OPT_STRING, &field, "NAME", "the image field"},
+        {"threads", 't', TP_OPT_INT, &threads, "N", "worker threads"},
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] HxW [FILE]",
+        "Resizes every image (field x: H x W x C, or H x W) to HxW and passes the other fields\n"
+        "through. Bilinear matches tf.image.resize and torch interpolate(align_corners=False);\n"
+        "nearest matches the PIL loader Keras' flow_from_directory uses. u8 in gives u8 out,\n"
+        "rounded, unless --float.",
+        opts,
+        "Example (the VGG16 notebook's input):\n  idx2raw train-images-idx3-ubyte train-labels-idx1-ubyte | resize 224x224 --rgb > train224.tp",
+        1, 2,
+    };
+    char **args;
+    int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    int64_t oh, ow;
+    parse_size(args[0], &oh, &ow);
+    tp_resize_method method;
+    if (tp_resize_method_parse(method_name, &method))
+        tp_usage("unknown method '%s' (bilinear, nearest, area)", method_name);
+    if (rgb && gray)
+        tp_usage("--rgb and --gray exclude each other");
+    if (threads < 1 || threads > 1024)
+        tp_usage("--threads must be 1 to 1024");
+
+    tp_reader *r = tp_open_or_die(nargs > 1 ? args[1] : "-");
+    const char *name = tp_reader_name(r);
+    const tp_header *in = tp_reader_header(r);
+    int xi = tp_header_find(in, field);
+    if (xi < 0)
+        tp_die("%s: no field '%s' to resize", name, field);
+    const tp_field *fi = &in->fields[xi];
+    if (fi->rank != 2 && fi->rank != 3)
+        tp_die("%s: field '%s' is %s with rank %d, not an image (H x W or H x W x C)", name, field,
+               tp_dtype_name(fi->dtype), fi->rank);
+    int cin = fi->rank == 3 ? (int)fi->shape[2] : 1;
+    if (fi->shape[0] > MAX_SIDE || fi->shape[1] > MAX_SIDE)
+        tp_die("%s: images of %lldx%lld are too large", name, (long long)fi->shape[0], (long long)fi->shape[1]);
+    if ((rgb || gray) && cin != 1 && cin != 3 && cin != 4)
+        tp_die("%s: --rgb/--gray need 1, 3 or 4 channels, not %d", name, cin);
+
+    job j;
+    memset(&j, 0, sizeof j);
+    j.cin = cin;
+    j.to_gray = gray && cin != 1;
+    j.to_rgb = rgb && cin == 1;
+    j.cmid = j.to_gray ? 1 : (rgb && cin == 4) ? 3 : cin;
+    j.cout = j.to_rgb ? 3 : j.cmid;
+    tp_header h;
+    tp_header_copy(&h, in);
+    int64_t shape[3] = {oh, ow, j.cout};
+    tp_dtype dt = fi->dtype == TP_U8 && !to_float ? TP_U8 : TP_F32;
+    char err[256];
+    if (tp_header_replace_field(&h, xi, dt, 3, shape, err, sizeof err))
+        tp_die("%s: %s", name, err);
+    j.in = in;
+    j.out = &h;
+    j.fi = fi;
+    j.fo = &h.fields[xi];
+    j.npix_in = (size_t)fi->shape[0] * (size_t)fi->shape[1];
+    j.npix_out = (size_t)oh * (size_t)ow;
+    tp_resize_plan_init(&j.plan, (int)fi->shape[0], (int)fi->shape[1], (int)oh, (int)ow, j.cmid, method);
+    size_t per_thread = j.npix_in * (size_t)(j.cin + j.cmid) + tp_resize_scratch(&j.plan) + j.npix_out * 3;
+    j.scratch = tp_alloc((size_t)threads, sizeof *j.scratch);
+    for (int t = 0; t < threads; t++)
+        j.scratch[t] = tp_alloc(per_thread, sizeof(float));
+    unsigned char *src = tp_alloc(BATCH, in->record_size), *dst = tp_calloc(BATCH, h.record_size);
+    j.src = src;
+    j.dst = dst;
+
+    tp_writer *w = tp_writer_open(out, &h);
+    tp_progress pr;
+    tp_progress_start(&pr, "resize", in->count, "images");
+    int64_t done = 0;
+    for (;;) {
+        int64_t k = tp_reader_read(r, src, BATCH);
+        if (k < 0)
+            tp_die("%s: %s", name, tp_reader_error(r));
+        if (k == 0)
+            break;
+        tp_parallel_for(k, (int)threads, one, &j);
+        tp_writer_write(w, dst, k);
+        done += k;
+        tp_progress_update(&pr, done);
+    }
+    tp_writer_close(w);
+    tp_progress_end(&pr, done);
+    for (int t = 0; t < threads; t++)
+        free(j.scratch[t]);
+    free(j.scratch);
+    free(src);
+    free(dst);
+    tp_resize_plan_free(&j.plan);
+    tp_header_free(&h);
+    tp_reader_close(r);
+    free(args);
+    return 0;
+}
