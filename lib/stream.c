@@ -620,6 +620,8 @@ struct tp_reader {
     size_t cap, pos, len;
     int eof;
     tp_header h;
+    int64_t base;     /* input offset of buf[0] (counted from where reading began) */
+    int64_t last;     /* input offset of the record last returned */
     int64_t seg_left; /* records left in this segment, -1 = to end of input */
     int64_t index;
     int segments;
@@ -648,6 +650,7 @@ static long long avail(tp_reader *r, size_t want)
         return (long long)have;
     if (r->pos > 0) { /* compact */
         memmove(r->buf, r->buf + r->pos, have);
+        r->base += (int64_t)r->pos;
         r->len = have;
         r->pos = 0;
     }
@@ -744,6 +747,8 @@ tp_reader *tp_reader_open(const char *path, char *err, size_t errlen)
     }
     tp_reader *r = tp_calloc(1, sizeof *r);
     tp_pipe_grow(fd);
+    off_t at = lseek(fd, 0, SEEK_CUR);
+    r->base = at > 0 ? at : 0;
     r->fd = fd;
     r->own_fd = own;
     r->cap = READ_BUF;
@@ -770,6 +775,8 @@ const tp_header *tp_reader_header(const tp_reader *r) { return &r->h; }
 const char *tp_reader_name(const tp_reader *r) { return r->name; }
 int64_t tp_reader_index(const tp_reader *r) { return r->index; }
 int tp_reader_segments(const tp_reader *r) { return r->segments; }
+int64_t tp_reader_offset(const tp_reader *r) { return r->last; }
+int tp_reader_fd(const tp_reader *r) { return r->fd; }
 const char *tp_reader_error(const tp_reader *r) { return r->failed ? r->err : NULL; }
 
 /* At the end of a segment: moves into the next one. 0 when a record may follow, 1 at the
@@ -815,6 +822,7 @@ const void *tp_reader_next(tp_reader *r)
         return NULL;
     }
     const void *rec = r->buf + r->pos;
+    r->last = r->base + (int64_t)r->pos;
     r->pos += rs;
     r->index++;
     if (r->seg_left > 0)

@@ -144,6 +144,11 @@ const void *tp_reader_next(tp_reader *r);
 int64_t tp_reader_read(tp_reader *r, void *dst, int64_t n);
 /* Records returned so far (over all segments). */
 int64_t tp_reader_index(const tp_reader *r);
+/* Input byte offset of the record last returned by tp_reader_next (file offsets when the
+ * input is a regular file). */
+int64_t tp_reader_offset(const tp_reader *r);
+/* The input's file descriptor (-1 for a memory reader). */
+int tp_reader_fd(const tp_reader *r);
 /* Segments begun so far (1 after open). */
 int tp_reader_segments(const tp_reader *r);
 /* The last error, or NULL. */

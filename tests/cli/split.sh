@@ -1,0 +1,54 @@
+# split: outputs together hold exactly the input, per-class shares within one record,
+# order, seeds, pipes vs files, concatenated input, bad usage.
+. "$TESTS/cli/lib.sh"
+S=$BIN/split
+mkidx "$T/im" i32 997 3 2   # every record distinct: pixel 0 of record i is 600000 i - 7
+"$PY" -c 'import struct,sys; n=997; sys.stdout.buffer.write(struct.pack(">HBBI",0,8,1,n)+bytes((i*i)%7 if i%11 else 9 for i in range(n)))' >"$T/lb"
+"$BIN/idx2raw" "$T/im" "$T/lb" --classes a,b,c,d,e,f,g,h,i,j >"$T/in.tp"
+"$S" --ratio 0.7 --train "$T/a.tp" --test "$T/b.tp" "$T/in.tp" 2>"$T/err" || fail "split failed"
+# exactly the input records, each once
+cat <("$BIN/tp2csv" --no-header "$T/a.tp") <("$BIN/tp2csv" --no-header "$T/b.tp") | sort >"$T/both"
+"$BIN/tp2csv" --no-header "$T/in.tp" | sort | cmp - "$T/both" || fail "outputs do not hold exactly the input"
+# per class: train share within one record of 0.7
+"$BIN/tp2csv" --no-header --fields y "$T/in.tp" | sort | uniq -c | awk '{print $2, $1}' >"$T/n_all"
+"$BIN/tp2csv" --no-header --fields y "$T/a.tp" | sort | uniq -c | awk '{print $2, $1}' >"$T/n_a"
+join "$T/n_all" "$T/n_a" | awk '{d = $3 - 0.7 * $2; if (d < 0) d = -d; if (d >= 1) {print; bad = 1}} END {exit bad}' ||
+    fail "a class's share is off by a record or more"
+[ "$("$BIN/tinfo" --header "$T/a.tp" | head -1 | awk '{print $2}')" = 698 ] || fail "train count is not round(0.7 * 997)"
+grep -q '^split:      all      997      997      698      299$' "$T/err" || fail "stderr counts: $(cat "$T/err")"
+grep -aq '^meta classes j$' "$T/a.tp" || fail "metadata lost"
+# input order kept: pixel 0, which grows with the record index, increases in each output
+for f in a b; do
+    "$BIN/tp2csv" --no-header --fields x "$T/$f.tp" | awk -F, 'NR > 1 && $1 <= p {bad = 1} {p = $1} END {exit bad}' ||
+        fail "$f.tp is not in input order"
+done
+# deterministic; another seed picks other records; --shuffle reorders the same records
+"$S" --ratio 0.7 --train - --test "$T/b2.tp" -q "$T/in.tp" | cmp - "$T/a.tp" || fail "not deterministic"
+"$S" --ratio 0.7 --test "$T/b3.tp" -q -s 7 "$T/in.tp" | cmp -s - "$T/a.tp" && fail "seed 7 gave the same split"
+"$S" --ratio 0.7 --test "$T/b4.tp" -q --shuffle "$T/in.tp" >"$T/a4.tp"
+"$BIN/tp2csv" --no-header --fields x "$T/a4.tp" | awk -F, 'NR > 1 && $1 <= p {down++} {p = $1} END {exit down < 100}' ||
+    fail "--shuffle kept the order"
+cmp <("$BIN/tp2csv" --no-header "$T/a4.tp" | sort) <("$BIN/tp2csv" --no-header "$T/a.tp" | sort) || fail "--shuffle changed the records"
+# a pipe input (spooled) gives the same bytes as the file
+cat "$T/in.tp" | "$S" --ratio 0.7 --test "$T/pb.tp" -q >"$T/pa.tp"
+cmp "$T/pa.tp" "$T/a.tp" && cmp "$T/pb.tp" "$T/b.tp" || fail "pipe input differs from file input"
+cat "$T/in.tp" | "$S" --ratio 0.7 --test "$T/pb.tp" -q --shuffle | cmp - "$T/a4.tp" || fail "pipe + shuffle differs"
+# concatenated input: record offsets skip the second header
+cat "$T/in.tp" "$T/in.tp" >"$T/twice.tp"
+"$S" --take 1000 -q "$T/twice.tp" >"$T/t.tp"
+[ "$("$BIN/tinfo" "$T/t.tp" | head -1 | awk '{print $2}')" = 1000 ] || fail "--take 1000 of concatenated input"
+cat "$T/twice.tp" | "$S" --take 1000 -q | cmp - "$T/t.tp" || fail "concatenated: pipe differs from file"
+"$S" --take 0.1 -q --no-stratify "$T/in.tp" | "$BIN/tinfo" | grep -q ': 100 records' || fail "--take 0.1"
+# no labels: random split
+"$BIN/idx2raw" "$T/im" >"$T/x.tp"
+"$S" --rest "$T/xr.tp" -q "$T/x.tp" | "$BIN/tinfo" | grep -q ': 798 records' || fail "unlabelled split"
+# bad usage and input
+expect_fail 2 "^split: --ratio must be within 0 to 1" "$S" --ratio 1.5 --test "$T/q" "$T/in.tp"
+expect_fail 2 "^split: --ratio 0.5 leaves records for a second output" "$S" --ratio 0.5 "$T/in.tp"
+expect_fail 2 "^split: --take wants a count >= 1 or a fraction" "$S" --take 2.5 "$T/in.tp"
+expect_fail 2 "^split: --test and --rest name the same output" "$S" --test a --rest b "$T/in.tp"
+expect_fail 1 "^split: $T/in.tp: --take 5000, but the input holds 997 records$" "$S" --take 5000 "$T/in.tp"
+expect_fail 1 "^split: $T/x.tp: --stratify needs an integer label field 'y'$" "$S" --stratify "$T/x.tp"
+expect_fail 1 "^split: $T/nope.tp: No such file" "$S" "$T/nope.tp"
+[ -e "$T/q" ] && fail "left an output after bad usage"
+exit 0

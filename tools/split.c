@@ -1,0 +1,188 @@
+/* split — divides a stream into two (train/test), stratified by label, or takes a subset. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "records.h"
+#include "rng.h"
+#include "split.h"
+#include "stats.h"
+#include "stream.h"
+#include "util.h"
+
+#define COPY_BYTES (4u << 20)
+
+typedef struct {
+    const tp_field *f; /* label field, or NULL */
+    int64_t *labels;
+    int64_t cap;
+} index_ctx;
+
+static void collect(void *ctx, int64_t i, const void *rec)
+{
+    index_ctx *x = ctx;
+    if (!x->f)
+        return;
+    if (i == x->cap)
+        x->labels = tp_realloc(x->labels, (size_t)(x->cap = x->cap ? 2 * x->cap : 1024), sizeof *x->labels);
+    x->labels[i] = (int64_t)tp_elem_as_double((const char *)rec + x->f->offset, x->f->dtype, 0);
+}
+
+/* Writes records idx[0..n) of rs to path. */
+static void write_part(tp_records *rs, const char *path, const int64_t *idx, int64_t n)
+{
+    tp_header h;
+    tp_header_copy(&h, tp_records_header(rs));
+    h.count = n;
+    size_t size = h.record_size;
+    int64_t per = size >= COPY_BYTES ? 1 : (int64_t)(COPY_BYTES / size);
+    unsigned char *buf = tp_alloc((size_t)per, size);
+    tp_writer *w = tp_writer_open(path, &h);
+    for (int64_t k = 0; k < n; k += per) {
+        int64_t m = n - k < per ? n - k : per;
+        tp_records_get(rs, idx + k, m, buf);
+        tp_writer_write(w, buf, m);
+    }
+    tp_writer_close(w);
+    free(buf);
+    tp_header_free(&h);
+}
+
+/* Per-class counts on stderr: total, taken, and in each output. */
+static void report(const int64_t *labels, const int8_t *part, int64_t n, const char *name1)
+{
+    int64_t tot[2] = {0, 0};
+    for (int64_t i = 0; i < n; i++)
+        if (part[i] >= 0)
+            tot[part[i]]++;
+    fprintf(stderr, "%s: %8s %8s %8s %8s %8s\n", tp_progname(), "class", "total", "taken", "train", name1);
+    if (labels) {
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        for (int64_t i = 0; i < n; i++) {
+            lo = labels[i] < lo ? labels[i] : lo;
+            hi = labels[i] > hi ? labels[i] : hi;
+        }
+        if (n && hi - lo < 100000) { /* a table per class when the labels are a small range */
+            int64_t span = hi - lo + 1, *c = tp_calloc((size_t)span * 3, sizeof *c);
+            for (int64_t i = 0; i < n; i++) {
+                int64_t *row = c + (labels[i] - lo) * 3;
+                row[0]++;
+                if (part[i] >= 0)
+                    row[1 + part[i]]++;
+            }
+            for (int64_t v = 0; v < span; v++)
+                if (c[3 * v])
+                    fprintf(stderr, "%s: %8lld %8lld %8lld %8lld %8lld\n", tp_progname(), (long long)(v + lo),
+                            (long long)c[3 * v], (long long)(c[3 * v + 1] + c[3 * v + 2]), (long long)c[3 * v + 1],
+                            (long long)c[3 * v + 2]);
+            free(c);
+        }
+    }
+    fprintf(stderr, "%s: %8s %8lld %8lld %8lld %8lld\n", tp_progname(), "all", (long long)n,
+            (long long)(tot[0] + tot[1]), (long long)tot[0], (long long)tot[1]);
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    const char *train = "-", *test = NULL, *rest = NULL, *field = "y", *take_s = NULL;
+    double ratio = -1;
+    int64_t seed = 42;
+    int shuffle = 0, stratify = 0, no_stratify = 0, quiet = 0;
+    const tp_option opts[] = {
+        {"ratio", 'r', TP_OPT_DOUBLE, &ratio, "R", "fraction of the records for the first output (default 0.8 with a second output, else 1)"},
+        {"train", 0, TP_OPT_STRING, &train, "FILE", "the first output"},
+        {"test", 0, TP_OPT_STRING, &test, "FILE", "the second output"},
+        {"rest", 0, TP_OPT_STRING, &rest, "FILE", "the second output (another name for --test)"},
+        {"take", 0, TP_OPT_STRING, &take_s, "N|F", "keep only N records (a count >= 1) or a fraction F < 1 of them first"},
+        {"shuffle", 0, TP_OPT_FLAG, &shuffle, NULL, "write each output in random order (default: input order)"},
+        {"seed", 's', TP_OPT_INT, &seed, "N", "random seed: the same seed picks the same records"},
+        {"stratify", 0, TP_OPT_FLAG, &stratify, NULL, "keep each class's share in every part (the default when the label field exists)"},
+        {"no-stratify", 0, TP_OPT_FLAG, &no_stratify, NULL, "pick records regardless of class"},
+        {"field", 'f', TP_OPT_STRING, &field, "NAME", "the label field"},
+        {"quiet", 'q', TP_OPT_FLAG, &quiet, NULL, "do not print the per-class counts on stderr"},
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] [FILE]",
+        "Splits a stream into two outputs, the first with a fraction --ratio of the records and\n"
+        "the second (--test or --rest) with the others, after an optional --take of a subset.\n"
+        "Stratified by label by default: every class keeps its share, within one record. Records\n"
+        "keep their input order unless --shuffle. Memory grows with the record count, not the\n"
+        "bytes: a file input is read twice, a pipe is spooled to a temporary file.",
+        opts,
+        "Examples (the VGG16 notebook: 10% of MNIST, then 80/20):\n"
+        "  idx2raw train-images-idx3-ubyte train-labels-idx1-ubyte | split --take 0.1 > small.tp\n"
+        "  split --ratio 0.8 --train train.tp --test val.tp small.tp",
+        0, 1,
+    };
+    char **args;
+    int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    if (test && rest)
+        tp_usage("--test and --rest name the same output; give one");
+    const char *second = test ? test : rest;
+    if (ratio < 0)
+        ratio = second ? 0.8 : 1;
+    if (!(ratio >= 0 && ratio <= 1))
+        tp_usage("--ratio must be within 0 to 1");
+    if (ratio < 1 && !second)
+        tp_usage("--ratio %g leaves records for a second output: name it with --test or --rest", ratio);
+    if (stratify && no_stratify)
+        tp_usage("--stratify and --no-stratify exclude each other");
+    double take_v = -1;
+    if (take_s && (tp_parse_f64(take_s, &take_v) || take_v <= 0 || (take_v > 1 && take_v != floor(take_v))))
+        tp_usage("--take wants a count >= 1 or a fraction in (0, 1), not '%s'", take_s);
+    if (second && strcmp(second, "-") == 0 && strcmp(train, "-") == 0)
+        tp_usage("both outputs cannot be stdout");
+
+    const char *path = nargs ? args[0] : "-";
+    tp_records *rs = tp_records_open(path);
+    const char *name = tp_records_name(rs);
+    const tp_header *h = tp_records_header(rs);
+    int li = tp_header_find(h, field);
+    if (li >= 0 && (h->fields[li].nelem != 1 || tp_dtype_is_float(h->fields[li].dtype)))
+        li = -1;
+    if (stratify && li < 0)
+        tp_die("%s: --stratify needs an integer label field '%s'", name, field);
+    index_ctx ix = {li >= 0 ? &h->fields[li] : NULL, NULL, 0};
+    tp_records_scan(rs, collect, &ix);
+    int64_t n = tp_records_count(rs);
+    int by_class = li >= 0 && !no_stratify;
+    int8_t *part = tp_alloc((size_t)n + 1, 1);
+    int64_t take = n;
+    if (take_v > 0) {
+        take = take_v < 1 ? (int64_t)llround(take_v * (double)n) : (int64_t)take_v;
+        if (take > n)
+            tp_die("%s: --take %lld, but the input holds %lld records", name, (long long)take, (long long)n);
+    }
+    tp_split_assign(by_class ? ix.labels : NULL, n, take, ratio, (uint64_t)seed, part);
+
+    int64_t *idx[2], cnt[2] = {0, 0};
+    idx[0] = tp_alloc((size_t)n + 1, sizeof *idx[0]);
+    idx[1] = tp_alloc((size_t)n + 1, sizeof *idx[1]);
+    for (int64_t i = 0; i < n; i++)
+        if (part[i] >= 0)
+            idx[part[i]][cnt[part[i]]++] = i;
+    if (shuffle) {
+        tp_rng root;
+        tp_rng_seed(&root, (uint64_t)seed);
+        for (int p = 0; p < 2; p++) {
+            tp_rng r = tp_rng_split(&root, 0x5348554646ull + (uint64_t)p); /* "SHUFF" + part */
+            tp_rng_shuffle(&r, idx[p], cnt[p]);
+        }
+    }
+    if (!quiet)
+        report(ix.labels, part, n, rest ? "rest" : "test");
+    if (second)
+        write_part(rs, second, idx[1], cnt[1]);
+    write_part(rs, train, idx[0], cnt[0]);
+    free(idx[0]);
+    free(idx[1]);
+    free(part);
+    free(ix.labels);
+    tp_records_close(rs);
+    free(args);
+    return 0;
+}
