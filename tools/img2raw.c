@@ -66,9 +66,10 @@ static void list_dir(const char *dir, strs *dirs, strs *files, int *other)
             (*other)++;
     }
     closedir(d);
-    if (dirs)
+    if (dirs && dirs->n)
         qsort(dirs->v, (size_t)dirs->n, sizeof *dirs->v, cmp_str);
-    qsort(files->v, (size_t)files->n, sizeof *files->v, cmp_str);
+    if (files->n)
+        qsort(files->v, (size_t)files->n, sizeof *files->v, cmp_str);
 }
 
 static int by_basename(const void *a, const void *b)
