@@ -876,51 +876,78 @@ const void *tp_next_or_die(tp_reader *r)
 
 struct tp_writer {
     tp_outfile out;
+    tp_header h;            /* for continuation headers */
     size_t record_size;
-    int64_t promised, written;
-    long long header_start; /* file offset of the header when the count may be patched, else -1 */
+    int64_t promised;       /* records the current segment's header promised, -1 unknown */
+    int64_t written;        /* records written in all */
+    int64_t seg_written;    /* records written in the current segment */
+    long long header_start; /* file offset of the current header when its count may be patched, else -1 */
     size_t count_off;       /* offset of the count line within the header */
 };
+
+/* Writes a segment header for count records (-1 unknown). */
+static void write_header(tp_writer *w, int64_t count)
+{
+    w->h.count = count;
+    w->promised = count;
+    w->seg_written = 0;
+    w->header_start = count < 0 ? tp_out_tell(&w->out) : -1;
+    size_t hl;
+    char *hb = tp_header_format(&w->h, &hl);
+    char *c = strstr(hb, "\ncount ");
+    TP_ASSERT(c);
+    w->count_off = (size_t)(c + 1 - hb);
+    tp_out_write(&w->out, hb, hl);
+    free(hb);
+}
 
 tp_writer *tp_writer_open(const char *path, const tp_header *h)
 {
     TP_ASSERT(h->nfields > 0 && h->record_size > 0);
     tp_writer *w = tp_calloc(1, sizeof *w);
     tp_out_open(&w->out, path);
+    tp_header_copy(&w->h, h);
     w->record_size = h->record_size;
-    w->promised = h->count;
-    w->header_start = h->count < 0 ? tp_out_tell(&w->out) : -1;
-    size_t hl;
-    char *hb = tp_header_format(h, &hl);
-    char *c = strstr(hb, "\ncount ");
-    TP_ASSERT(c);
-    w->count_off = (size_t)(c + 1 - hb);
-    tp_out_write(&w->out, hb, hl);
-    free(hb);
+    write_header(w, h->count);
     return w;
 }
 
 void tp_writer_write(tp_writer *w, const void *recs, int64_t n)
 {
     TP_ASSERT(n >= 0);
-    size_t bytes;
-    TP_ASSERT(tp_mul_ok((size_t)n, w->record_size, &bytes) == 0);
-    tp_out_write(&w->out, recs, bytes);
-    w->written += n;
+    const char *p = recs;
+    while (n > 0) {
+        int64_t k = n;
+        if (w->promised >= 0) {
+            if (w->seg_written == w->promised) /* more than promised (a filter fed concatenated
+                                                  input): go on in a new segment, as the format allows */
+                write_header(w, -1);
+            else if (k > w->promised - w->seg_written)
+                k = w->promised - w->seg_written;
+        }
+        size_t bytes;
+        TP_ASSERT(tp_mul_ok((size_t)k, w->record_size, &bytes) == 0);
+        tp_out_write(&w->out, p, bytes);
+        p += bytes;
+        n -= k;
+        w->written += k;
+        w->seg_written += k;
+    }
 }
 
 int64_t tp_writer_count(const tp_writer *w) { return w->written; }
 
 void tp_writer_close(tp_writer *w)
 {
-    if (w->promised >= 0 && w->written != w->promised)
+    if (w->promised >= 0 && w->seg_written != w->promised)
         tp_die("%s: internal error: %lld records promised, %lld written", tp_out_name(&w->out),
-               (long long)w->promised, (long long)w->written);
+               (long long)w->promised, (long long)w->seg_written);
     if (w->promised < 0 && w->header_start >= 0) {
         char line[COUNT_WIDTH + 1];
-        snprintf(line, sizeof line, "count %-*lld", COUNT_WIDTH - 6, (long long)w->written);
+        snprintf(line, sizeof line, "count %-*lld", COUNT_WIDTH - 6, (long long)w->seg_written);
         tp_out_rewrite(&w->out, line, COUNT_WIDTH, w->header_start + (long long)w->count_off);
     }
     tp_out_close(&w->out);
+    tp_header_free(&w->h);
     free(w);
 }

@@ -170,7 +170,8 @@ typedef struct tp_writer tp_writer;
 
 /* Opens the output and writes the header (copied; count -1 = unknown). */
 tp_writer *tp_writer_open(const char *path, const tp_header *h);
-/* Appends n records of h->record_size bytes each. */
+/* Appends n records of h->record_size bytes each. Records beyond the count the header
+ * promised (a filter fed concatenated input) start a new segment with count unknown. */
 void tp_writer_write(tp_writer *w, const void *recs, int64_t n);
 /* Flushes, checks the promised count was written (patching an unknown count in place where
  * the output is a regular file), renames the temporary file into place, frees w. */

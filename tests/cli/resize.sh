@@ -49,6 +49,12 @@ grep -aq '^meta classes b$' "$T/out.tp" || fail "metadata lost"
 # the same result with 1 thread and with 3
 "$R" 3x4 --rgb -t 1 <"$T/in.tp" | cmp - "$T/out.tp" || fail "threads change the result"
 
+# concatenated input goes on as concatenated output (the first header counts only its part)
+cat "$T/in.tp" "$T/in.tp" | "$R" 3x4 | "$BIN/tinfo" | grep -q ': 60 records, .* 2 concatenated streams' ||
+    fail "concatenated input through a pipe"
+cat "$T/in.tp" "$T/in.tp" | "$R" 3x4 -o "$T/cc.tp"
+"$BIN/tinfo" "$T/cc.tp" | grep -q ': 60 records' || fail "concatenated input to a file"
+
 # bad input
 "$BIN/idx2raw" "$T/lb" >"$T/labels.tp"
 expect_fail 1 "^resize: $T/labels.tp: field 'x' is u8 with rank 0, not an image" "$R" 28x28 "$T/labels.tp"

@@ -1,0 +1,139 @@
+/* augment.c — see augment.h. */
+#include "augment.h"
+
+#include <math.h>
+#include <string.h>
+
+int tp_fill_parse(const char *s, tp_fill *f)
+{
+    static const char *names[] = {"nearest", "constant", "reflect", "wrap"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *f = (tp_fill)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* A shift in pixels from uniforms u (magnitude) and s (sign), Keras' rules. */
+static double shift(double range, int side, double u, double s)
+{
+    if (range == 0)
+        return 0;
+    if (range >= 1 && range == floor(range)) /* np.random.choice(n) * choice([-1, 1]) */
+        return floor(u * range) * (s < 0.5 ? -1 : 1);
+    double v = (2 * u - 1) * range;
+    return range < 1 ? v * side : v;
+}
+
+void tp_augment_sample(const tp_augment *a, tp_rng *r, int h, int w, tp_augment_draw *d)
+{
+    double u[10];
+    for (int i = 0; i < 10; i++)
+        u[i] = tp_rng_double(r);
+    d->theta = (2 * u[0] - 1) * a->rotation;
+    d->tx = shift(a->height_shift, h, u[1], u[2]); /* rows */
+    d->ty = shift(a->width_shift, w, u[3], u[4]);  /* columns */
+    d->shear = (2 * u[5] - 1) * a->shear;
+    d->zx = a->zoom_lo + (a->zoom_hi - a->zoom_lo) * u[6];
+    d->zy = a->zoom_lo + (a->zoom_hi - a->zoom_lo) * u[7];
+    d->flip_h = a->hflip && u[8] < 0.5;
+    d->flip_v = a->vflip && u[9] < 0.5;
+}
+
+/* cos/sin with the values at multiples of 90 degrees exact. */
+static double clean(double v) { return fabs(v) < 1e-12 ? 0 : v; }
+
+/* 3x3 product c = a b (row-major, last row 0 0 1 implied by the inputs). */
+static void mul(const double a[9], const double b[9], double c[9])
+{
+    double t[9];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            t[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
+    memcpy(c, t, sizeof t);
+}
+
+void tp_augment_matrix(const tp_augment *a, const tp_augment_draw *d, int h, int w, double m[6])
+{
+    double th = d->theta * M_PI / 180, sh = d->shear * M_PI / 180;
+    double ct = clean(cos(th)), st = clean(sin(th)), cs = clean(cos(sh)), ss = clean(sin(sh));
+    double R[9] = {ct, -st, 0, st, ct, 0, 0, 0, 1};
+    double S[9] = {1, 0, d->tx, 0, 1, d->ty, 0, 0, 1};
+    double H[9] = {1, -ss, 0, 0, cs, 0, 0, 0, 1};
+    double Z[9] = {d->zx, 0, 0, 0, d->zy, 0, 0, 0, 1};
+    double M[9];
+    mul(R, S, M);
+    mul(M, H, M);
+    mul(M, Z, M);
+    double o0 = h / 2.0 - 0.5, o1 = w / 2.0 - 0.5; /* Keras' transform_matrix_offset_center */
+    double T[9] = {1, 0, o0, 0, 1, o1, 0, 0, 1}, U[9] = {1, 0, -o0, 0, 1, -o1, 0, 0, 1};
+    mul(T, M, M);
+    mul(M, U, M);
+    if (a->keras_axes) { /* M' = P M P, P swapping the two coordinates, as Keras does */
+        double K[9] = {M[4], M[3], M[5], M[1], M[0], M[2], 0, 0, 1};
+        memcpy(M, K, sizeof K);
+    }
+    memcpy(m, M, 6 * sizeof *m);
+}
+
+/* Index k mapped into [0, n) by the fill mode; -1 for "use cval". */
+static int fill_index(int k, int n, tp_fill f)
+{
+    if (k >= 0 && k < n)
+        return k;
+    switch (f) {
+    case TP_FILL_NEAREST: return k < 0 ? 0 : n - 1;
+    case TP_FILL_CONSTANT: return -1;
+    case TP_FILL_WRAP: return ((k % n) + n) % n;
+    case TP_FILL_REFLECT: { /* d c b a | a b c d | d c b a: period 2n */
+        int p = ((k % (2 * n)) + 2 * n) % (2 * n);
+        return p < n ? p : 2 * n - 1 - p;
+    }
+    }
+    return -1;
+}
+
+void tp_augment_warp(const tp_augment *a, const tp_augment_draw *d, const double m[6], const float *src, float *dst,
+                     int h, int w, int c)
+{
+    for (int r = 0; r < h; r++) {
+        int rr = d->flip_v ? h - 1 - r : r;
+        for (int col = 0; col < w; col++) {
+            int cc = d->flip_h ? w - 1 - col : col;
+            double y = m[0] * rr + m[1] * cc + m[2], x = m[3] * rr + m[4] * cc + m[5];
+            float *out = dst + ((size_t)r * (size_t)w + (size_t)col) * (size_t)c;
+            if (!(y > -2 && y < h + 1 && x > -2 && x < w + 1) && a->fill == TP_FILL_CONSTANT) {
+                for (int k = 0; k < c; k++)
+                    out[k] = a->cval;
+                continue;
+            }
+            if (!(fabs(y) < 1e9 && fabs(x) < 1e9)) { /* absurd zoom: avoid int overflow */
+                y = y < 0 ? -1e9 : 1e9;
+                x = x < 0 ? -1e9 : 1e9;
+            }
+            double fy = floor(y), fx = floor(x);
+            int y0 = (int)fy, x0 = (int)fx;
+            float wy = (float)(y - fy), wx = (float)(x - fx);
+            const float *p[4];
+            float wt[4] = {(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx};
+            if (y0 >= 0 && y0 + 1 < h && x0 >= 0 && x0 + 1 < w) {
+                const float *b = src + ((size_t)y0 * (size_t)w + (size_t)x0) * (size_t)c;
+                p[0] = b, p[1] = b + c, p[2] = b + (size_t)w * (size_t)c, p[3] = p[2] + c;
+            } else {
+                int ys[2] = {fill_index(y0, h, a->fill), fill_index(y0 + 1, h, a->fill)};
+                int xs[2] = {fill_index(x0, w, a->fill), fill_index(x0 + 1, w, a->fill)};
+                for (int k = 0; k < 4; k++) {
+                    int yy = ys[k >> 1], xx = xs[k & 1];
+                    p[k] = yy < 0 || xx < 0 ? NULL : src + ((size_t)yy * (size_t)w + (size_t)xx) * (size_t)c;
+                }
+            }
+            for (int k = 0; k < c; k++) {
+                float s = 0;
+                for (int q = 0; q < 4; q++)
+                    s += wt[q] * (p[q] ? p[q][k] : a->cval);
+                out[k] = s;
+            }
+        }
+    }
+}

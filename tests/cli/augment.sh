@@ -1,0 +1,45 @@
+# augment: identity, determinism, pass-through, copies, epochs with shuffle, an endless
+# stream, bad input. (Exact geometry: tests/unit/test_augment.c.)
+. "$TESTS/cli/lib.sh"
+A=$BIN/augment
+mkidx "$T/im" u8 50 12 10
+mkidx "$T/lb" u8 50
+"$BIN/idx2raw" "$T/im" "$T/lb" --classes a,b >"$T/in.tp"
+"$A" <"$T/in.tp" | cmp - "$T/in.tp" || fail "no transform is not the identity"
+opts="--rotation 40 --width-shift 0.2 --height-shift 0.2 --shear 0.2 --zoom 0.2 --hflip"
+"$A" $opts <"$T/in.tp" >"$T/a.tp"
+"$A" $opts -t 1 <"$T/in.tp" | cmp - "$T/a.tp" || fail "threads change the result"
+"$A" $opts "$T/in.tp" | cmp - "$T/a.tp" || fail "file and stdin differ"
+"$A" $opts -s 7 <"$T/in.tp" | cmp -s - "$T/a.tp" && fail "seed 7 gave the same images"
+cmp -s "$T/a.tp" "$T/in.tp" && fail "augmentation changed nothing"
+cmp <("$BIN/tp2csv" --fields y "$T/in.tp") <("$BIN/tp2csv" --fields y "$T/a.tp") || fail "labels changed"
+grep -aq '^meta classes b$' "$T/a.tp" || fail "metadata lost"
+# --copies: K variants of each record, next to each other
+"$A" $opts -k 3 <"$T/in.tp" >"$T/k.tp"
+"$BIN/tinfo" "$T/k.tp" | grep -q ': 150 records' || fail "--copies 3 count"
+[ "$("$BIN/tp2csv" --no-header --fields y "$T/k.tp" | head -3 | sort -u | wc -l)" = 1 ] || fail "copies not adjacent"
+# --epochs 2 --shuffle: twice the records, each pass a permutation of the input
+"$A" $opts --epochs 2 --shuffle <"$T/in.tp" >"$T/e.tp"
+"$BIN/tinfo" --header "$T/e.tp" | grep -q ': 100 records' || fail "--epochs 2 count"
+"$BIN/tp2csv" --no-header --fields y "$T/e.tp" >"$T/ey"
+sort "$T/ey" | uniq -c | awk '{print $2, $1}' >"$T/got"
+"$BIN/tp2csv" --no-header --fields y "$T/in.tp" | sort | uniq -c | awk '{print $2, 2 * $1}' >"$T/want"
+cmp "$T/got" "$T/want" || fail "epochs do not hold each record twice"
+cmp -s <(head -50 "$T/ey") <(tail -50 "$T/ey") && fail "the two epochs have the same order"
+cat "$T/in.tp" | "$A" $opts --epochs 2 --shuffle | cmp - "$T/e.tp" || fail "pipe input differs (spool)"
+# endless: a consumer takes what it needs and the producer ends quietly
+"$A" $opts --epochs 0 --shuffle "$T/in.tp" 2>"$T/err" | head -c 200000 >/dev/null
+rc=${PIPESTATUS[0]}
+[ "$rc" = 141 ] || [ "$rc" = 0 ] || fail "endless augment | head: exit $rc"
+[ -s "$T/err" ] && fail "endless augment printed: $(cat "$T/err")"
+# float output, fill modes
+"$A" --rotation 30 --float --fill constant --cval 7 <"$T/in.tp" | head -c 64 | grep -q '^field x f32 12 10 1$' ||
+    fail "--float"
+# bad input
+"$BIN/idx2raw" "$T/lb" >"$T/labels.tp"
+expect_fail 1 "^augment: $T/labels.tp: field 'x' is u8 with rank 0, not an image" "$A" --rotation 5 "$T/labels.tp"
+expect_fail 2 "^augment: --fill is nearest, constant, reflect or wrap" "$A" --fill mirror "$T/in.tp"
+expect_fail 2 "^augment: ranges must be >= 0" "$A" --zoom 1.5 "$T/in.tp"
+expect_fail 2 "^augment: --zoom-range wants LO,HI" "$A" --zoom-range 2,1 "$T/in.tp"
+expect_fail 2 "^augment: --copies must be 1 to" "$A" --copies 0 "$T/in.tp"
+exit 0
