@@ -1,0 +1,174 @@
+/* montage — a PNG grid of a stream's images, each with its label (and a wrong prediction). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "draw.h"
+#include "rng.h"
+#include "stats.h"
+#include "stream.h"
+#include "util.h"
+
+static const uint8_t WHITE[3] = {255, 255, 255}, BLACK[3] = {0, 0, 0}, RED[3] = {200, 0, 0};
+
+/* The name of class v: line v of the classes metadata, else the number. */
+static void class_name(const char *classes, int64_t v, char *buf, size_t n)
+{
+    const char *s = classes;
+    for (int64_t k = 0; s && k < v; k++)
+        if ((s = strchr(s, '\n')))
+            s++;
+    if (v >= 0 && s && *s && *s != '\n') {
+        const char *e = strchr(s, '\n');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        snprintf(buf, n, "%.*s", (int)(len < n ? len : n - 1), s);
+    } else {
+        snprintf(buf, n, "%lld", (long long)v);
+    }
+    if (strlen(buf) > 12) /* keep labels within a cell */
+        buf[12] = 0;
+}
+
+/* Field f's single integer in rec, or 0 when absent. */
+static int64_t int_field(const tp_header *h, int f, const unsigned char *rec)
+{
+    return f < 0 ? 0 : (int64_t)tp_elem_as_double(rec + h->fields[f].offset, h->fields[f].dtype, 0);
+}
+
+static int scalar_int(const tp_header *h, const char *name)
+{
+    int i = tp_header_find(h, name);
+    return i >= 0 && h->fields[i].nelem == 1 && !tp_dtype_is_float(h->fields[i].dtype) ? i : -1;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    const char *out = "-", *field = "x", *label = "y", *pred = "pred";
+    int64_t count = 20, cols = 10, scale = 0, seed = 42;
+    int sample = 0;
+    const tp_option opts[] = {
+        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the PNG to FILE"},
+        {"count", 'n', TP_OPT_INT, &count, "N", "how many images"},
+        {"sample", 0, TP_OPT_FLAG, &sample, NULL, "a random sample of N (reservoir, seeded) instead of the first N"},
+        {"seed", 's', TP_OPT_INT, &seed, "N", "random seed for --sample"},
+        {"cols", 'c', TP_OPT_INT, &cols, "N", "images per row"},
+        {"scale", 0, TP_OPT_INT, &scale, "N", "pixels per image pixel (0: enough for about 84 pixels a side)"},
+        {"field", 'f', TP_OPT_STRING, &field, "NAME", "the image field (u8 or float, H x W x 1 or 3)"},
+        {"label", 'l', TP_OPT_STRING, &label, "NAME", "the label field drawn above each image"},
+        {"pred", 'p', TP_OPT_STRING, &pred, "NAME", "the prediction field: shown in red beside a wrong label"},
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] [FILE]",
+        "Draws the first N images of a stream (or a random sample) in a grid, writing a PNG:\n"
+        "each image under its label (the class name when the classes metadata has one) and,\n"
+        "where a prediction field exists and disagrees, the predicted class beside it in red.\n"
+        "Float images are shown from 0 to 1 when their largest value is at most 1, else 0 to 255.",
+        opts,
+        "Example:\n  idx2raw t10k-images-idx3-ubyte t10k-labels-idx1-ubyte | montage --sample -n 20 > digits.png",
+        0, 1,
+    };
+    char **args;
+    int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    if (count < 1 || count > 10000)
+        tp_usage("--count must be 1 to 10000");
+    if (cols < 1 || cols > 1000 || scale < 0 || scale > 64)
+        tp_usage("--cols must be 1 to 1000 and --scale 0 to 64");
+    tp_reader *r = tp_open_or_die(nargs ? args[0] : "-");
+    const char *name = tp_reader_name(r);
+    const tp_header *h = tp_reader_header(r);
+    int xi = tp_header_find(h, field);
+    if (xi < 0)
+        tp_die("%s: no field '%s'", name, field);
+    const tp_field *f = &h->fields[xi];
+    int ch = f->rank == 3 ? (int)f->shape[2] : f->rank == 2 ? 1 : 0;
+    if ((ch != 1 && ch != 3) || f->shape[0] > 4096 || f->shape[1] > 4096)
+        tp_die("%s: field '%s' is %s with rank %d, not an image of 1 or 3 channels", name, field,
+               tp_dtype_name(f->dtype), f->rank);
+    int li = scalar_int(h, label), pi = scalar_int(h, pred);
+    int ih = (int)f->shape[0], iw = (int)f->shape[1];
+
+    /* the first N records, or a reservoir sample of N */
+    unsigned char *keep = tp_alloc((size_t)count, h->record_size);
+    int64_t n = 0, seen = 0;
+    tp_rng rng;
+    tp_rng_seed(&rng, (uint64_t)seed);
+    const unsigned char *rec;
+    while ((rec = tp_next_or_die(r))) {
+        if (n < count)
+            memcpy(keep + (size_t)n++ * h->record_size, rec, h->record_size);
+        else if (!sample)
+            break;
+        else {
+            uint64_t j = tp_rng_below(&rng, (uint64_t)seen + 1);
+            if (j < (uint64_t)count)
+                memcpy(keep + j * h->record_size, rec, h->record_size);
+        }
+        seen++;
+    }
+    if (n == 0)
+        tp_die("%s: no records to draw", name);
+
+    int s = scale ? (int)scale : (84 + ih - 1) / ih;
+    if (s < 1)
+        s = 1;
+    int ts = s >= 3 ? 2 : 1; /* text scale */
+    char text[64], cls[32];
+    int cell_w = iw * s, text_w = 0;
+    for (int64_t i = 0; i < n; i++) { /* cells wide enough for the longest caption */
+        const unsigned char *p = keep + (size_t)i * h->record_size;
+        class_name(tp_header_get_meta(h, "classes"), int_field(h, li, p), cls, sizeof cls);
+        snprintf(text, sizeof text, "%s", li >= 0 ? cls : "");
+        if (pi >= 0 && li >= 0 && int_field(h, pi, p) != int_field(h, li, p)) {
+            class_name(tp_header_get_meta(h, "classes"), int_field(h, pi, p), cls, sizeof cls);
+            snprintf(text + strlen(text), sizeof text - strlen(text), " %s", cls);
+        }
+        int tw = tp_text_width(text, ts);
+        text_w = tw > text_w ? tw : text_w;
+    }
+    cell_w = cell_w > text_w ? cell_w : text_w;
+    int pad = 10, caption = li >= 0 ? tp_text_height(ts) + 4 : 0;
+    int cw = cell_w + pad, chh = ih * s + caption + pad;
+    int ncols = (int)(n < cols ? n : cols), nrows = (int)((n + ncols - 1) / ncols);
+    tp_canvas cv;
+    tp_canvas_init(&cv, ncols * cw + pad, nrows * chh + pad, WHITE);
+    uint8_t *pix = tp_alloc(f->nelem, 1);
+    for (int64_t i = 0; i < n; i++) {
+        const unsigned char *p = keep + (size_t)i * h->record_size;
+        int x = pad + (int)(i % ncols) * cw, y = pad + (int)(i / ncols) * chh;
+        if (f->dtype == TP_U8) {
+            memcpy(pix, p + f->offset, f->nelem);
+        } else {
+            double mx = 0;
+            for (size_t e = 0; e < f->nelem; e++) {
+                double v = tp_elem_as_double(p + f->offset, f->dtype, e);
+                mx = v > mx ? v : mx;
+            }
+            double k = mx <= 1 ? 255 : 1;
+            for (size_t e = 0; e < f->nelem; e++) {
+                double v = tp_elem_as_double(p + f->offset, f->dtype, e) * k + 0.5;
+                pix[e] = (uint8_t)(v > 0 ? (v < 255 ? v : 255) : 0);
+            }
+        }
+        if (li >= 0) {
+            int64_t y0 = int_field(h, li, p);
+            class_name(tp_header_get_meta(h, "classes"), y0, cls, sizeof cls);
+            tp_draw_text(&cv, x, y, cls, ts, BLACK);
+            if (pi >= 0 && int_field(h, pi, p) != y0) {
+                int at = x + tp_text_width(cls, ts) + 6 * ts;
+                class_name(tp_header_get_meta(h, "classes"), int_field(h, pi, p), cls, sizeof cls);
+                tp_draw_text(&cv, at, y, cls, ts, RED);
+            }
+        }
+        tp_draw_image(&cv, x, y + caption, pix, ih, iw, ch, s);
+    }
+    tp_canvas_save(&cv, out);
+    tp_canvas_free(&cv);
+    free(pix);
+    free(keep);
+    tp_reader_close(r);
+    free(args);
+    return 0;
+}
