@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on real MNIST (make demo). Today: ingest both MNIST sets into streams,
-# inspect them, and prove the NumPy bridge loses nothing. Outputs go to out/demo/.
+# The main job on real MNIST (make demo). Until training lands: ingest both MNIST sets,
+# inspect them, prove the NumPy bridge loses nothing, prepare the VGG16 notebook's data
+# (10% of MNIST split 80/20 by class) and draw sample digits. Outputs go to out/demo/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/bin
@@ -18,4 +19,6 @@ done
 "$bin/tp2npy" "$out/train.tp" -m "$out/train.meta" -o "$out/train.npy"
 "$bin/npy2tp" "$out/train.npy" -m "$out/train.meta" | cmp - "$out/train.tp"
 echo "== train.tp -> train.npy -> stream: byte-identical"
-echo "demo: outputs in $out (streams, reports, train.npy)"
+"$bin/split" --take 0.1 -q "$out/train.tp" | "$bin/split" --ratio 0.8 --train "$out/small-train.tp" --test "$out/small-val.tp"
+"$bin/montage" --sample -n 20 "$out/t10k.tp" -o "$out/digits.png"
+echo "demo: outputs in $out (streams, reports, train.npy, small-train/val.tp, digits.png)"

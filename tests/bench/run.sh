@@ -34,7 +34,7 @@ peak_kib() { /usr/bin/time -f %M bash -c "$1" 2>&1 >/dev/null | tail -1; }
 
 read -r mem_read mem_copy < <("$w/membw" 2>/dev/null)
 row() { printf '%-48s %9s %9s %8s\n' "$@"; }
-f3() { awk -v x="$1" 'BEGIN {printf "%.3f", x}'; }
+f3() { awk -v x="$1" 'BEGIN {if (x == "-") print "-"; else printf "%.3f", x}'; }
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "memory bandwidth (1 thread): read ${mem_read} GB/s, copy ${mem_copy} GB/s"
 echo
@@ -86,6 +86,60 @@ while True:
 '")
 gb=$(awk -v b="$bytes" 'BEGIN {printf "%.2f", b / 1e9}')
 row "tinfo of a ${gb} GB stream (pipe)" "$(f3 "$t_tp3")" "$(f3 "$t_np3")" "$(awk -v a="$t_np3" -v b="$t_tp3" 'BEGIN {printf "%.2f", a / b}')"
+
+# 3. resize: 4800 MNIST images to 224x224x3 u8 (the VGG16 notebook); peer: torch interpolate
+#    (bilinear, align_corners=False), gray to RGB, rounded to u8, the same bytes written out.
+TORCH=0
+"$NP" -c 'import torch' 2>/dev/null && TORCH=1
+"$bin/idx2raw" -n 4800 "$D/train-images-idx3-ubyte" "$D/train-labels-idx1-ubyte" -o "$w/m4800.tp"
+"$bin/tp2npy" -f x "$w/m4800.tp" -o "$w/m4800.npy"
+t_rs=$(best 3 "$bin/idx2raw -n 4800 $D/train-images-idx3-ubyte $D/train-labels-idx1-ubyte | $bin/resize 224x224 --rgb >/dev/null")
+t_rt=-
+if [ $TORCH = 1 ]; then
+    t_rt=$(best 3 "$NP - <<'PY'
+import numpy as np, torch, torch.nn.functional as F
+torch.set_num_threads($(nproc))
+x = torch.from_numpy(np.load('$w/m4800.npy')).permute(0, 3, 1, 2).float()
+out = open('/dev/null', 'wb')
+for b in range(0, len(x), 64):
+    y = F.interpolate(x[b:b + 64], size=(224, 224), mode='bilinear', align_corners=False)
+    y = y.expand(-1, 3, -1, -1).permute(0, 2, 3, 1).round().clamp(0, 255).to(torch.uint8)
+    out.write(y.contiguous().numpy().tobytes())
+PY")
+fi
+row "resize 4800 x 28x28 -> 224x224x3 u8" "$(f3 "$t_rs")" "$(f3 "$t_rt")" "$(awk -v a="$t_rt" -v b="$t_rs" 'BEGIN {if (a == "-") print "-"; else printf "%.2f", a / b}')"
+
+# 4. augment at 128x128x3 (the JPEG notebook's generator) over 4800 images; peer: torch
+#    affine_grid + grid_sample (bilinear, border fill) with random matrices of the same kind.
+"$bin/resize" 128x128 --rgb <"$w/m4800.tp" >"$w/m128.tp"
+"$bin/tp2npy" -f x "$w/m128.tp" -o "$w/m128.npy"
+aug="--rotation 40 --width-shift 0.2 --height-shift 0.2 --shear 0.2 --zoom 0.2"
+t_au=$(best 3 "$bin/augment $aug <$w/m128.tp >/dev/null")
+t_at=-
+if [ $TORCH = 1 ]; then
+    t_at=$(best 3 "$NP - <<'PY'
+import math, numpy as np, torch, torch.nn.functional as F
+torch.set_num_threads($(nproc))
+g = torch.Generator().manual_seed(1)
+x = np.load('$w/m128.npy', mmap_mode='r')
+out = open('/dev/null', 'wb')
+for b in range(0, len(x), 64):
+    t = torch.from_numpy(np.ascontiguousarray(x[b:b + 64])).permute(0, 3, 1, 2).float()
+    n = len(t)
+    u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=g)
+    th, sh = u(-40, 40) * math.pi / 180, u(-0.2, 0.2) * math.pi / 180
+    zx, zy, tx, ty = u(0.8, 1.2), u(0.8, 1.2), u(-0.4, 0.4), u(-0.4, 0.4)
+    m = torch.zeros(n, 2, 3)
+    m[:, 0, 0] = torch.cos(th) * zx; m[:, 0, 1] = -torch.sin(th + sh) * zy; m[:, 0, 2] = tx
+    m[:, 1, 0] = torch.sin(th) * zx; m[:, 1, 1] = torch.cos(th + sh) * zy; m[:, 1, 2] = ty
+    grid = F.affine_grid(m, t.shape, align_corners=False)
+    y = F.grid_sample(t, grid, mode='bilinear', padding_mode='border', align_corners=False)
+    out.write(y.permute(0, 2, 3, 1).round().clamp(0, 255).to(torch.uint8).contiguous().numpy().tobytes())
+PY")
+fi
+row "augment 4800 x 128x128x3 (notebook's ranges)" "$(f3 "$t_au")" "$(f3 "$t_at")" "$(awk -v a="$t_at" -v b="$t_au" 'BEGIN {if (a == "-") print "-"; else printf "%.2f", a / b}')"
+[ $TORCH = 1 ] || echo "(no PyTorch here: install python3-torch for the resize/augment peers)"
+
 echo
 echo "tinfo: $(awk -v b="$bytes" -v t="$t_tp3" 'BEGIN {printf "%.2f", b / t / 1e9}') GB/s, peak RSS $((rss / 1024)) MiB;" \
      "the bare pipe (producer | cat): $(awk -v b="$bytes" -v t="$t_pipe" 'BEGIN {printf "%.2f", b / t / 1e9}') GB/s"
