@@ -102,7 +102,7 @@ demo: deps
 
 FUZZ_SECONDS ?= 60
 fuzz:
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_LIBS="$(LDLIBS)" tests/fuzz/run.sh
 
 bench: all
 	@tests/bench/run.sh

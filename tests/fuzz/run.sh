@@ -50,7 +50,7 @@ for t in $targets; do
     fi
     echo "fuzz: building $OUT/fuzz_$t"
     # shellcheck disable=SC2086
-    if ! "$CLANG" $CFLAGS_FUZZ "tests/fuzz/fuzz_$t.c" lib/*.c -o "$OUT/fuzz_$t" -lz -lm -lpthread; then
+    if ! "$CLANG" $CFLAGS_FUZZ "tests/fuzz/fuzz_$t.c" lib/*.c -o "$OUT/fuzz_$t" ${FUZZ_LIBS:--lpng -ljpeg -lz -lm -lpthread}; then
         echo "fuzz: build of fuzz_$t failed" >&2
         exit 2
     fi
