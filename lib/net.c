@@ -1,0 +1,467 @@
+/* net.c — see net.h. */
+#include "net.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "util.h"
+
+static const char *kind_names[] = {"conv", "maxpool", "avgpool", "gap", "flatten", "dense", "dropout", "batchnorm", "relu"};
+
+const char *tp_layer_name(tp_lkind k) { return kind_names[k]; }
+
+static int lerr(char *err, size_t errlen, const char *name, int line, const char *fmt, ...) TP_PRINTF(5, 6);
+static int lerr(char *err, size_t errlen, const char *name, int line, const char *fmt, ...)
+{
+    int k = snprintf(err, errlen, "%s:%d: ", name, line);
+    va_list ap;
+    va_start(ap, fmt);
+    if (k >= 0 && (size_t)k < errlen)
+        vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* A positive integer word, at most max. */
+static int pos_int(const char *s, int max, int *out)
+{
+    int64_t v;
+    if (tp_parse_i64(s, &v) || v < 1 || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* "3x3" or "3" into a, b. */
+static int pair(const char *s, int *a, int *b)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *x = strchr(buf, 'x');
+    if (x)
+        *x = 0;
+    return pos_int(buf, 1024, a) || pos_int(x ? x + 1 : buf, 1024, b) ? -1 : 0;
+}
+
+static int parse_layer(tp_layer *l, char **w, int nw, const char *name, char *err, size_t errlen)
+{
+    int k = -1;
+    for (int i = 0; i < (int)(sizeof kind_names / sizeof *kind_names); i++)
+        if (strcmp(w[0], kind_names[i]) == 0)
+            k = i;
+    if (k < 0)
+        return lerr(err, errlen, name, l->line, "unknown layer '%s' (conv, maxpool, avgpool, gap, flatten, dense, dropout, batchnorm, relu)", w[0]);
+    l->kind = (tp_lkind)k;
+    l->momentum = 0.99f;
+    l->eps = 1e-3f;
+    int pos = 1; /* words after the kind: positional values, then key=value options */
+    switch (l->kind) {
+    case TP_L_CONV:
+        if (nw < 3 || pos_int(w[1], 65536, &l->units) || pair(w[2], &l->kh, &l->kw))
+            return lerr(err, errlen, name, l->line, "conv wants FILTERS KHxKW, e.g. 'conv 32 3x3 relu'");
+        l->sh = l->sw = 1;
+        pos = 3;
+        break;
+    case TP_L_MAXPOOL:
+    case TP_L_AVGPOOL:
+        if (nw < 2 || pair(w[1], &l->kh, &l->kw))
+            return lerr(err, errlen, name, l->line, "%s wants a pool size, e.g. '%s 2'", w[0], w[0]);
+        l->sh = l->kh;
+        l->sw = l->kw;
+        pos = 2;
+        break;
+    case TP_L_DENSE:
+        if (nw < 2 || pos_int(w[1], 1 << 24, &l->units))
+            return lerr(err, errlen, name, l->line, "dense wants a number of units, e.g. 'dense 128 relu'");
+        pos = 2;
+        break;
+    case TP_L_DROPOUT: {
+        double r;
+        if (nw < 2 || tp_parse_f64(w[1], &r) || !(r >= 0 && r < 1))
+            return lerr(err, errlen, name, l->line, "dropout wants a rate in [0, 1), e.g. 'dropout 0.5'");
+        l->rate = (float)r;
+        pos = 2;
+        break;
+    }
+    default:
+        break;
+    }
+    for (; pos < nw; pos++) {
+        char *eq = strchr(w[pos], '=');
+        if (!eq) {
+            if ((l->kind == TP_L_CONV || l->kind == TP_L_DENSE) && l->act == TP_ACT_NONE) {
+                if (strcmp(w[pos], "relu") == 0)
+                    l->act = TP_ACT_RELU;
+                else if (strcmp(w[pos], "softmax") == 0)
+                    l->act = TP_ACT_SOFTMAX;
+                else if (strcmp(w[pos], "linear") != 0 && strcmp(w[pos], "none") != 0)
+                    return lerr(err, errlen, name, l->line, "unknown activation '%s' (relu, softmax, linear)", w[pos]);
+                continue;
+            }
+            return lerr(err, errlen, name, l->line, "unexpected '%s' after %s", w[pos], w[0]);
+        }
+        *eq = 0;
+        const char *key = w[pos], *val = eq + 1;
+        double d;
+        if (strcmp(key, "stride") == 0 && l->kind != TP_L_DENSE && l->kind != TP_L_DROPOUT && l->kh) {
+            if (pair(val, &l->sh, &l->sw))
+                return lerr(err, errlen, name, l->line, "bad stride '%s'", val);
+        } else if (strcmp(key, "pad") == 0 && l->kind == TP_L_CONV) {
+            if (strcmp(val, "same") && strcmp(val, "valid"))
+                return lerr(err, errlen, name, l->line, "pad is valid or same, not '%s'", val);
+            l->same = strcmp(val, "same") == 0;
+        } else if (strcmp(key, "init") == 0 && (l->kind == TP_L_CONV || l->kind == TP_L_DENSE)) {
+            if (strcmp(val, "he") && strcmp(val, "glorot"))
+                return lerr(err, errlen, name, l->line, "init is glorot or he, not '%s'", val);
+            l->he = strcmp(val, "he") == 0;
+        } else if (strcmp(key, "momentum") == 0 && l->kind == TP_L_BATCHNORM && !tp_parse_f64(val, &d) && d >= 0 && d < 1) {
+            l->momentum = (float)d;
+        } else if (strcmp(key, "eps") == 0 && l->kind == TP_L_BATCHNORM && !tp_parse_f64(val, &d) && d > 0) {
+            l->eps = (float)d;
+        } else {
+            return lerr(err, errlen, name, l->line, "option '%s=%s' does not apply to %s", key, val, w[0]);
+        }
+    }
+    return 0;
+}
+
+int tp_net_parse(tp_net *net, const char *text, const char *name, char *err, size_t errlen)
+{
+    net->text = tp_strdup(text);
+    char *copy = tp_strdup(text), *save = NULL;
+    int line = 0, rc = 0;
+    char *p = copy;
+    while (p && rc == 0) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = 0;
+        line++;
+        char *hash = strchr(p, '#');
+        if (hash)
+            *hash = 0;
+        char *w[32];
+        int nw = 0;
+        for (char *t = strtok_r(p, " \t\r", &save); t && nw < 32; t = strtok_r(NULL, " \t\r", &save))
+            w[nw++] = t;
+        if (nw) {
+            net->l = tp_realloc(net->l, (size_t)net->n + 1, sizeof *net->l);
+            tp_layer *l = &net->l[net->n++];
+            memset(l, 0, sizeof *l);
+            l->line = line;
+            rc = parse_layer(l, w, nw, name, err, errlen);
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    free(copy);
+    if (rc)
+        return -1;
+    if (net->n == 0)
+        return lerr(err, errlen, name, 1, "no layers");
+    tp_layer *last = &net->l[net->n - 1];
+    if (last->kind != TP_L_DENSE || last->act != TP_ACT_SOFTMAX)
+        return lerr(err, errlen, name, last->line, "the last layer must be 'dense K softmax' (class probabilities)");
+    for (int i = 0; i + 1 < net->n; i++)
+        if (net->l[i].act == TP_ACT_SOFTMAX)
+            return lerr(err, errlen, name, net->l[i].line, "softmax only on the last layer");
+    net->classes = last->units;
+    return 0;
+}
+
+int tp_net_load_file(tp_net *net, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 4096, n = 0;
+    char *text = tp_alloc(cap, 1);
+    size_t got;
+    while ((got = fread(text + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            if (cap > (16u << 20)) {
+                fclose(f);
+                free(text);
+                snprintf(err, errlen, "%s: larger than 16 MiB: not a network file", path);
+                return -1;
+            }
+            text = tp_realloc(text, cap *= 2, 1);
+        }
+    }
+    fclose(f);
+    text[n] = 0;
+    int rc = tp_net_parse(net, text, path, err, errlen);
+    free(text);
+    return rc;
+}
+
+int tp_net_build(tp_net *net, int h, int w, int c, const char *name, char *err, size_t errlen)
+{
+    net->ih = h, net->iw = w, net->ic = c;
+    size_t np = 0, ns = 0;
+    int flat = 0; /* after flatten/gap/dense: the shape is 1 x 1 x C */
+    for (int i = 0; i < net->n; i++) {
+        tp_layer *l = &net->l[i];
+        l->ih = h, l->iw = w, l->ic = c;
+        switch (l->kind) {
+        case TP_L_CONV:
+        case TP_L_MAXPOOL:
+        case TP_L_AVGPOOL: {
+            if (flat)
+                return lerr(err, errlen, name, l->line, "%s needs an image, but the input here is flat", kind_names[l->kind]);
+            int oh, ow;
+            if (l->kind == TP_L_CONV && l->same) {
+                oh = (h + l->sh - 1) / l->sh;
+                ow = (w + l->sw - 1) / l->sw;
+                int ph = (oh - 1) * l->sh + l->kh - h, pw = (ow - 1) * l->sw + l->kw - w;
+                l->pad_t = ph > 0 ? ph / 2 : 0; /* Keras/TF: the extra row goes at the bottom */
+                l->pad_l = pw > 0 ? pw / 2 : 0;
+            } else {
+                if (l->kh > h || l->kw > w)
+                    return lerr(err, errlen, name, l->line, "%dx%d %s does not fit a %dx%d input", l->kh, l->kw,
+                                kind_names[l->kind], h, w);
+                oh = (h - l->kh) / l->sh + 1;
+                ow = (w - l->kw) / l->sw + 1;
+            }
+            h = oh, w = ow;
+            if (l->kind == TP_L_CONV) {
+                l->nw = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic * (size_t)l->units;
+                l->nb = (size_t)l->units;
+                c = l->units;
+            }
+            break;
+        }
+        case TP_L_GAP:
+            if (flat)
+                return lerr(err, errlen, name, l->line, "gap needs an image, but the input here is flat");
+            h = w = 1;
+            flat = 1;
+            break;
+        case TP_L_FLATTEN:
+            c = h * w * c;
+            h = w = 1;
+            flat = 1;
+            break;
+        case TP_L_DENSE:
+            if (!flat && (h != 1 || w != 1))
+                return lerr(err, errlen, name, l->line, "dense needs a flat input: put 'flatten' or 'gap' before it");
+            l->nw = (size_t)h * (size_t)w * (size_t)c * (size_t)l->units;
+            l->nb = (size_t)l->units;
+            c = l->units;
+            h = w = 1;
+            flat = 1;
+            break;
+        case TP_L_BATCHNORM:
+            l->nw = l->nb = (size_t)c;
+            break;
+        default:
+            break;
+        }
+        l->oh = h, l->ow = w, l->oc = c;
+        l->flat = flat;
+        if ((double)h * w * c > 1e9)
+            return lerr(err, errlen, name, l->line, "the output of this layer is too large");
+        l->w = np;
+        np += l->nw;
+        l->b = np;
+        np += l->nb;
+    }
+    for (int i = 0; i < net->n; i++) /* moving statistics after every trainable parameter */
+        if (net->l[i].kind == TP_L_BATCHNORM) {
+            net->l[i].mean = np + ns;
+            ns += net->l[i].nb;
+            net->l[i].var = np + ns;
+            ns += net->l[i].nb;
+        }
+    net->ntrain = np;
+    net->nparams = np + ns;
+    free(net->params);
+    net->params = tp_calloc(net->nparams + 1, sizeof *net->params);
+    return 0;
+}
+
+void tp_net_init(tp_net *net, uint64_t seed)
+{
+    tp_rng root;
+    tp_rng_seed(&root, seed);
+    for (int i = 0; i < net->n; i++) {
+        tp_layer *l = &net->l[i];
+        float *w = net->params + l->w, *b = net->params + l->b;
+        if (l->kind == TP_L_CONV || l->kind == TP_L_DENSE) {
+            double fan_in = (double)l->nw / l->units, fan_out = (double)l->units;
+            if (l->kind == TP_L_CONV) /* Keras: receptive field times channels */
+                fan_out = (double)l->kh * l->kw * l->units;
+            double limit = l->he ? sqrt(6.0 / fan_in) : sqrt(6.0 / (fan_in + fan_out));
+            tp_rng r = tp_rng_split(&root, (uint64_t)i);
+            for (size_t k = 0; k < l->nw; k++)
+                w[k] = (float)((2 * tp_rng_double(&r) - 1) * limit);
+            memset(b, 0, l->nb * sizeof *b);
+        } else if (l->kind == TP_L_BATCHNORM) {
+            for (size_t k = 0; k < l->nb; k++) {
+                w[k] = 1;
+                b[k] = 0;
+                net->params[l->mean + k] = 0;
+                net->params[l->var + k] = 1;
+            }
+        }
+    }
+}
+
+void tp_net_free(tp_net *net)
+{
+    free(net->l);
+    free(net->params);
+    free(net->text);
+    memset(net, 0, sizeof *net);
+}
+
+size_t tp_layer_out_size(const tp_net *net, int i)
+{
+    if (i < 0)
+        return (size_t)net->ih * (size_t)net->iw * (size_t)net->ic;
+    const tp_layer *l = &net->l[i];
+    return (size_t)l->oh * (size_t)l->ow * (size_t)l->oc;
+}
+
+void tp_net_summary(const tp_net *net, FILE *f)
+{
+    fprintf(f, "%-6s %-28s %-20s %12s\n", "layer", "type", "output shape", "params");
+    fprintf(f, "%-6s %-28s (None, %d, %d, %d) %*s\n", "input", "", net->ih, net->iw, net->ic, 4, "0");
+    for (int i = 0; i < net->n; i++) {
+        const tp_layer *l = &net->l[i];
+        char type[64], shape[48];
+        switch (l->kind) {
+        case TP_L_CONV: snprintf(type, sizeof type, "conv %d %dx%d%s", l->units, l->kh, l->kw, l->same ? " same" : ""); break;
+        case TP_L_MAXPOOL:
+        case TP_L_AVGPOOL: snprintf(type, sizeof type, "%s %dx%d", kind_names[l->kind], l->kh, l->kw); break;
+        case TP_L_DENSE: snprintf(type, sizeof type, "dense %d", l->units); break;
+        case TP_L_DROPOUT: snprintf(type, sizeof type, "dropout %g", l->rate); break;
+        default: snprintf(type, sizeof type, "%s", kind_names[l->kind]); break;
+        }
+        if (l->act == TP_ACT_RELU)
+            strcat(type, " relu");
+        else if (l->act == TP_ACT_SOFTMAX)
+            strcat(type, " softmax");
+        if (l->flat)
+            snprintf(shape, sizeof shape, "(None, %d)", l->oc);
+        else
+            snprintf(shape, sizeof shape, "(None, %d, %d, %d)", l->oh, l->ow, l->oc);
+        size_t p = l->nw + l->nb + (l->kind == TP_L_BATCHNORM ? 2 * l->nb : 0);
+        fprintf(f, "%-6d %-28s %-20s %12zu\n", i + 1, type, shape, p);
+    }
+    size_t nontrain = net->nparams - net->ntrain;
+    fprintf(f, "Total params: %zu\nTrainable params: %zu\nNon-trainable params: %zu\n", net->nparams, net->ntrain, nontrain);
+}
+
+/* "L3.w" style field names: layer number from 1 and the tensor. */
+static void tensor_name(char *buf, size_t n, int i, const char *t) { snprintf(buf, n, "L%d.%s", i + 1, t); }
+
+void tp_net_header(const tp_net *net, const tp_header *meta, tp_header *h)
+{
+    tp_header_init(h);
+    for (int i = 0; i < net->n; i++) {
+        const tp_layer *l = &net->l[i];
+        char name[32];
+        if (l->kind == TP_L_CONV) {
+            int64_t s[4] = {l->kh, l->kw, l->ic, l->units};
+            tensor_name(name, sizeof name, i, "w");
+            tp_header_add(h, name, TP_F32, 4, s);
+        } else if (l->kind == TP_L_DENSE) {
+            int64_t s[2] = {(int64_t)(l->nw / (size_t)l->units), l->units};
+            tensor_name(name, sizeof name, i, "w");
+            tp_header_add(h, name, TP_F32, 2, s);
+        }
+        int64_t nb = (int64_t)l->nb;
+        if (l->kind == TP_L_CONV || l->kind == TP_L_DENSE) {
+            tensor_name(name, sizeof name, i, "b");
+            tp_header_add(h, name, TP_F32, 1, &nb);
+        } else if (l->kind == TP_L_BATCHNORM) {
+            const char *t[4] = {"gamma", "beta", "mean", "var"};
+            for (int k = 0; k < 4; k++) {
+                tensor_name(name, sizeof name, i, t[k]);
+                tp_header_add(h, name, TP_F32, 1, &nb);
+            }
+        }
+    }
+    if (h->nfields == 0) { /* a network without parameters still needs a field */
+        int64_t one = 1;
+        tp_header_add(h, "none", TP_U8, 1, &one);
+    }
+    if (meta)
+        for (int i = 0; i < meta->nmeta; i++)
+            tp_header_set_meta(h, meta->meta[i].key, meta->meta[i].value);
+    tp_header_set_meta(h, "kind", "model");
+    tp_header_set_meta(h, "net", net->text);
+    char in[64];
+    snprintf(in, sizeof in, "%d %d %d", net->ih, net->iw, net->ic);
+    tp_header_set_meta(h, "input", in);
+    h->count = 1;
+}
+
+/* The parameters in the order of the header's fields (w then b per layer; batchnorm gamma,
+ * beta, mean, var): copies to (dir 0) or from (dir 1) a record. */
+static void pack(tp_net *net, unsigned char *rec, int dir)
+{
+    size_t off = 0;
+    for (int i = 0; i < net->n; i++) {
+        const tp_layer *l = &net->l[i];
+        size_t parts[4][2] = {{l->w, l->nw}, {l->b, l->nb}, {l->mean, l->kind == TP_L_BATCHNORM ? l->nb : 0},
+                              {l->var, l->kind == TP_L_BATCHNORM ? l->nb : 0}};
+        for (int k = 0; k < 4; k++) {
+            size_t bytes = parts[k][1] * sizeof(float);
+            if (dir == 0)
+                memcpy(rec + off, net->params + parts[k][0], bytes);
+            else
+                memcpy(net->params + parts[k][0], rec + off, bytes);
+            off += bytes;
+        }
+    }
+}
+
+void tp_net_save(const tp_net *net, const tp_header *meta, const char *path)
+{
+    tp_header h;
+    tp_net_header(net, meta, &h);
+    unsigned char *rec = tp_calloc(1, h.record_size);
+    pack((tp_net *)net, rec, 0);
+    tp_writer *w = tp_writer_open(path, &h);
+    tp_writer_write(w, rec, 1);
+    tp_writer_close(w);
+    free(rec);
+    tp_header_free(&h);
+}
+
+void tp_net_read_model(tp_net *net, const char *path, tp_header *keep)
+{
+    tp_reader *r = tp_open_or_die(path);
+    const char *name = tp_reader_name(r);
+    const tp_header *h = tp_reader_header(r);
+    const char *text = tp_header_get_meta(h, "net"), *in = tp_header_get_meta(h, "input");
+    const char *kind = tp_header_get_meta(h, "kind");
+    if (!kind || strcmp(kind, "model") || !text || !in)
+        tp_die("%s: not a model stream (no 'kind model', 'net' and 'input' metadata)", name);
+    int ih, iw, ic;
+    if (sscanf(in, "%d %d %d", &ih, &iw, &ic) != 3 || ih < 1 || iw < 1 || ic < 1)
+        tp_die("%s: bad 'input' metadata '%s'", name, in);
+    char err[512];
+    memset(net, 0, sizeof *net);
+    if (tp_net_parse(net, text, "net", err, sizeof err) || tp_net_build(net, ih, iw, ic, "net", err, sizeof err))
+        tp_die("%s: its network: %s", name, err);
+    tp_header want;
+    tp_net_header(net, NULL, &want);
+    if (!tp_header_same_fields(&want, h))
+        tp_die("%s: the parameter tensors do not match the network in its metadata", name);
+    tp_header_free(&want);
+    const unsigned char *rec = tp_next_or_die(r);
+    if (!rec)
+        tp_die("%s: the model stream holds no record", name);
+    pack(net, (unsigned char *)rec, 1);
+    if (keep)
+        tp_header_copy(keep, h);
+    tp_reader_close(r);
+}

@@ -1,0 +1,91 @@
+/* net.h — networks: the plain-text description, shapes, parameters, and models as streams.
+ *
+ * A network file has one layer a line ('#' starts a comment), Keras' Sequential in words:
+ *
+ *   conv 32 3x3 relu            filters, kernel, activation; options stride=S pad=valid|same init=glorot|he
+ *   maxpool 2                   pool size; option stride=S (default: the pool size)
+ *   avgpool 2                   the same, averaging
+ *   gap                         global average pooling (H x W x C -> C)
+ *   flatten
+ *   dense 128 relu              units, activation (none, relu, softmax); option init=glorot|he
+ *   dropout 0.5                 rate (inverted dropout while training)
+ *   batchnorm                   options momentum=0.99 eps=0.001 (Keras' defaults)
+ *   relu                        an activation on its own
+ *
+ * The last layer must give class probabilities: "dense K softmax". The input shape comes
+ * from the data. Parameters live in one block, in Keras' layouts (conv kernels H x W x in x
+ * out, dense kernels in x out), so a model stream maps one-to-one onto Keras' weights.
+ */
+#ifndef TP_NET_H
+#define TP_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "stream.h"
+
+typedef enum { TP_L_CONV, TP_L_MAXPOOL, TP_L_AVGPOOL, TP_L_GAP, TP_L_FLATTEN, TP_L_DENSE, TP_L_DROPOUT,
+               TP_L_BATCHNORM, TP_L_RELU } tp_lkind;
+typedef enum { TP_ACT_NONE, TP_ACT_RELU, TP_ACT_SOFTMAX } tp_act;
+
+typedef struct {
+    tp_lkind kind;
+    int line;          /* in the network file */
+    int units;         /* conv filters, dense units */
+    int kh, kw, sh, sw; /* kernel or pool size, strides */
+    int same;          /* padding "same" (else "valid") */
+    float rate;        /* dropout */
+    float momentum, eps; /* batchnorm */
+    tp_act act;
+    int he;            /* He initialisation instead of Glorot */
+    /* per-sample shapes, set by tp_net_build */
+    int ih, iw, ic, oh, ow, oc;
+    int pad_t, pad_l;
+    int flat;          /* output is a vector (after flatten, gap or dense) */
+    /* parameters: offsets into tp_net.params (conv/dense: w, b; batchnorm: w = gamma,
+     * b = beta, plus non-trainable moving mean and variance) */
+    size_t w, b, nw, nb, mean, var;
+} tp_layer;
+
+typedef struct {
+    int n;
+    tp_layer *l;
+    int ih, iw, ic;   /* input shape */
+    int classes;      /* units of the softmax layer */
+    size_t ntrain;    /* trainable parameters: params[0 .. ntrain) */
+    size_t nparams;   /* all parameters, moving statistics after the trainable ones */
+    float *params;
+    char *text;       /* the network description */
+} tp_net;
+
+/* Parses a network description (name is used in messages). 0, or -1 with
+ * "NAME:LINE: what is wrong" in err. net must be zeroed. */
+int tp_net_parse(tp_net *net, const char *text, const char *name, char *err, size_t errlen);
+/* Reads and parses a network file. */
+int tp_net_load_file(tp_net *net, const char *path, char *err, size_t errlen);
+/* Computes shapes for an h x w x c input and lays out (and zeroes) the parameters. 0, or
+ * -1 with "NAME:LINE: what is wrong". */
+int tp_net_build(tp_net *net, int h, int w, int c, const char *name, char *err, size_t errlen);
+/* Keras' default initialisers: Glorot uniform kernels (He uniform with init=he), zero
+ * biases, batchnorm gamma 1, beta 0, moving mean 0, variance 1. Deterministic in seed. */
+void tp_net_init(tp_net *net, uint64_t seed);
+void tp_net_free(tp_net *net);
+/* Values per sample leaving layer i (i = -1: the input). */
+size_t tp_layer_out_size(const tp_net *net, int i);
+/* The layer table as Keras' model.summary() prints it. */
+void tp_net_summary(const tp_net *net, FILE *f);
+/* Kind of layer as written in the network file. */
+const char *tp_layer_name(tp_lkind k);
+
+/* A model stream's header: one field per parameter tensor, the network text and input
+ * shape in the metadata, count 1. extra metadata (classes, rescale, ...) is copied from
+ * meta when not NULL. */
+void tp_net_header(const tp_net *net, const tp_header *meta, tp_header *h);
+/* Writes net as a model stream to path (atomically for a file). */
+void tp_net_save(const tp_net *net, const tp_header *meta, const char *path);
+/* Reads a model stream: parses its network, builds it, loads the parameters; the header
+ * is kept in *h (for classes, rescale) when h is not NULL. Dies with a clear message. */
+void tp_net_read_model(tp_net *net, const char *path, tp_header *h);
+
+#endif

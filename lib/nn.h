@@ -1,0 +1,42 @@
+/* nn.h — forward and backward passes of a tp_net over a batch (CPU, OpenBLAS).
+ *
+ * Activations are NHWC floats, one buffer per layer boundary: a[0] holds the input batch,
+ * a[i + 1] the output of layer i, so a[net->n] holds the class probabilities. Training and
+ * inference run the same code; train = 1 turns on dropout and batch statistics.
+ */
+#ifndef TP_NN_H
+#define TP_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net.h"
+#include "rng.h"
+
+typedef struct {
+    tp_net *net;
+    int cap;        /* largest batch */
+    float **a;      /* n + 1 activation buffers, cap x size each */
+    float **g;      /* gradients with the same shapes (g[0] unused) */
+    int32_t **arg;  /* maxpool: index of each output's maximum within its sample */
+    float **bn;     /* batchnorm: normalised input (cap x size), then mean and 1/std per channel */
+    float *col;     /* im2col scratch */
+    size_t col_cap; /* its size in floats */
+    float *grad;    /* d loss / d trainable parameters */
+    tp_rng step;    /* the last training forward pass's key: backward regenerates its dropout masks */
+} tp_nn;
+
+/* Allocates buffers for batches of up to cap samples (one allocation each, reused). */
+void tp_nn_init(tp_nn *w, tp_net *net, int cap);
+void tp_nn_free(tp_nn *w);
+
+/* Runs n samples (in w->a[0]) through the network. train: dropout masks come from step
+ * (a key per training step) and batchnorm uses and updates batch statistics. */
+void tp_nn_forward(tp_nn *w, int n, int train, const tp_rng *step);
+
+/* After a training forward pass: the mean cross-entropy of the probabilities against
+ * labels (label smoothing s: targets (1 - s) one-hot + s / K), and its gradient with
+ * respect to every trainable parameter in w->grad (overwritten). */
+double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing);
+
+#endif

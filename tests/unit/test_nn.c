@@ -1,0 +1,89 @@
+/* Unit tests of lib/nn.c: every layer's backward pass against central finite differences
+ * of the loss, on small networks covering each layer kind, padding and stride. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "nn.h"
+#include "rng.h"
+
+static double loss_at(tp_nn *w, int n, const int32_t *y, const tp_rng *step)
+{
+    tp_nn_forward(w, n, 1, step);
+    return tp_nn_backward(w, n, y, 0.1f);
+}
+
+/* Checks every gradient of the network described by text (at most 400 parameters). */
+static void check_net(const char *text, int h, int wd, int c, int n)
+{
+    tp_net net;
+    memset(&net, 0, sizeof net);
+    char err[256];
+    if (tp_net_parse(&net, text, "test", err, sizeof err) || tp_net_build(&net, h, wd, c, "test", err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        check_failures++;
+        return;
+    }
+    tp_net_init(&net, 3);
+    tp_nn w;
+    tp_nn_init(&w, &net, n);
+    tp_rng r;
+    tp_rng_seed(&r, 11);
+    size_t in = (size_t)h * (size_t)wd * (size_t)c;
+    float *x = malloc(in * (size_t)n * sizeof *x);
+    for (size_t i = 0; i < in * (size_t)n; i++)
+        x[i] = (float)tp_rng_normal(&r);
+    int32_t y[16];
+    for (int s = 0; s < n; s++)
+        y[s] = (int32_t)tp_rng_below(&r, (uint64_t)net.classes);
+    tp_rng step;
+    tp_rng_seed(&step, 5);
+    memcpy(w.a[0], x, in * (size_t)n * sizeof *x);
+    loss_at(&w, n, y, &step);
+    float *grad = malloc(net.ntrain * sizeof *grad);
+    memcpy(grad, w.grad, net.ntrain * sizeof *grad);
+    int bad = 0;
+    double worst = 0;
+    for (size_t k = 0; k < net.ntrain; k++) {
+        const float eps = 1e-3f;
+        float keep = net.params[k];
+        net.params[k] = keep + eps;
+        memcpy(w.a[0], x, in * (size_t)n * sizeof *x);
+        double lp = loss_at(&w, n, y, &step);
+        net.params[k] = keep - eps;
+        memcpy(w.a[0], x, in * (size_t)n * sizeof *x);
+        double lm = loss_at(&w, n, y, &step);
+        net.params[k] = keep;
+        double num = (lp - lm) / (2.0 * eps), ana = grad[k];
+        double tol = 1e-3 + 3e-2 * fmax(fabs(num), fabs(ana)); /* float forward, O(eps^2) truncation */
+        double e = fabs(num - ana) / (1e-3 + fmax(fabs(num), fabs(ana)));
+        worst = e > worst ? e : worst;
+        if (fabs(num - ana) > tol && bad++ < 5)
+            fprintf(stderr, "%s: parameter %zu: analytic %.6g, numeric %.6g\n", text, k, ana, num);
+    }
+    if (bad) {
+        fprintf(stderr, "%d of %zu gradients off (worst relative error %.3g)\n", bad, net.ntrain, worst);
+        check_failures++;
+    }
+    free(x);
+    free(grad);
+    tp_nn_free(&w);
+    tp_net_free(&net);
+}
+
+int main(void)
+{
+    /* the notebook-like stack: same padding, maxpool, strided conv, dense, dropout */
+    check_net("conv 3 3x3 relu pad=same\nmaxpool 2\nconv 4 2x2 stride=2\nflatten\ndense 5 relu\ndropout 0.3\n"
+              "dense 3 softmax\n", 6, 6, 2, 4);
+    /* valid padding on odd sizes, batchnorm, a standalone relu, average and global pooling */
+    check_net("conv 2 3x3\nbatchnorm\nrelu\navgpool 2\ngap\ndense 3 softmax\n", 7, 7, 1, 5);
+    /* batchnorm on a flat layer; He initialisation */
+    check_net("flatten\ndense 4 init=he\nbatchnorm\nrelu\ndense 3 softmax\n", 3, 1, 2, 6);
+    /* 1x1 convolution (im2col skipped) and a rectangular kernel and stride */
+    check_net("conv 3 1x1 relu\nconv 2 3x2 stride=2x1 pad=same\nflatten\ndense 2 softmax\n", 5, 4, 2, 3);
+    /* overlapping max pooling */
+    check_net("conv 2 2x2\nmaxpool 3 stride=1\nflatten\ndense 3 softmax\n", 6, 6, 1, 2);
+    return check_result();
+}
