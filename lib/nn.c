@@ -73,25 +73,34 @@ void tp_nn_free(tp_nn *w)
 
 /* ---- convolution: x [n, ih, iw, ic], kernel [kh, kw, ic, oc], y [n, oh, ow, oc] ---- */
 
-/* Rows of im2col for samples x[0..m): row (s, oy, ox), columns (ky, kx, c). */
+/* Rows of im2col for samples x[0..m): row (s, oy, ox), columns (ky, kx, c). In NHWC the
+ * kw x ic values a kernel row reads are contiguous in x, so each is one copy (clipped at
+ * the borders, the rest zero). */
 static void im2col(const tp_layer *l, const float *x, int m, float *col)
 {
     size_t K = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic, isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
-    size_t cbytes = (size_t)l->ic * sizeof(float);
+    size_t seg = (size_t)l->kw * (size_t)l->ic, C = (size_t)l->ic;
     for (int s = 0; s < m; s++)
         for (int oy = 0; oy < l->oh; oy++)
             for (int ox = 0; ox < l->ow; ox++) {
                 float *row = col + (((size_t)s * (size_t)l->oh + (size_t)oy) * (size_t)l->ow + (size_t)ox) * K;
+                int x0 = ox * l->sw - l->pad_l, k0 = x0 < 0 ? -x0 : 0, k1 = x0 + l->kw > l->iw ? l->iw - x0 : l->kw;
                 for (int ky = 0; ky < l->kh; ky++) {
                     int iy = oy * l->sh + ky - l->pad_t;
-                    for (int kx = 0; kx < l->kw; kx++) {
-                        int ix = ox * l->sw + kx - l->pad_l;
-                        float *dst = row + ((size_t)ky * (size_t)l->kw + (size_t)kx) * (size_t)l->ic;
-                        if (iy < 0 || iy >= l->ih || ix < 0 || ix >= l->iw)
-                            memset(dst, 0, cbytes);
-                        else
-                            memcpy(dst, x + s * isz + ((size_t)iy * (size_t)l->iw + (size_t)ix) * (size_t)l->ic, cbytes);
+                    float *dst = row + (size_t)ky * seg;
+                    if (iy < 0 || iy >= l->ih || k1 <= k0) {
+                        memset(dst, 0, seg * sizeof *dst);
+                        continue;
                     }
+                    if (k0 > 0)
+                        memset(dst, 0, (size_t)k0 * C * sizeof *dst);
+                    const float *src = x + s * isz + ((size_t)iy * (size_t)l->iw + (size_t)(x0 + k0)) * C;
+                    size_t n = (size_t)(k1 - k0) * C;
+                    float *d = dst + (size_t)k0 * C;
+                    for (size_t e = 0; e < n; e++)
+                        d[e] = src[e];
+                    if (k1 < l->kw)
+                        memset(dst + (size_t)k1 * C, 0, (size_t)(l->kw - k1) * C * sizeof *dst);
                 }
             }
 }
@@ -427,8 +436,8 @@ double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing)
     for (int s = 0; s < n; s++)
         for (int k = 0; k < K; k++) {
             float t = k == labels[s] ? on : off, pk = p[(size_t)s * (size_t)K + (size_t)k];
-            if (t > 0)
-                loss -= t * log(pk > 1e-30f ? pk : 1e-30f);
+            if (t > 0) /* a NaN probability must make a NaN loss, not a clamped one */
+                loss -= t * (isnan(pk) ? NAN : log(pk > 1e-30f ? pk : 1e-30f));
             g[(size_t)s * (size_t)K + (size_t)k] = (pk - t) / (float)n;
         }
     for (int i = L - 1; i >= 0; i--) {

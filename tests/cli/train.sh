@@ -1,0 +1,92 @@
+# train and predict on a small task worked out by construction: which quadrant of an 8x8
+# image holds a bright square. Learning, determinism, checkpoints, history, errors.
+. "$TESTS/cli/lib.sh"
+"$PY" - "$T" <<'PYEOF'
+import random, struct, sys
+d = sys.argv[1]
+def write(name, n, seed):
+    r = random.Random(seed)
+    px, lb = bytearray(), bytearray()
+    for i in range(n):
+        c = r.randrange(4)
+        img = [r.randrange(40) for _ in range(64)]
+        y0, x0 = (c // 2) * 4 + r.randrange(2), (c % 2) * 4 + r.randrange(2)
+        for y in range(y0, y0 + 3):
+            for x in range(x0, x0 + 3):
+                img[y * 8 + x] = 200 + r.randrange(56)
+        px += bytes(img)
+        lb.append(c)
+    open(d + "/" + name + "-im", "wb").write(struct.pack(">HBBIII", 0, 8, 3, n, 8, 8) + px)
+    open(d + "/" + name + "-lb", "wb").write(struct.pack(">HBBI", 0, 8, 1, n) + lb)
+write("train", 400, 1)
+write("val", 200, 2)
+PYEOF
+"$BIN/idx2raw" "$T/train-im" "$T/train-lb" --classes tl,tr,bl,br >"$T/train.tp"
+"$BIN/idx2raw" "$T/val-im" "$T/val-lb" >"$T/val.tp"
+printf 'conv 4 3x3 relu pad=same\nmaxpool 2\nflatten\ndense 8 relu\ndropout 0.2\ndense 4 softmax\n' >"$T/q.net"
+"$BIN/train" --net "$T/q.net" --val "$T/val.tp" --epochs 8 --batch 16 --lr 0.01 -c "$T/ck.tp" --history "$T/h.tp" \
+    --summary <"$T/train.tp" >"$T/m.tp" 2>"$T/log" || fail "train failed: $(cat "$T/log")"
+# conv 4 * (9 + 1) + dense 8 * (64 + 1) + dense 4 * (8 + 1)
+grep -q '^Total params: 596$' "$T/log" || fail "summary: $(grep Total "$T/log")"
+grep -q '^Epoch 8/8 - ' "$T/log" || fail "no epoch lines"
+# it learned: last epoch's validation accuracy from the history stream
+vacc=$("$BIN/tp2csv" --no-header --fields val_accuracy "$T/h.tp" | tail -1)
+awk -v a="$vacc" 'BEGIN {exit !(a >= 0.95)}' || fail "validation accuracy $vacc < 0.95: $(cat "$T/log")"
+[ "$("$BIN/tp2csv" --no-header --fields epoch "$T/h.tp" | tr '\n' ' ')" = "1 2 3 4 5 6 7 8 " ] || fail "history epochs"
+# predict: pred/prob added, everything else passed through, accuracy as in training
+"$BIN/predict" "$T/m.tp" <"$T/val.tp" >"$T/p.tp"
+grep -aq '^field prob f32 4$' "$T/p.tp" || fail "prob field"
+cmp <("$BIN/tp2csv" --fields x,y "$T/val.tp") <("$BIN/tp2csv" --fields x,y "$T/p.tp") || fail "predict changed x or y"
+acc=$("$BIN/tp2csv" --no-header --fields y,pred "$T/p.tp" | awk -F, '{r += $1 == $2} END {printf "%.4f", r / NR}')
+awk -v a="$acc" -v b="$vacc" 'BEGIN {d = a - b; exit !(d < 1e-4 && d > -1e-4)}' || fail "predict accuracy $acc, training said $vacc"
+grep -aq '^meta classes br$' "$T/m.tp" || fail "model lacks the class names"
+# predict on image files: name, class name, probability
+"$BIN/idx2raw" -n 2 "$T/val-im" | "$BIN/raw2img" "$T/img"
+"$BIN/predict" "$T/m.tp" "$T/img/00000.png" "$T/img/00001.png" >"$T/lines"
+[ "$(wc -l <"$T/lines")" = 2 ] && grep -Eq "^$T/img/00000.png (tl|tr|bl|br) (0|1)\.[0-9]{4}$" "$T/lines" || fail "file predictions: $(cat "$T/lines")"
+# the same seed gives the same bytes; another seed, other bytes
+"$BIN/train" --net "$T/q.net" --epochs 2 --batch 16 <"$T/train.tp" 2>/dev/null >"$T/a.tp"
+"$BIN/train" --net "$T/q.net" --epochs 2 --batch 16 <"$T/train.tp" 2>/dev/null | cmp - "$T/a.tp" || fail "not reproducible"
+"$BIN/train" --net "$T/q.net" --epochs 2 --batch 16 -s 9 <"$T/train.tp" 2>/dev/null | cmp -s - "$T/a.tp" && fail "seed ignored"
+# the checkpoint is a model: predict reads it
+"$BIN/predict" "$T/ck.tp" <"$T/val.tp" | "$BIN/tinfo" --header | grep -q 'pred' || fail "checkpoint unreadable"
+# --init resumes from a model; a NaN loss stops and leaves the checkpoint as it was
+cp "$T/ck.tp" "$T/ck0.tp"
+"$BIN/train" --init "$T/ck.tp" --lr 1e30 --epochs 2 -c "$T/ck.tp" <"$T/train.tp" >"$T/nan.tp" 2>"$T/err" && fail "a NaN loss did not stop training"
+grep -Eq "^train: loss is (nan|inf|-nan)" "$T/err" || fail "NaN message: $(cat "$T/err")"
+cmp "$T/ck.tp" "$T/ck0.tp" || fail "the checkpoint changed after the NaN"
+[ -s "$T/nan.tp" ] && fail "a failed run wrote a model"
+# killed at any moment while it keeps rewriting its checkpoint, the checkpoint stays a valid
+# model and no temporary file is left
+set -m
+for wait_s in 0.3 0.45 0.6; do
+    rm -f "$T/ck2.tp"
+    "$BIN/train" --net "$T/q.net" --epochs 100000 --monitor loss -c "$T/ck2.tp" <"$T/train.tp" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do [ -s "$T/ck2.tp" ] && break; sleep 0.05; done
+    sleep $wait_s
+    kill -TERM $pid 2>/dev/null || kill -INT $pid
+    wait $pid
+    "$BIN/predict" "$T/ck2.tp" <"$T/val.tp" >/dev/null || fail "checkpoint invalid after a kill"
+    ls "$T" | grep -q 'ck2.tp.tmp' && fail "a temporary checkpoint was left behind"
+done
+set +m
+# network file errors name the file and line
+printf 'conv 4 3x3 relu\nmaxpool two\ndense 4 softmax\n' >"$T/bad1.net"
+expect_fail 1 "^train: $T/bad1.net:2: maxpool wants a pool size" "$BIN/train" --net "$T/bad1.net" "$T/train.tp"
+printf 'conv 4 3x3\ndense 4 softmax\n' >"$T/bad2.net"
+expect_fail 1 "^train: $T/bad2.net:2: dense needs a flat input" "$BIN/train" --net "$T/bad2.net" "$T/train.tp"
+printf 'flatten\ndense 4 relu\n' >"$T/bad3.net"
+expect_fail 1 "^train: $T/bad3.net:2: the last layer must be 'dense K softmax'" "$BIN/train" --net "$T/bad3.net" "$T/train.tp"
+printf '# comment\nconv 4 9x9\nflatten\ndense 4 softmax\n' >"$T/bad4.net"
+expect_fail 1 "^train: $T/bad4.net:2: 9x9 conv does not fit a 8x8 input$" "$BIN/train" --net "$T/bad4.net" "$T/train.tp"
+printf 'conv 4 3x3 tanh\nflatten\ndense 4 softmax\n' >"$T/bad5.net"
+expect_fail 1 "^train: $T/bad5.net:1: unknown activation 'tanh'" "$BIN/train" --net "$T/bad5.net" "$T/train.tp"
+printf 'flatten\ndense 3 softmax\n' >"$T/three.net"
+expect_fail 1 "^train: $T/train.tp: record 0 has label [0-9], outside the network's 3 classes|outside the network's 3 classes" \
+    "$BIN/train" --net "$T/three.net" "$T/train.tp"
+expect_fail 2 "^train: give the network with --net FILE" "$BIN/train" "$T/train.tp"
+"$BIN/idx2raw" "$T/train-im" >"$T/nolabel.tp"
+expect_fail 1 "^train: $T/nolabel.tp: no integer label field 'y'$" "$BIN/train" --net "$T/q.net" "$T/nolabel.tp"
+expect_fail 1 "^predict: $T/train.tp: not a model stream" "$BIN/predict" "$T/train.tp" "$T/val.tp"
+exit 0

@@ -1,0 +1,196 @@
+/* predict — class predictions of a trained model, for a stream or for image files. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "image.h"
+#include "imgio.h"
+#include "net.h"
+#include "nn.h"
+#include "progress.h"
+#include "stats.h"
+#include "stream.h"
+#include "util.h"
+
+/* Index of the largest of p[0..k). */
+static int argmax(const float *p, int k)
+{
+    int b = 0;
+    for (int i = 1; i < k; i++)
+        b = p[i] > p[b] ? i : b;
+    return b;
+}
+
+/* Line k of the classes metadata, or the number. */
+static void class_name(const char *classes, int k, char *buf, size_t n)
+{
+    const char *s = classes;
+    for (int i = 0; s && i < k; i++)
+        if ((s = strchr(s, '\n')))
+            s++;
+    if (s && *s && *s != '\n') {
+        const char *e = strchr(s, '\n');
+        snprintf(buf, n, "%.*s", (int)(e ? e - s : (long)strlen(s)), s);
+    } else
+        snprintf(buf, n, "%d", k);
+}
+
+/* predict MODEL a.jpg b.png ...: one line per file, "name class probability". */
+static void predict_files(tp_net *net, const tp_header *mh, double scale, char **files, int n)
+{
+    tp_nn w;
+    tp_nn_init(&w, net, 1);
+    const char *classes = tp_header_get_meta(mh, "classes");
+    size_t ne = (size_t)net->ih * (size_t)net->iw * (size_t)net->ic;
+    float *tmp = tp_alloc(ne, sizeof *tmp);
+    for (int i = 0; i < n; i++) {
+        uint8_t *pix;
+        int h, wd, c;
+        char err[300];
+        if (tp_image_load(files[i], net->ic == 1 ? 1 : 3, &pix, &h, &wd, &c, err, sizeof err))
+            tp_die("%s: %s", files[i], err);
+        if (net->ic != c)
+            tp_die("%s: the model takes %d channels", files[i], net->ic);
+        float *a = tp_alloc((size_t)h * (size_t)wd * (size_t)c, sizeof *a);
+        tp_u8_to_float(pix, a, (size_t)h * (size_t)wd * (size_t)c);
+        if (h != net->ih || wd != net->iw) { /* the notebook's load_img(target_size=...): nearest */
+            tp_resize_plan p;
+            tp_resize_plan_init(&p, h, wd, net->ih, net->iw, c, TP_RESIZE_NEAREST);
+            float *s = tp_alloc(tp_resize_scratch(&p), sizeof *s);
+            tp_resize(&p, a, tmp, s);
+            free(s);
+            tp_resize_plan_free(&p);
+        } else
+            memcpy(tmp, a, ne * sizeof *tmp);
+        for (size_t e = 0; e < ne; e++)
+            w.a[0][e] = (float)(tmp[e] * scale);
+        tp_nn_forward(&w, 1, 0, NULL);
+        const float *p = w.a[net->n];
+        int k = argmax(p, net->classes);
+        char name[128];
+        class_name(classes, k, name, sizeof name);
+        printf("%s %s %.4f\n", files[i], name, p[k]);
+        free(a);
+        free(pix);
+    }
+    if (fflush(stdout))
+        tp_die("stdout: write error");
+    free(tmp);
+    tp_nn_free(&w);
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    const char *out = "-", *in = "-", *xname = "x";
+    int64_t batch = 64;
+    double rescale = -1;
+    const tp_option opts[] = {
+        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
+        {"input", 'i', TP_OPT_STRING, &in, "FILE", "read the stream from FILE"},
+        {"batch", 'b', TP_OPT_INT, &batch, "N", "records per batch"},
+        {"rescale", 0, TP_OPT_DOUBLE, &rescale, "X", "input scale (default: the model's, from training)"},
+        {"field", 'f', TP_OPT_STRING, &xname, "NAME", "the input field"},
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] MODEL [IMAGE ...]",
+        "Runs a trained model. On a stream (stdin or --input) it adds to every record 'pred'\n"
+        "(i32, the most probable class) and 'prob' (f32[K], the class probabilities) and\n"
+        "passes every other field through. Given JPEG or PNG files instead, it prints one line\n"
+        "per file: the file, its class name and that class's probability.",
+        opts,
+        "Examples:\n  predict model.tp < test.tp | confmat\n  predict model.tp digit.png",
+        1, -1,
+    };
+    char **args;
+    int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    if (batch < 1 || batch > 65536)
+        tp_usage("--batch must be 1 to 65536");
+    openblas_set_num_threads(1);
+    tp_net net;
+    tp_header mh;
+    tp_net_read_model(&net, args[0], &mh);
+    double scale = rescale;
+    const char *rs = tp_header_get_meta(&mh, "rescale");
+    if (scale < 0)
+        scale = rs ? atof(rs) : 1;
+    if (nargs > 1) {
+        predict_files(&net, &mh, scale, args + 1, nargs - 1);
+        goto done;
+    }
+
+    tp_reader *r = tp_open_or_die(in);
+    const char *name = tp_reader_name(r);
+    const tp_header *h = tp_reader_header(r);
+    int xi = tp_header_find(h, xname);
+    if (xi < 0)
+        tp_die("%s: no field '%s'", name, xname);
+    const tp_field *fx = &h->fields[xi];
+    if (fx->nelem != (size_t)net.ih * (size_t)net.iw * (size_t)net.ic)
+        tp_die("%s: field '%s' has %zu values, the model takes %dx%dx%d", name, xname, fx->nelem, net.ih, net.iw, net.ic);
+    tp_header oh;
+    tp_header_copy(&oh, h);
+    char err[256];
+    int pi = tp_header_find(&oh, "pred"), qi = tp_header_find(&oh, "prob");
+    int64_t K = net.classes;
+    if (pi >= 0 ? tp_header_replace_field(&oh, pi, TP_I32, 0, NULL, err, sizeof err) : tp_header_add_field(&oh, "pred", TP_I32, 0, NULL, err, sizeof err) < 0)
+        tp_die("%s: %s", name, err);
+    if (qi >= 0 ? tp_header_replace_field(&oh, qi, TP_F32, 1, &K, err, sizeof err) : tp_header_add_field(&oh, "prob", TP_F32, 1, &K, err, sizeof err) < 0)
+        tp_die("%s: %s", name, err);
+    pi = tp_header_find(&oh, "pred");
+    qi = tp_header_find(&oh, "prob");
+    if (!tp_header_get_meta(&oh, "classes") && tp_header_get_meta(&mh, "classes"))
+        tp_header_set_meta(&oh, "classes", tp_header_get_meta(&mh, "classes"));
+    tp_nn w;
+    tp_nn_init(&w, &net, (int)batch);
+    unsigned char *src = tp_alloc((size_t)batch, h->record_size), *dst = tp_calloc((size_t)batch, oh.record_size);
+    tp_writer *wr = tp_writer_open(out, &oh);
+    tp_progress pr;
+    tp_progress_start(&pr, "predict", h->count, "records");
+    int64_t done = 0;
+    for (;;) {
+        int64_t k = tp_reader_read(r, src, batch);
+        if (k < 0)
+            tp_die("%s: %s", name, tp_reader_error(r));
+        if (k == 0)
+            break;
+        size_t ne = fx->nelem;
+        for (int64_t s = 0; s < k; s++) {
+            const unsigned char *rec = src + (size_t)s * h->record_size;
+            float *o = w.a[0] + (size_t)s * ne;
+            if (fx->dtype == TP_U8)
+                for (size_t e = 0; e < ne; e++)
+                    o[e] = (float)(rec[fx->offset + e] * scale);
+            else
+                for (size_t e = 0; e < ne; e++)
+                    o[e] = (float)(tp_elem_as_double(rec + fx->offset, fx->dtype, e) * scale);
+        }
+        tp_nn_forward(&w, (int)k, 0, NULL);
+        for (int64_t s = 0; s < k; s++) {
+            unsigned char *ro = dst + (size_t)s * oh.record_size;
+            tp_copy_fields(h, src + (size_t)s * h->record_size, &oh, ro);
+            const float *p = w.a[net.n] + (size_t)s * (size_t)K;
+            int32_t c = argmax(p, (int)K);
+            memcpy(ro + oh.fields[pi].offset, &c, 4);
+            memcpy(ro + oh.fields[qi].offset, p, (size_t)K * sizeof *p);
+        }
+        tp_writer_write(wr, dst, k);
+        done += k;
+        tp_progress_update(&pr, done);
+    }
+    tp_writer_close(wr);
+    tp_progress_end(&pr, done);
+    free(src);
+    free(dst);
+    tp_nn_free(&w);
+    tp_header_free(&oh);
+    tp_reader_close(r);
+done:
+    tp_header_free(&mh);
+    tp_net_free(&net);
+    free(args);
+    return 0;
+}
