@@ -28,6 +28,7 @@ void tp_nn_init(tp_nn *w, tp_net *net, int cap)
     memset(w, 0, sizeof *w);
     w->net = net;
     w->cap = cap;
+    w->update_stats = 1;
     int n = net->n;
     w->a = tp_calloc((size_t)n + 1, sizeof *w->a);
     w->g = tp_calloc((size_t)n + 1, sizeof *w->g);
@@ -311,13 +312,14 @@ static void gap_backward(const tp_layer *l, const float *dy, float *dx, int n)
 /* ---- dropout: inverted; element e of sample s is kept when draw (s * size + e) of the
  * layer's key is at least rate * 2^32, so a GPU can reproduce the same mask ---- */
 
-static void dropout_apply(const tp_layer *l, int i, const tp_rng *step, const float *x, float *y, size_t count)
+static void dropout_apply(const tp_layer *l, int i, const tp_rng *step, uint64_t first, const float *x, float *y,
+                          size_t count)
 {
     tp_rng r = tp_rng_split(step, (uint64_t)i);
     uint32_t cut = (uint32_t)((double)l->rate * 4294967296.0);
     float scale = 1.0f / (1.0f - l->rate);
     for (size_t e = 0; e < count; e++)
-        y[e] = tp_rng_at(r.key, e) >= cut ? x[e] * scale : 0;
+        y[e] = tp_rng_at(r.key, first + e) >= cut ? x[e] * scale : 0;
 }
 
 /* ---- batch normalisation over every axis but the channels ---- */
@@ -343,8 +345,10 @@ static void bn_forward(tp_nn *w, int i, const tp_layer *l, const float *x, float
             mean[c] = (float)m;
             istd[c] = (float)(1.0 / sqrt(var + l->eps));
             double unbiased = rows > 1 ? var * (double)rows / (double)(rows - 1) : var;
-            mmean[c] = (float)(l->momentum * mmean[c] + (1 - l->momentum) * m);
-            mvar[c] = (float)(l->momentum * mvar[c] + (1 - l->momentum) * unbiased);
+            if (w->update_stats) {
+                mmean[c] = (float)(l->momentum * mmean[c] + (1 - l->momentum) * m);
+                mvar[c] = (float)(l->momentum * mvar[c] + (1 - l->momentum) * unbiased);
+            }
         }
         free(sum);
         free(sq);
@@ -414,7 +418,7 @@ void tp_nn_forward(tp_nn *w, int n, int train, const tp_rng *step)
             break;
         case TP_L_DROPOUT:
             if (train && l->rate > 0)
-                dropout_apply(l, i, &w->step, x, y, count);
+                dropout_apply(l, i, &w->step, (uint64_t)w->first * tp_layer_out_size(net, i), x, y, count);
             else
                 memcpy(y, x, count * sizeof *y);
             break;
@@ -471,7 +475,7 @@ double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing)
             break;
         case TP_L_DROPOUT:
             if (dx && l->rate > 0) /* the same mask again: dx = dy * mask / (1 - rate) */
-                dropout_apply(l, i, &w->step, dy, dx, count);
+                dropout_apply(l, i, &w->step, (uint64_t)w->first * tp_layer_out_size(net, i), dy, dx, count);
             else if (dx)
                 memcpy(dx, dy, count * sizeof *dx);
             break;

@@ -24,6 +24,9 @@ typedef struct {
     size_t col_cap; /* its size in floats */
     float *grad;    /* d loss / d trainable parameters */
     tp_rng step;    /* the last training forward pass's key: backward regenerates its dropout masks */
+    int64_t first;  /* index of a[0]'s first sample within the whole batch (dropout masks are
+                       keyed by it, so splitting a batch across threads keeps the same masks) */
+    int update_stats; /* batchnorm moving statistics are updated by this workspace (default 1) */
 } tp_nn;
 
 /* Allocates buffers for batches of up to cap samples (one allocation each, reused). */

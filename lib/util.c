@@ -54,6 +54,16 @@ void tp_init(const char *argv0)
 
 const char *tp_progname(void) { return progname; }
 
+/* Threads can fail together (two workers meeting bad input at once): the first to get
+ * here reports and exits, any other waits for that exit, so there is one message. */
+static void one_death(void)
+{
+    static int dying;
+    if (__atomic_exchange_n(&dying, 1, __ATOMIC_SEQ_CST))
+        for (;;)
+            pause();
+}
+
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
     char buf[2048];
@@ -70,6 +80,7 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
 
 void tp_die(const char *fmt, ...)
 {
+    one_death();
     va_list ap;
     va_start(ap, fmt);
     vmsg("", fmt, ap);
@@ -80,6 +91,7 @@ void tp_die(const char *fmt, ...)
 
 void tp_usage(const char *fmt, ...)
 {
+    one_death();
     va_list ap;
     va_start(ap, fmt);
     char buf[1024];
