@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "net.h"
 #include "progress.h"
 #include "stats.h"
 #include "stream.h"
@@ -188,6 +189,22 @@ int main(int argc, char **argv)
         printf("\n");
     }
     print_meta(h);
+    const char *kind = tp_header_get_meta(h, "kind");
+    if (kind && strcmp(kind, "model") == 0) { /* a model: its layer table, as model.summary() */
+        tp_net net;
+        memset(&net, 0, sizeof net);
+        char err[512];
+        int ih, iw, ic;
+        const char *in = tp_header_get_meta(h, "input"), *text = tp_header_get_meta(h, "net");
+        if (!in || !text || sscanf(in, "%d %d %d", &ih, &iw, &ic) != 3 ||
+            tp_net_parse(&net, text, "net", err, sizeof err) || tp_net_build(&net, ih, iw, ic, "net", err, sizeof err))
+            printf("model: its network cannot be read\n");
+        else {
+            printf("model:\n");
+            tp_net_summary(&net, stdout);
+        }
+        tp_net_free(&net);
+    }
     if (li >= 0 && !header_only)
         print_histogram(h, &h->fields[li], &hist, n);
     if (fflush(stdout))
