@@ -2,7 +2,10 @@
 #include "augment.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "util.h"
 
 int tp_fill_parse(const char *s, tp_fill *f)
 {
@@ -136,4 +139,54 @@ void tp_augment_warp(const tp_augment *a, const tp_augment_draw *d, const double
             }
         }
     }
+}
+
+void tp_augment_cli_init(tp_augment_cli *c, tp_option *o)
+{
+    memset(c, 0, sizeof *c);
+    c->a.zoom_lo = c->a.zoom_hi = 1;
+    c->a.fill = TP_FILL_NEAREST;
+    c->fill = "nearest";
+    const tp_option opts[TP_AUGMENT_NOPTS] = {
+        {"rotation", 0, TP_OPT_DOUBLE, &c->a.rotation, "DEG", "rotate by U(-DEG, DEG) degrees"},
+        {"width-shift", 0, TP_OPT_DOUBLE, &c->a.width_shift, "F", "shift columns by up to F of the width (pixels when F >= 1)"},
+        {"height-shift", 0, TP_OPT_DOUBLE, &c->a.height_shift, "F", "shift rows by up to F of the height (pixels when F >= 1)"},
+        {"shear", 0, TP_OPT_DOUBLE, &c->a.shear, "DEG", "shear by U(-DEG, DEG) degrees"},
+        {"zoom", 0, TP_OPT_DOUBLE, &c->zoom, "Z", "zoom factors from [1 - Z, 1 + Z], drawn for x and y apart"},
+        {"zoom-range", 0, TP_OPT_STRING, &c->zoom_range, "LO,HI", "zoom factors from [LO, HI] instead"},
+        {"hflip", 0, TP_OPT_FLAG, &c->a.hflip, NULL, "flip left-right with probability 1/2"},
+        {"vflip", 0, TP_OPT_FLAG, &c->a.vflip, NULL, "flip upside down with probability 1/2"},
+        {"fill", 0, TP_OPT_STRING, &c->fill, "MODE", "points outside the image: nearest, constant, reflect or wrap"},
+        {"cval", 0, TP_OPT_DOUBLE, &c->cval, "V", "the value for --fill constant"},
+        {"keras-axes", 0, TP_OPT_FLAG, &c->a.keras_axes, NULL, "apply the height shift to columns and the width shift to rows, as Keras does"},
+    };
+    memcpy(o, opts, sizeof opts);
+}
+
+void tp_augment_cli_finish(tp_augment_cli *c)
+{
+    tp_augment *a = &c->a;
+    if (tp_fill_parse(c->fill, &a->fill))
+        tp_usage("--fill is nearest, constant, reflect or wrap, not '%s'", c->fill);
+    a->cval = (float)c->cval;
+    if (a->rotation < 0 || a->width_shift < 0 || a->height_shift < 0 || a->shear < 0 || c->zoom < 0 || c->zoom >= 1)
+        tp_usage("ranges must be >= 0 (and --zoom below 1)");
+    a->zoom_lo = 1 - c->zoom;
+    a->zoom_hi = 1 + c->zoom;
+    if (c->zoom_range) {
+        const char *comma = strchr(c->zoom_range, ',');
+        char lo[64];
+        snprintf(lo, sizeof lo, "%s", c->zoom_range);
+        if (comma)
+            lo[comma - c->zoom_range] = 0;
+        if (!comma || tp_parse_f64(lo, &a->zoom_lo) || tp_parse_f64(comma + 1, &a->zoom_hi) || a->zoom_lo <= 0 ||
+            a->zoom_hi < a->zoom_lo || a->zoom_hi > 100)
+            tp_usage("--zoom-range wants LO,HI with 0 < LO <= HI <= 100, not '%s'", c->zoom_range);
+    }
+}
+
+int tp_augment_active(const tp_augment *a)
+{
+    return a->rotation > 0 || a->width_shift > 0 || a->height_shift > 0 || a->shear > 0 || a->zoom_lo != 1 ||
+           a->zoom_hi != 1 || a->hflip || a->vflip;
 }

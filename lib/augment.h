@@ -13,6 +13,7 @@
 #ifndef TP_AUGMENT_H
 #define TP_AUGMENT_H
 
+#include "cli.h"
 #include "rng.h"
 
 typedef enum { TP_FILL_NEAREST, TP_FILL_CONSTANT, TP_FILL_REFLECT, TP_FILL_WRAP } tp_fill;
@@ -48,5 +49,22 @@ void tp_augment_matrix(const tp_augment *a, const tp_augment_draw *d, int h, int
  * a->fill (cval for constant), then applies d's flips. */
 void tp_augment_warp(const tp_augment *a, const tp_augment_draw *d, const double m[6], const float *src, float *dst,
                      int h, int w, int c);
+
+/* The augmentation options shared by augment and train: a program reserves
+ * TP_AUGMENT_NOPTS entries of its option table for them, then calls tp_augment_cli_finish
+ * after parsing. */
+typedef struct {
+    tp_augment a;
+    double zoom, cval;
+    const char *fill, *zoom_range;
+} tp_augment_cli;
+
+#define TP_AUGMENT_NOPTS 11
+/* Defaults (no transform) and the option entries, written to out[0..TP_AUGMENT_NOPTS). */
+void tp_augment_cli_init(tp_augment_cli *c, tp_option *out);
+/* Checks the values (tp_usage on a bad one) and completes c->a. */
+void tp_augment_cli_finish(tp_augment_cli *c);
+/* 1 when any transform is on. */
+int tp_augment_active(const tp_augment *a);
 
 #endif

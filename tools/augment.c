@@ -63,23 +63,11 @@ static void one(void *ctx, int64_t i, int t)
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
-    tp_augment a = {0, 0, 0, 0, 1, 1, 0, 0, TP_FILL_NEAREST, 0, 0};
-    double zoom = 0, cval = 0;
-    const char *out = "-", *field = "x", *fill = "nearest", *zoom_range = NULL;
+    tp_augment_cli ac;
+    const char *out = "-", *field = "x";
     int to_float = 0, shuffle = 0;
     int64_t copies = 1, epochs = 1, seed = 42, threads = tp_cpu_count();
-    const tp_option opts[] = {
-        {"rotation", 0, TP_OPT_DOUBLE, &a.rotation, "DEG", "rotate by U(-DEG, DEG) degrees"},
-        {"width-shift", 0, TP_OPT_DOUBLE, &a.width_shift, "F", "shift columns by up to F of the width (pixels when F >= 1)"},
-        {"height-shift", 0, TP_OPT_DOUBLE, &a.height_shift, "F", "shift rows by up to F of the height (pixels when F >= 1)"},
-        {"shear", 0, TP_OPT_DOUBLE, &a.shear, "DEG", "shear by U(-DEG, DEG) degrees"},
-        {"zoom", 0, TP_OPT_DOUBLE, &zoom, "Z", "zoom factors from [1 - Z, 1 + Z], drawn for x and y apart"},
-        {"zoom-range", 0, TP_OPT_STRING, &zoom_range, "LO,HI", "zoom factors from [LO, HI] instead"},
-        {"hflip", 0, TP_OPT_FLAG, &a.hflip, NULL, "flip left-right with probability 1/2"},
-        {"vflip", 0, TP_OPT_FLAG, &a.vflip, NULL, "flip upside down with probability 1/2"},
-        {"fill", 0, TP_OPT_STRING, &fill, "MODE", "points outside the image: nearest, constant, reflect or wrap"},
-        {"cval", 0, TP_OPT_DOUBLE, &cval, "V", "the value for --fill constant"},
-        {"keras-axes", 0, TP_OPT_FLAG, &a.keras_axes, NULL, "apply the height shift to columns and the width shift to rows, as Keras does"},
+    tp_option opts[TP_AUGMENT_NOPTS + 9] = {
         {"copies", 'k', TP_OPT_INT, &copies, "K", "write K augmented variants of each record"},
         {"epochs", 'e', TP_OPT_INT, &epochs, "E", "pass over the input E times with fresh draws (0: without end)"},
         {"shuffle", 0, TP_OPT_FLAG, &shuffle, NULL, "a fresh random order in every pass"},
@@ -87,8 +75,10 @@ int main(int argc, char **argv)
         {"float", 0, TP_OPT_FLAG, &to_float, NULL, "write f32 pixels instead of rounding u8 input back to u8"},
         {"field", 'f', TP_OPT_STRING, &field, "NAME", "the image field"},
         {"threads", 't', TP_OPT_INT, &threads, "N", "worker threads"},
-        {0},
+        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
     };
+    tp_augment_cli_init(&ac, opts + 8);
+    tp_augment *a_ptr = &ac.a;
     const tp_cli cli = {
         "[OPTIONS] [FILE]",
         "Applies random rotations, shifts, shears, zooms and flips to every image, with the\n"
@@ -104,23 +94,8 @@ int main(int argc, char **argv)
     };
     char **args;
     int nargs = tp_cli_parse(&cli, argc, argv, &args);
-    if (tp_fill_parse(fill, &a.fill))
-        tp_usage("--fill is nearest, constant, reflect or wrap, not '%s'", fill);
-    a.cval = (float)cval;
-    if (a.rotation < 0 || a.width_shift < 0 || a.height_shift < 0 || a.shear < 0 || zoom < 0 || zoom >= 1)
-        tp_usage("ranges must be >= 0 (and --zoom below 1)");
-    a.zoom_lo = 1 - zoom;
-    a.zoom_hi = 1 + zoom;
-    if (zoom_range) {
-        char *comma = strchr(zoom_range, ',');
-        char lo[64];
-        snprintf(lo, sizeof lo, "%s", zoom_range);
-        if (comma)
-            lo[comma - zoom_range] = 0;
-        if (!comma || tp_parse_f64(lo, &a.zoom_lo) || tp_parse_f64(comma + 1, &a.zoom_hi) || a.zoom_lo <= 0 ||
-            a.zoom_hi < a.zoom_lo || a.zoom_hi > 100)
-            tp_usage("--zoom-range wants LO,HI with 0 < LO <= HI <= 100, not '%s'", zoom_range);
-    }
+    tp_augment_cli_finish(&ac);
+    const tp_augment a = *a_ptr;
     if (copies < 1 || copies > 1000000)
         tp_usage("--copies must be 1 to 1000000");
     if (epochs < 0)

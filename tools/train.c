@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "augment.h"
 #include "cli.h"
 #include "net.h"
 #include "nn.h"
@@ -144,6 +145,9 @@ typedef struct {
     float smoothing;
     double *loss;
     int64_t *right;
+    const tp_augment *aug; /* NULL: no augmentation */
+    tp_rng aug_epoch;      /* this epoch's augmentation generator */
+    float **scratch;       /* per shard: one warped image */
 } step_job;
 
 /* Shard t of a training batch: its samples forward and backward, its gradient weighted by
@@ -162,6 +166,19 @@ static void train_shard(void *ctx, int64_t t, int thread)
     }
     w->first = lo;
     load_batch(j->d, j->idx + lo, n, j->buf[t], w->a[0], j->lab[t], j->scale, w->net->classes);
+    if (j->aug) { /* augment's warp, drawn per record and epoch: the same for any split */
+        const tp_net *net = w->net;
+        size_t sz = (size_t)net->ih * (size_t)net->iw * (size_t)net->ic;
+        for (int s = 0; s < n; s++) {
+            tp_rng r = tp_rng_split(&j->aug_epoch, (uint64_t)j->idx[lo + s]);
+            tp_augment_draw d;
+            double m[6];
+            tp_augment_sample(j->aug, &r, net->ih, net->iw, &d);
+            tp_augment_matrix(j->aug, &d, net->ih, net->iw, m);
+            tp_augment_warp(j->aug, &d, m, w->a[0] + (size_t)s * sz, j->scratch[t], net->ih, net->iw, net->ic);
+            memcpy(w->a[0] + (size_t)s * sz, j->scratch[t], sz * sizeof(float));
+        }
+    }
     tp_nn_forward(w, n, 1, &j->step);
     double loss = tp_nn_backward(w, n, j->lab[t], j->smoothing);
     float share = (float)n / (float)j->m;
@@ -196,7 +213,8 @@ int main(int argc, char **argv)
     int64_t epochs = 10, batch = 32, seed = 42, patience = 0, freeze = 0, step_every = 10, threads = tp_cpu_count();
     double lr = 0.001, momentum = 0, decay = 0, smoothing = 0, rescale = -1, gamma = 0.1;
     int summary = 0, nesterov = 0, restore_best = 0;
-    const tp_option opts[] = {
+    tp_augment_cli ac;
+    tp_option opts[40 + TP_AUGMENT_NOPTS] = {
         {"net", 'n', TP_OPT_STRING, &netfile, "FILE", "the network file (or --init MODEL)"},
         {"val", 'v', TP_OPT_STRING, &val, "FILE", "validation stream, evaluated after every epoch"},
         {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the final model to FILE"},
@@ -224,8 +242,11 @@ int main(int argc, char **argv)
         {"summary", 0, TP_OPT_FLAG, &summary, NULL, "print the layer table on stderr before training"},
         {"field", 'f', TP_OPT_STRING, &xname, "NAME", "the input field"},
         {"label", 'l', TP_OPT_STRING, &yname, "NAME", "the label field"},
-        {0},
     };
+    int nown = 0;
+    while (opts[nown].name)
+        nown++;
+    tp_augment_cli_init(&ac, opts + nown); /* augment's options: a fresh warp of every image, every epoch */
     const tp_cli cli = {
         "[OPTIONS] --net FILE [TRAIN]",
         "Trains a network on a stream of inputs x and integer labels y (stdin or TRAIN) with\n"
@@ -239,6 +260,7 @@ int main(int argc, char **argv)
     };
     char **args;
     int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    tp_augment_cli_finish(&ac);
     /* threads split each batch between them; BLAS runs single-threaded inside each (measured
      * faster than threaded BLAS at these sizes, and the same bytes on every run) */
     openblas_set_num_threads(1);
@@ -322,6 +344,8 @@ int main(int argc, char **argv)
         buf[t] = tp_alloc((size_t)wcap, tr.rsz > va.rsz ? tr.rsz : va.rsz);
         lab[t] = tp_alloc((size_t)wcap, sizeof **lab);
     }
+    tp_rng root_for_aug;
+    tp_rng_seed(&root_for_aug, (uint64_t)seed);
     tp_optim opt;
     tp_optim_init(&opt, ok, net.ntrain - first_free);
     opt.momentum = momentum;
@@ -330,14 +354,20 @@ int main(int argc, char **argv)
     int64_t *order = tp_alloc((size_t)tr.n, sizeof *order);
     double sh_loss[256];
     int64_t sh_right[256];
+    int augmenting = tp_augment_active(&ac.a);
+    if (augmenting && net.ih < 2 && net.iw < 2)
+        tp_die("%s: augmentation needs images, not vectors", tr.name);
+    float **scratch = tp_alloc((size_t)T, sizeof *scratch);
+    for (int k = 0; k < T; k++)
+        scratch[k] = tp_alloc(tp_layer_out_size(&net, -1), sizeof(float));
+    tp_rng aug_root = tp_rng_split(&root_for_aug, 0x415547ull); /* "AUG" */
     tp_header hh;
     history_header(&hh);
     hh.count = -1;
     tp_writer *hw = hist ? tp_writer_open(hist, &hh) : NULL;
     float *best_params = restore_best ? tp_alloc(net.nparams, sizeof(float)) : NULL;
 
-    tp_rng root;
-    tp_rng_seed(&root, (uint64_t)seed);
+    tp_rng root = root_for_aug;
     int64_t steps_per_epoch = (tr.n + batch - 1) / batch, total = steps_per_epoch * epochs, t = 0;
     double best = NAN;
     int since_best = 0, best_epoch = 0;
@@ -353,7 +383,7 @@ int main(int argc, char **argv)
         for (int64_t b = 0; b < tr.n; b += batch, t++) {
             int m = (int)(tr.n - b < batch ? tr.n - b : batch);
             step_job j = {ws, T, &tr, order + b, m, buf, lab, scale, tp_rng_split(&root, (uint64_t)t), (float)smoothing,
-                          sh_loss, sh_right};
+                          sh_loss, sh_right, augmenting ? &ac.a : NULL, tp_rng_split(&aug_root, (uint64_t)e), scratch};
             tp_parallel_for(T, T, train_shard, &j);
             double loss = 0;
             for (int k = 0; k < T; k++) { /* fixed order: the same sums for the same thread count */
@@ -419,6 +449,9 @@ int main(int argc, char **argv)
         free(buf[k]);
         free(lab[k]);
     }
+    for (int k = 0; k < T; k++)
+        free(scratch[k]);
+    free(scratch);
     free(ws);
     free(lab);
     free(buf);

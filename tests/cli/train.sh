@@ -50,6 +50,11 @@ grep -aq '^meta classes br$' "$T/m.tp" || fail "model lacks the class names"
 "$BIN/train" --net "$T/q.net" --epochs 2 --batch 16 -s 9 <"$T/train.tp" 2>/dev/null | cmp -s - "$T/a.tp" && fail "seed ignored"
 # tinfo summarises a model like model.summary()
 "$BIN/tinfo" "$T/m.tp" | grep -q '^Total params: 596$' || fail "tinfo's model summary"
+# on-the-fly augmentation: reproducible, and it changes the result
+"$BIN/train" --net "$T/q.net" --epochs 2 --batch 16 --rotation 10 --width-shift 1 <"$T/train.tp" 2>/dev/null >"$T/aug.tp"
+"$BIN/train" --net "$T/q.net" --epochs 2 --batch 16 --rotation 10 --width-shift 1 <"$T/train.tp" 2>/dev/null |
+    cmp - "$T/aug.tp" || fail "augmented training not reproducible"
+cmp -s "$T/aug.tp" "$T/a.tp" && fail "augmentation changed nothing"
 # the checkpoint is a model: predict reads it
 "$BIN/predict" "$T/ck.tp" <"$T/val.tp" | "$BIN/tinfo" --header | grep -q 'pred' || fail "checkpoint unreadable"
 # --init resumes from a model; a NaN loss stops and leaves the checkpoint as it was

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# MNIST recipes: train a network on 55000 training images, choose the checkpoint on the
+# other 5000 (held out), and score it once on the 10000 test images, which nothing else
+# sees. Outputs in out/mnist-NAME/.
+#
+#   pipelines/mnist.sh lenet5        LeNet-5, 10 epochs, no augmentation
+#   pipelines/mnist.sh best          pipelines/nets/mnist-best.net, augmented, onecycle
+#   DATA=fashion, EPOCHS=N, THREADS=N to change the data, length, threads
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/bin
+name=${1:-best}
+data=${DATA:-mnist}
+d=$root/data/$data
+[ -f "$d/train-labels-idx1-ubyte" ] || [ -f "$d/train-labels-idx1-ubyte.gz" ] || "$root/tools/getdata.sh" "$data"
+f() { [ -f "$d/$1" ] && echo "$d/$1" || echo "$d/$1.gz"; }
+out=$root/out/$data-$name
+mkdir -p "$out"
+"$bin/idx2raw" "$(f train-images-idx3-ubyte)" "$(f train-labels-idx1-ubyte)" |
+    "$bin/split" --take 60000 --ratio 0.9166667 --train "$out/train.tp" --test "$out/held.tp" -q
+"$bin/idx2raw" "$(f t10k-images-idx3-ubyte)" "$(f t10k-labels-idx1-ubyte)" -o "$out/test.tp"
+case $name in
+lenet5) set -- --net "$root/pipelines/nets/lenet5.net" --epochs "${EPOCHS:-10}" ;;
+best) set -- --net "$root/pipelines/nets/mnist-best.net" --epochs "${EPOCHS:-15}" --batch 64 \
+          --schedule onecycle --lr 0.003 --rotation 10 --width-shift 0.1 --height-shift 0.1 --zoom 0.1 ;;
+*) echo "mnist.sh: unknown recipe '$name' (lenet5, best)" >&2; exit 2 ;;
+esac
+t0=$(date +%s)
+"$bin/train" "$@" --threads "${THREADS:-$(nproc)}" --val "$out/held.tp" -c "$out/best.tp" \
+    --history "$out/history.tp" <"$out/train.tp" >"$out/last.tp"
+t1=$(date +%s)
+"$bin/predict" "$out/best.tp" <"$out/test.tp" >"$out/test-pred.tp"
+"$bin/tp2csv" --no-header --fields y,pred "$out/test-pred.tp" |
+    awk -F, -v s=$((t1 - t0)) -v n="$name" '{c++; r += $1 == $2} END {
+        printf "%s: test accuracy %.2f%% (%d of %d), training took %d s\n", n, 100 * r / c, r, c, s}' | tee "$out/result.txt"
