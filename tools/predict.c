@@ -9,6 +9,7 @@
 #include "imgio.h"
 #include "net.h"
 #include "nn.h"
+#include "parallel.h"
 #include "progress.h"
 #include "stats.h"
 #include "stream.h"
@@ -81,16 +82,58 @@ static void predict_files(tp_net *net, const tp_header *mh, double scale, char *
     tp_nn_free(&w);
 }
 
+typedef struct {
+    tp_nn *ws;              /* one workspace per thread */
+    const tp_header *in, *out;
+    const tp_field *fx;
+    int pi, qi;
+    int64_t batch, k;       /* batch size, records in this round */
+    double scale;
+    const unsigned char *src;
+    unsigned char *dst;
+} pred_job;
+
+/* Batch b of the round on thread t: inputs scaled to floats, forward, pred and prob
+ * written beside the passed-through fields. */
+static void pred_batch(void *ctx, int64_t b, int t)
+{
+    pred_job *j = ctx;
+    tp_nn *w = &j->ws[t];
+    int64_t lo = b * j->batch, n = j->k - lo < j->batch ? j->k - lo : j->batch;
+    size_t ne = j->fx->nelem;
+    for (int64_t s = 0; s < n; s++) {
+        const unsigned char *rec = j->src + (size_t)(lo + s) * j->in->record_size;
+        float *o = w->a[0] + (size_t)s * ne;
+        if (j->fx->dtype == TP_U8)
+            for (size_t e = 0; e < ne; e++)
+                o[e] = (float)(rec[j->fx->offset + e] * j->scale);
+        else
+            for (size_t e = 0; e < ne; e++)
+                o[e] = (float)(tp_elem_as_double(rec + j->fx->offset, j->fx->dtype, e) * j->scale);
+    }
+    tp_nn_forward(w, (int)n, 0, NULL);
+    int K = w->net->classes;
+    for (int64_t s = 0; s < n; s++) {
+        unsigned char *ro = j->dst + (size_t)(lo + s) * j->out->record_size;
+        tp_copy_fields(j->in, j->src + (size_t)(lo + s) * j->in->record_size, j->out, ro);
+        const float *p = w->a[w->net->n] + (size_t)s * (size_t)K;
+        int32_t c = argmax(p, K);
+        memcpy(ro + j->out->fields[j->pi].offset, &c, 4);
+        memcpy(ro + j->out->fields[j->qi].offset, p, (size_t)K * sizeof *p);
+    }
+}
+
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
     const char *out = "-", *in = "-", *xname = "x";
-    int64_t batch = 64;
+    int64_t batch = 64, threads = tp_cpu_count();
     double rescale = -1;
     const tp_option opts[] = {
         {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
         {"input", 'i', TP_OPT_STRING, &in, "FILE", "read the stream from FILE"},
         {"batch", 'b', TP_OPT_INT, &batch, "N", "records per batch"},
+        {"threads", 't', TP_OPT_INT, &threads, "N", "threads, each running its own batches"},
         {"rescale", 0, TP_OPT_DOUBLE, &rescale, "X", "input scale (default: the model's, from training)"},
         {"field", 'f', TP_OPT_STRING, &xname, "NAME", "the input field"},
         {0},
@@ -109,6 +152,8 @@ int main(int argc, char **argv)
     int nargs = tp_cli_parse(&cli, argc, argv, &args);
     if (batch < 1 || batch > 65536)
         tp_usage("--batch must be 1 to 65536");
+    if (threads < 1 || threads > 256)
+        tp_usage("--threads must be 1 to 256");
     openblas_set_num_threads(1);
     tp_net net;
     tp_header mh;
@@ -144,39 +189,25 @@ int main(int argc, char **argv)
     qi = tp_header_find(&oh, "prob");
     if (!tp_header_get_meta(&oh, "classes") && tp_header_get_meta(&mh, "classes"))
         tp_header_set_meta(&oh, "classes", tp_header_get_meta(&mh, "classes"));
-    tp_nn w;
-    tp_nn_init(&w, &net, (int)batch);
-    unsigned char *src = tp_alloc((size_t)batch, h->record_size), *dst = tp_calloc((size_t)batch, oh.record_size);
+    int T = (int)threads;
+    tp_nn *ws = tp_alloc((size_t)T, sizeof *ws);
+    for (int t = 0; t < T; t++)
+        tp_nn_init(&ws[t], &net, (int)batch);
+    int64_t round = batch * T; /* records read, computed and written together */
+    unsigned char *src = tp_alloc((size_t)round, h->record_size), *dst = tp_calloc((size_t)round, oh.record_size);
+    pred_job j = {ws, h, &oh, fx, pi, qi, batch, 0, scale, src, dst};
     tp_writer *wr = tp_writer_open(out, &oh);
     tp_progress pr;
     tp_progress_start(&pr, "predict", h->count, "records");
     int64_t done = 0;
     for (;;) {
-        int64_t k = tp_reader_read(r, src, batch);
+        int64_t k = tp_reader_read(r, src, round);
         if (k < 0)
             tp_die("%s: %s", name, tp_reader_error(r));
         if (k == 0)
             break;
-        size_t ne = fx->nelem;
-        for (int64_t s = 0; s < k; s++) {
-            const unsigned char *rec = src + (size_t)s * h->record_size;
-            float *o = w.a[0] + (size_t)s * ne;
-            if (fx->dtype == TP_U8)
-                for (size_t e = 0; e < ne; e++)
-                    o[e] = (float)(rec[fx->offset + e] * scale);
-            else
-                for (size_t e = 0; e < ne; e++)
-                    o[e] = (float)(tp_elem_as_double(rec + fx->offset, fx->dtype, e) * scale);
-        }
-        tp_nn_forward(&w, (int)k, 0, NULL);
-        for (int64_t s = 0; s < k; s++) {
-            unsigned char *ro = dst + (size_t)s * oh.record_size;
-            tp_copy_fields(h, src + (size_t)s * h->record_size, &oh, ro);
-            const float *p = w.a[net.n] + (size_t)s * (size_t)K;
-            int32_t c = argmax(p, (int)K);
-            memcpy(ro + oh.fields[pi].offset, &c, 4);
-            memcpy(ro + oh.fields[qi].offset, p, (size_t)K * sizeof *p);
-        }
+        j.k = k;
+        tp_parallel_for((k + batch - 1) / batch, T, pred_batch, &j);
         tp_writer_write(wr, dst, k);
         done += k;
         tp_progress_update(&pr, done);
@@ -185,7 +216,9 @@ int main(int argc, char **argv)
     tp_progress_end(&pr, done);
     free(src);
     free(dst);
-    tp_nn_free(&w);
+    for (int t = 0; t < T; t++)
+        tp_nn_free(&ws[t]);
+    free(ws);
     tp_header_free(&oh);
     tp_reader_close(r);
 done:
