@@ -19,19 +19,28 @@
 #include "util.h"
 
 typedef struct {
-    tp_records *rs;
+    tp_records *rs;   /* random access (a file, or a pipe spooled) */
+    tp_reader *r;     /* or a stream read in order (--epoch-size) */
     const tp_field *x, *y;
     size_t rsz;
-    int64_t n;
+    int64_t n;        /* records (per epoch for a stream) */
     const char *name;
 } dataset;
 
-/* Opens a labelled image stream for random access. */
-static void open_data(dataset *d, const char *path, const char *xname, const char *yname)
+/* Opens a labelled image stream: for random access, or (epoch_size > 0) to be read in
+ * order, epoch_size records an epoch, as from an endless augment stream. */
+static void open_data(dataset *d, const char *path, const char *xname, const char *yname, int64_t epoch_size)
 {
-    d->rs = tp_records_open(path);
-    d->name = tp_records_name(d->rs);
-    const tp_header *h = tp_records_header(d->rs);
+    const tp_header *h;
+    if (epoch_size > 0) {
+        d->r = tp_open_or_die(path);
+        d->name = tp_reader_name(d->r);
+        h = tp_reader_header(d->r);
+    } else {
+        d->rs = tp_records_open(path);
+        d->name = tp_records_name(d->rs);
+        h = tp_records_header(d->rs);
+    }
     int xi = tp_header_find(h, xname), yi = tp_header_find(h, yname);
     if (xi < 0)
         tp_die("%s: no field '%s' to learn from", d->name, xname);
@@ -42,8 +51,26 @@ static void open_data(dataset *d, const char *path, const char *xname, const cha
     if (d->x->rank < 1 || d->x->rank > 3)
         tp_die("%s: field '%s' has rank %d (want H x W x C, H x W or a vector)", d->name, xname, d->x->rank);
     d->rsz = h->record_size;
+    if (d->r) {
+        d->n = epoch_size;
+        return;
+    }
     tp_records_scan(d->rs, NULL, NULL);
     d->n = tp_records_count(d->rs);
+}
+
+/* Records idx[0..m) (random access) or the next m (a stream) into buf; returns how many
+ * (fewer only at the end of a stream). */
+static int fetch(dataset *d, const int64_t *idx, int m, unsigned char *buf)
+{
+    if (d->rs) {
+        tp_records_get(d->rs, idx, m, buf);
+        return m;
+    }
+    int64_t k = tp_reader_read(d->r, buf, m);
+    if (k < 0)
+        tp_die("%s: %s", d->name, tp_reader_error(d->r));
+    return (int)k;
 }
 
 /* The input shape a field gives: H x W x C, H x W x 1, or 1 x 1 x N. */
@@ -54,12 +81,11 @@ static void shape_of(const tp_field *f, int *h, int *w, int *c)
     *c = f->rank == 3 ? (int)f->shape[2] : f->rank == 2 ? 1 : (int)f->shape[0];
 }
 
-/* Records idx[0..m) of d into the network input (scaled) and labels; dies on a label
- * outside [0, classes). */
-static void load_batch(dataset *d, const int64_t *idx, int m, unsigned char *buf, float *in, int32_t *lab,
-                       double scale, int classes)
+/* m fetched records in buf into the network input (scaled) and labels; dies on a label
+ * outside [0, classes), naming the record by idx. */
+static void convert(dataset *d, const unsigned char *buf, const int64_t *idx, int m, float *in, int32_t *lab,
+                    double scale, int classes)
 {
-    tp_records_get(d->rs, idx, m, buf);
     size_t ne = d->x->nelem;
     for (int s = 0; s < m; s++) {
         const unsigned char *rec = buf + (size_t)s * d->rsz;
@@ -100,8 +126,9 @@ static void eval_batch(void *ctx, int64_t b, int t)
         int q = m - k < 1024 ? m - k : 1024;
         for (int s = 0; s < q; s++)
             idx[s] = start + k + s;
-        load_batch(j->d, idx, q, j->buf[t], w->a[0] + (size_t)k * tp_layer_out_size(w->net, -1), j->lab[t] + k, j->scale,
-                   j->classes);
+        fetch(j->d, idx, q, j->buf[t]);
+        convert(j->d, j->buf[t], idx, q, w->a[0] + (size_t)k * tp_layer_out_size(w->net, -1), j->lab[t] + k, j->scale,
+                j->classes);
     }
     tp_nn_forward(w, m, 0, NULL);
     const float *p = w->a[w->net->n];
@@ -138,7 +165,7 @@ typedef struct {
     dataset *d;
     const int64_t *idx;
     int m;            /* samples in this batch */
-    unsigned char **buf;
+    const unsigned char *recs; /* the batch's records, fetched by the main thread */
     int32_t **lab;
     double scale;
     tp_rng step;
@@ -165,7 +192,7 @@ static void train_shard(void *ctx, int64_t t, int thread)
         return;
     }
     w->first = lo;
-    load_batch(j->d, j->idx + lo, n, j->buf[t], w->a[0], j->lab[t], j->scale, w->net->classes);
+    convert(j->d, j->recs + (size_t)lo * j->d->rsz, j->idx + lo, n, w->a[0], j->lab[t], j->scale, w->net->classes);
     if (j->aug) { /* augment's warp, drawn per record and epoch: the same for any split */
         const tp_net *net = w->net;
         size_t sz = (size_t)net->ih * (size_t)net->iw * (size_t)net->ic;
@@ -211,6 +238,7 @@ int main(int argc, char **argv)
     const char *netfile = NULL, *val = NULL, *out = "-", *ckpt = NULL, *hist = NULL, *init = NULL;
     const char *opt_name = "adam", *sched_name = "constant", *monitor = "val_accuracy", *xname = "x", *yname = "y";
     int64_t epochs = 10, batch = 32, seed = 42, patience = 0, freeze = 0, step_every = 10, threads = tp_cpu_count();
+    int64_t epoch_size = 0;
     double lr = 0.001, momentum = 0, decay = 0, smoothing = 0, rescale = -1, gamma = 0.1;
     int summary = 0, nesterov = 0, restore_best = 0;
     tp_augment_cli ac;
@@ -224,6 +252,7 @@ int main(int argc, char **argv)
         {"patience", 0, TP_OPT_INT, &patience, "N", "stop after N epochs without improvement (0: never)"},
         {"history", 0, TP_OPT_STRING, &hist, "FILE", "write one record per epoch (loss, accuracy, val_*, lr, seconds)"},
         {"epochs", 'e', TP_OPT_INT, &epochs, "N", "passes over the training data"},
+        {"epoch-size", 0, TP_OPT_INT, &epoch_size, "N", "read the input in order, N records an epoch (an endless augment stream); 0: random access"},
         {"batch", 'b', TP_OPT_INT, &batch, "N", "batch size"},
         {"optimizer", 0, TP_OPT_STRING, &opt_name, "NAME", "adam, sgd or adagrad (Keras' defaults)"},
         {"lr", 0, TP_OPT_DOUBLE, &lr, "X", "learning rate (the peak for onecycle)"},
@@ -270,6 +299,8 @@ int main(int argc, char **argv)
         tp_usage("--epochs must be >= 1 and --batch 1 to 65536");
     if (threads < 1 || threads > 256)
         tp_usage("--threads must be 1 to 256");
+    if (epoch_size < 0)
+        tp_usage("--epoch-size must be >= 0");
     tp_opt_kind ok;
     tp_sched sched = {TP_SCHED_CONSTANT, lr, gamma, (int)step_every, lr * 1e-3, 0.3};
     if (tp_optim_parse(opt_name, &ok))
@@ -287,7 +318,7 @@ int main(int argc, char **argv)
 
     dataset tr, va;
     memset(&va, 0, sizeof va);
-    open_data(&tr, nargs ? args[0] : "-", xname, yname);
+    open_data(&tr, nargs ? args[0] : "-", xname, yname, epoch_size);
     if (tr.n == 0)
         tp_die("%s: no training records", tr.name);
     int ih, iw, ic;
@@ -311,14 +342,14 @@ int main(int argc, char **argv)
     if (freeze < 0 || freeze > net.n)
         tp_usage("--freeze must be 0 to the %d layers", net.n);
     if (val) {
-        open_data(&va, val, xname, yname);
+        open_data(&va, val, xname, yname, 0);
         int vh, vw, vc;
         shape_of(va.x, &vh, &vw, &vc);
         if (vh != ih || vw != iw || vc != ic)
             tp_die("%s: inputs are %dx%dx%d, the training data's %dx%dx%d", va.name, vh, vw, vc, ih, iw, ic);
     }
     double scale = rescale >= 0 ? rescale : tr.x->dtype == TP_U8 ? 1.0 / 255 : 1;
-    const char *classes = tp_header_get_meta(tp_records_header(tr.rs), "classes");
+    const char *classes = tp_header_get_meta(tr.rs ? tp_records_header(tr.rs) : tp_reader_header(tr.r), "classes");
     if (classes)
         tp_header_set_meta(&model_meta, "classes", classes);
     char sbuf[64];
@@ -352,6 +383,7 @@ int main(int argc, char **argv)
     opt.nesterov = nesterov;
     opt.decay = decay;
     int64_t *order = tp_alloc((size_t)tr.n, sizeof *order);
+    unsigned char *recs = tp_alloc((size_t)batch, tr.rsz);
     double sh_loss[256];
     int64_t sh_right[256];
     int augmenting = tp_augment_active(&ac.a);
@@ -374,15 +406,22 @@ int main(int argc, char **argv)
     for (int64_t e = 0; e < epochs; e++) {
         double t0 = tp_now(), sum_loss = 0, cur_lr = lr;
         int64_t right = 0;
-        for (int64_t i = 0; i < tr.n; i++)
-            order[i] = i;
-        tp_rng sr = tp_rng_split(&root, 0x5348554600000000ull | (uint64_t)e);
-        tp_rng_shuffle(&sr, order, tr.n);
+        for (int64_t i = 0; i < tr.n; i++) /* a stream: records are numbered in arrival order */
+            order[i] = tr.r ? e * tr.n + i : i;
+        if (tr.rs) {
+            tp_rng sr = tp_rng_split(&root, 0x5348554600000000ull | (uint64_t)e);
+            tp_rng_shuffle(&sr, order, tr.n);
+        }
         tp_progress pr;
         tp_progress_start(&pr, "train", tr.n, "images");
+        int64_t seen = 0;
         for (int64_t b = 0; b < tr.n; b += batch, t++) {
             int m = (int)(tr.n - b < batch ? tr.n - b : batch);
-            step_job j = {ws, T, &tr, order + b, m, buf, lab, scale, tp_rng_split(&root, (uint64_t)t), (float)smoothing,
+            m = fetch(&tr, order + b, m, recs);
+            if (m == 0)
+                break; /* a stream that ended */
+            seen += m;
+            step_job j = {ws, T, &tr, order + b, m, recs, lab, scale, tp_rng_split(&root, (uint64_t)t), (float)smoothing,
                           sh_loss, sh_right, augmenting ? &ac.a : NULL, tp_rng_split(&aug_root, (uint64_t)e), scratch};
             tp_parallel_for(T, T, train_shard, &j);
             double loss = 0;
@@ -402,8 +441,12 @@ int main(int argc, char **argv)
             tp_optim_step(&opt, net.params + first_free, ws[0].grad + first_free, cur_lr);
             tp_progress_update(&pr, b + m);
         }
-        tp_progress_end(&pr, tr.n);
-        double loss = sum_loss / (double)tr.n, acc = (double)right / (double)tr.n, vl = NAN, vacc = NAN;
+        tp_progress_end(&pr, seen);
+        if (seen == 0) {
+            fprintf(stderr, "train: %s ended before epoch %lld\n", tr.name, (long long)(e + 1));
+            break;
+        }
+        double loss = sum_loss / (double)seen, acc = (double)right / (double)seen, vl = NAN, vacc = NAN;
         if (val)
             evaluate(ws, T, wcap, &va, buf, lab, scale, &vl, &vacc);
         double secs = tp_now() - t0;
@@ -444,6 +487,7 @@ int main(int argc, char **argv)
     tp_header_free(&hh);
     tp_header_free(&model_meta);
     free(order);
+    free(recs);
     for (int k = 0; k < T; k++) {
         tp_nn_free(&ws[k]);
         free(buf[k]);
@@ -458,6 +502,7 @@ int main(int argc, char **argv)
     tp_optim_free(&opt);
     tp_net_free(&net);
     tp_records_close(tr.rs);
+    tp_reader_close(tr.r);
     tp_records_close(va.rs);
     free(args);
     return 0;

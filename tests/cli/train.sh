@@ -62,6 +62,17 @@ grep -aq '^meta classes br$' "$T/m.tp" || fail "model lacks the class names"
 "$BIN/train" --net "$T/q.net" --epochs 2 --batch 16 --rotation 10 --width-shift 1 <"$T/train.tp" 2>/dev/null |
     cmp - "$T/aug.tp" || fail "augmented training not reproducible"
 cmp -s "$T/aug.tp" "$T/a.tp" && fail "augmentation changed nothing"
+# an endless augmented stream from upstream, read in order, 400 records an epoch
+"$BIN/augment" --epochs 0 --shuffle --rotation 5 "$T/train.tp" 2>"$T/aerr" |
+    "$BIN/train" --net "$T/q.net" --epoch-size 400 --epochs 8 --batch 16 --lr 0.01 --val "$T/val.tp" \
+        --history "$T/sh.tp" >"$T/sm.tp" 2>"$T/slog" || fail "streamed training failed: $(cat "$T/slog")"
+[ -s "$T/aerr" ] && fail "the producer complained: $(cat "$T/aerr")"
+sacc=$("$BIN/tp2csv" --no-header --fields val_accuracy "$T/sh.tp" | tail -1)
+awk -v a="$sacc" 'BEGIN {exit !(a >= 0.9)}' || fail "streamed training reached only $sacc"
+# a finite stream that ends early stops training after what it had
+"$BIN/idx2raw" -n 300 "$T/train-im" "$T/train-lb" |
+    "$BIN/train" --net "$T/q.net" --epoch-size 200 --epochs 5 >"$T/short.tp" 2>"$T/elog" || fail "short stream: $(cat "$T/elog")"
+grep -q "stdin ended before epoch 3" "$T/elog" || fail "no word of the stream's end: $(cat "$T/elog")"
 # the checkpoint is a model: predict reads it
 "$BIN/predict" "$T/ck.tp" <"$T/val.tp" | "$BIN/tinfo" --header | grep -q 'pred' || fail "checkpoint unreadable"
 # --init resumes from a model; a NaN loss stops and leaves the checkpoint as it was
