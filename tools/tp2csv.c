@@ -1,4 +1,5 @@
 /* tp2csv — a tpipe stream as CSV text, one row per record, one column per element. */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +30,14 @@ static int format_elem(char *buf, size_t n, const void *p, tp_dtype d, size_t i)
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
-    const char *out = "-", *fields = NULL, *sep = ",";
+    const char *out = "-", *fields = NULL, *sep = ",", *text = NULL;
     int no_header = 0;
     const tp_option opts[] = {
         {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the CSV to FILE"},
         {"fields", 'f', TP_OPT_STRING, &fields, "LIST", "comma-separated fields to write (default: all)"},
         {"sep", 's', TP_OPT_STRING, &sep, "TEXT", "column separator"},
         {"no-header", 0, TP_OPT_FLAG, &no_header, NULL, "leave out the row of column names"},
+        {"text", 0, TP_OPT_STRING, &text, "LIST", "u8 fields to write as one text column (up to the first zero byte), e.g. name"},
         {0},
     };
     const tp_cli cli = {
@@ -71,6 +73,18 @@ int main(int argc, char **argv)
         for (int i = 0; i < h->nfields; i++)
             sel[nsel++] = i;
     }
+    /* fields written as text: a u8 vector holding a zero-padded string */
+    char *is_text = tp_calloc((size_t)h->nfields, 1);
+    if (text) {
+        char *list = tp_strdup(text), *save = NULL;
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int i = tp_header_find(h, t);
+            if (i < 0 || h->fields[i].dtype != TP_U8)
+                tp_die("%s: --text needs a u8 field, and '%s' is not one", tp_reader_name(r), t);
+            is_text[i] = 1;
+        }
+        free(list);
+    }
     size_t seplen = strlen(sep);
     tp_outfile o;
     tp_out_open(&o, out);
@@ -79,8 +93,8 @@ int main(int argc, char **argv)
         int first = 1;
         for (int s = 0; s < nsel; s++) {
             const tp_field *f = &h->fields[sel[s]];
-            for (size_t e = 0; e < f->nelem; e++, first = 0) {
-                int n = f->rank == 0 ? snprintf(buf, sizeof buf, "%s", f->name)
+            for (size_t e = 0; e < (is_text[sel[s]] ? 1 : f->nelem); e++, first = 0) {
+                int n = f->rank == 0 || is_text[sel[s]] ? snprintf(buf, sizeof buf, "%s", f->name)
                                      : snprintf(buf, sizeof buf, "%s_%zu", f->name, e);
                 if (!first)
                     tp_out_write(&o, sep, seplen);
@@ -94,6 +108,24 @@ int main(int argc, char **argv)
         int first = 1;
         for (int s = 0; s < nsel; s++) {
             const tp_field *f = &h->fields[sel[s]];
+            if (is_text[sel[s]]) { /* CSV quoting when the text holds the separator, a quote or a newline */
+                const char *t = (const char *)rec + f->offset;
+                size_t n = strnlen(t, f->nelem);
+                if (!first)
+                    tp_out_write(&o, sep, seplen);
+                first = 0;
+                int quote = memchr(t, '"', n) || memchr(t, '\n', n) || (seplen && memmem(t, n, sep, seplen));
+                if (quote)
+                    tp_out_write(&o, "\"", 1);
+                for (size_t c = 0; c < n; c++) {
+                    if (t[c] == '"')
+                        tp_out_write(&o, "\"", 1);
+                    tp_out_write(&o, t + c, 1);
+                }
+                if (quote)
+                    tp_out_write(&o, "\"", 1);
+                continue;
+            }
             for (size_t e = 0; e < f->nelem; e++, first = 0) {
                 if (!first)
                     tp_out_write(&o, sep, seplen);
@@ -106,6 +138,7 @@ int main(int argc, char **argv)
     tp_out_close(&o);
     tp_reader_close(r);
     free(sel);
+    free(is_text);
     free(args);
     return 0;
 }

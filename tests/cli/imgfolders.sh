@@ -44,6 +44,14 @@ grep -aq '^field name u8 9$' "$T/flat.tp" || fail "name field: $(head -c 200 "$T
 "$BIN/tp2npy" -f name "$T/flat.tp" -o "$T/names.npy"
 tail -c 45 "$T/names.npy" | tr -d '\0' | grep -q '00000.png00001.png00002.png00003.png00004.png' || fail "file names"
 
+# names as CSV text, quoted where they hold a comma or a quote
+mkdir -p "$T/names"
+cp "$T/flat/00000.png" "$T/names/a,b.png"
+cp "$T/flat/00001.png" "$T/names/q\"u.png"
+cp "$T/flat/00002.png" "$T/names/plain.png"
+"$BIN/img2raw" "$T/names" | "$BIN/tp2csv" --text name --fields name,y >"$T/n.csv"
+printf 'name,y\n"a,b.png",-1\nplain.png,-1\n"q""u.png",-1\n' | cmp - "$T/n.csv" || fail "text CSV: $(cat "$T/n.csv")"
+expect_fail 1 "^tp2csv: stdin: --text needs a u8 field, and 'y' is not one$" "$BIN/tp2csv" --text y <"$T/flat.tp"
 # sizes and channels: mixed sizes need --size; --rgb converts
 mkdir -p "$T/mixed/a"
 cp "$T/png/cat/00000.png" "$T/mixed/a/1.png"
