@@ -4,7 +4,8 @@
 # sees. Outputs in out/mnist-NAME/.
 #
 #   pipelines/mnist.sh lenet5        LeNet-5, 10 epochs, no augmentation
-#   pipelines/mnist.sh best          pipelines/nets/mnist-best.net, augmented, onecycle
+#   pipelines/mnist.sh best          pipelines/nets/mnist-best.net, augmented, onecycle, 15 epochs
+#   pipelines/mnist.sh wide          pipelines/nets/mnist-wide.net, the same at twice the width, 18 epochs
 #   DATA=fashion, EPOCHS=N, THREADS=N to change the data, length, threads
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +24,9 @@ case $name in
 lenet5) set -- --net "$root/pipelines/nets/lenet5.net" --epochs "${EPOCHS:-10}" ;;
 best) set -- --net "$root/pipelines/nets/mnist-best.net" --epochs "${EPOCHS:-15}" --batch 64 \
           --schedule onecycle --lr 0.003 --rotation 10 --width-shift 0.1 --height-shift 0.1 --zoom 0.1 ;;
-*) echo "mnist.sh: unknown recipe '$name' (lenet5, best)" >&2; exit 2 ;;
+wide) set -- --net "$root/pipelines/nets/mnist-wide.net" --epochs "${EPOCHS:-18}" --batch 64 \
+          --schedule onecycle --lr 0.003 --rotation 10 --width-shift 0.1 --height-shift 0.1 --zoom 0.1 ;;
+*) echo "mnist.sh: unknown recipe '$name' (lenet5, best, wide)" >&2; exit 2 ;;
 esac
 t0=$(date +%s)
 "$bin/train" "$@" --threads "${THREADS:-$(nproc)}" --val "$out/held.tp" -c "$out/best.tp" \
