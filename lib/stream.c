@@ -292,6 +292,27 @@ int tp_header_append_meta(tp_header *h, const char *key, const char *v, size_t n
     return 0;
 }
 
+int tp_meta_line(const tp_header *h, const char *key, int64_t k, char *buf, size_t n)
+{
+    buf[0] = 0;
+    const char *s = tp_header_get_meta(h, key);
+    for (; s && k > 0; k--)
+        if ((s = strchr(s, '\n')))
+            s++;
+    if (!s || k < 0 || *s == 0 || *s == '\n')
+        return -1;
+    const char *e = strchr(s, '\n');
+    size_t len = e ? (size_t)(e - s) : strlen(s);
+    snprintf(buf, n, "%.*s", (int)(len < n ? len : n - 1), s);
+    return 0;
+}
+
+void tp_class_name(const tp_header *h, int64_t k, char *buf, size_t n)
+{
+    if (tp_meta_line(h, "classes", k, buf, n))
+        snprintf(buf, n, "%lld", (long long)k);
+}
+
 void tp_header_del_meta(tp_header *h, const char *key)
 {
     int i = find_meta(h, key);

@@ -98,6 +98,11 @@ const char *tp_header_get_meta(const tp_header *h, const char *key);
 /* Appends one line of n bytes to key's value (creating key): how a multi-line value is read
  * back. Amortised O(n). Returns 0, or -1 when key would be one too many. */
 int tp_header_append_meta(tp_header *h, const char *key, const char *line, size_t n);
+/* Line k (from 0) of key's multi-line value into buf; returns 0, or -1 (buf "") when the
+ * key or the line is absent or empty. */
+int tp_meta_line(const tp_header *h, const char *key, int64_t k, char *buf, size_t n);
+/* The name of class k: line k of the classes metadata, else the number k. */
+void tp_class_name(const tp_header *h, int64_t k, char *buf, size_t n);
 /* Removes key if present. */
 void tp_header_del_meta(tp_header *h, const char *key);
 

@@ -12,21 +12,11 @@
 
 static const uint8_t WHITE[3] = {255, 255, 255}, BLACK[3] = {0, 0, 0}, RED[3] = {200, 0, 0};
 
-/* The name of class v: line v of the classes metadata, else the number. */
-static void class_name(const char *classes, int64_t v, char *buf, size_t n)
+/* Class v's name, cut to fit a cell. */
+static void class_name(const tp_header *h, int64_t v, char *buf, size_t n)
 {
-    const char *s = classes;
-    for (int64_t k = 0; s && k < v; k++)
-        if ((s = strchr(s, '\n')))
-            s++;
-    if (v >= 0 && s && *s && *s != '\n') {
-        const char *e = strchr(s, '\n');
-        size_t len = e ? (size_t)(e - s) : strlen(s);
-        snprintf(buf, n, "%.*s", (int)(len < n ? len : n - 1), s);
-    } else {
-        snprintf(buf, n, "%lld", (long long)v);
-    }
-    if (strlen(buf) > 12) /* keep labels within a cell */
+    tp_class_name(h, v, buf, n);
+    if (strlen(buf) > 12)
         buf[12] = 0;
 }
 
@@ -119,10 +109,10 @@ int main(int argc, char **argv)
     int cell_w = iw * s, text_w = 0;
     for (int64_t i = 0; i < n; i++) { /* cells wide enough for the longest caption */
         const unsigned char *p = keep + (size_t)i * h->record_size;
-        class_name(tp_header_get_meta(h, "classes"), int_field(h, li, p), cls, sizeof cls);
+        class_name(h, int_field(h, li, p), cls, sizeof cls);
         snprintf(text, sizeof text, "%s", li >= 0 ? cls : "");
         if (pi >= 0 && li >= 0 && int_field(h, pi, p) != int_field(h, li, p)) {
-            class_name(tp_header_get_meta(h, "classes"), int_field(h, pi, p), cls, sizeof cls);
+            class_name(h, int_field(h, pi, p), cls, sizeof cls);
             snprintf(text + strlen(text), sizeof text - strlen(text), " %s", cls);
         }
         int tw = tp_text_width(text, ts);
@@ -154,11 +144,11 @@ int main(int argc, char **argv)
         }
         if (li >= 0) {
             int64_t y0 = int_field(h, li, p);
-            class_name(tp_header_get_meta(h, "classes"), y0, cls, sizeof cls);
+            class_name(h, y0, cls, sizeof cls);
             tp_draw_text(&cv, x, y, cls, ts, BLACK);
             if (pi >= 0 && int_field(h, pi, p) != y0) {
                 int at = x + tp_text_width(cls, ts) + 6 * ts;
-                class_name(tp_header_get_meta(h, "classes"), int_field(h, pi, p), cls, sizeof cls);
+                class_name(h, int_field(h, pi, p), cls, sizeof cls);
                 tp_draw_text(&cv, at, y, cls, ts, RED);
             }
         }

@@ -24,26 +24,11 @@ static int argmax(const float *p, int k)
     return b;
 }
 
-/* Line k of the classes metadata, or the number. */
-static void class_name(const char *classes, int k, char *buf, size_t n)
-{
-    const char *s = classes;
-    for (int i = 0; s && i < k; i++)
-        if ((s = strchr(s, '\n')))
-            s++;
-    if (s && *s && *s != '\n') {
-        const char *e = strchr(s, '\n');
-        snprintf(buf, n, "%.*s", (int)(e ? e - s : (long)strlen(s)), s);
-    } else
-        snprintf(buf, n, "%d", k);
-}
-
 /* predict MODEL a.jpg b.png ...: one line per file, "name class probability". */
 static void predict_files(tp_net *net, const tp_header *mh, double scale, char **files, int n)
 {
     tp_nn w;
     tp_nn_init(&w, net, 1);
-    const char *classes = tp_header_get_meta(mh, "classes");
     size_t ne = (size_t)net->ih * (size_t)net->iw * (size_t)net->ic;
     float *tmp = tp_alloc(ne, sizeof *tmp);
     for (int i = 0; i < n; i++) {
@@ -71,7 +56,7 @@ static void predict_files(tp_net *net, const tp_header *mh, double scale, char *
         const float *p = w.a[net->n];
         int k = argmax(p, net->classes);
         char name[128];
-        class_name(classes, k, name, sizeof name);
+        tp_class_name(mh, k, name, sizeof name);
         printf("%s %s %.4f\n", files[i], name, p[k]);
         free(a);
         free(pix);

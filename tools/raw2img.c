@@ -23,20 +23,6 @@ static void make_dir(const char *path)
         tp_die("%s: not a folder", path);
 }
 
-/* Line k of the newline-separated list s into buf ("" when absent). */
-static void nth_line(const char *s, int64_t k, char *buf, size_t n)
-{
-    buf[0] = 0;
-    for (; s && k > 0; k--)
-        if ((s = strchr(s, '\n')))
-            s++;
-    if (!s)
-        return;
-    const char *e = strchr(s, '\n');
-    size_t len = e ? (size_t)(e - s) : strlen(s);
-    snprintf(buf, n, "%.*s", (int)(len < n ? len : n - 1), s);
-}
-
 /* A class name usable as a folder name. */
 static void safe_name(char *s)
 {
@@ -93,7 +79,6 @@ int main(int argc, char **argv)
     int li = tp_header_find(h, label);
     if (li >= 0 && (h->fields[li].nelem != 1 || tp_dtype_is_float(h->fields[li].dtype)))
         li = -1;
-    const char *classes = tp_header_get_meta(h, "classes");
     make_dir(dir);
 
     const char *ext = jpeg ? "jpg" : "png";
@@ -106,8 +91,7 @@ int main(int argc, char **argv)
     while ((rec = tp_next_or_die(r))) {
         int64_t y = li >= 0 ? (int64_t)tp_elem_as_double(rec + h->fields[li].offset, h->fields[li].dtype, 0) : -1;
         if (y >= 0) {
-            nth_line(classes, y, cls, sizeof cls);
-            if (!cls[0] || strcmp(cls, ".") == 0 || strcmp(cls, "..") == 0)
+            if (tp_meta_line(h, "classes", y, cls, sizeof cls) || strcmp(cls, ".") == 0 || strcmp(cls, "..") == 0)
                 snprintf(cls, sizeof cls, "%lld", (long long)y);
             safe_name(cls);
             snprintf(path, plen, "%s/%s", dir, cls);

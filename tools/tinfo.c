@@ -80,7 +80,6 @@ static int label_field(const tp_header *h, const char *name, const char *path)
 
 static void print_histogram(const tp_header *h, const tp_field *f, const tp_hist *hist, int64_t total)
 {
-    const char *classes = tp_header_get_meta(h, "classes");
     int nclass = 0;
     for (int64_t i = 0; i < hist->slots; i++)
         nclass += hist->counts[i] > 0;
@@ -91,18 +90,9 @@ static void print_histogram(const tp_header *h, const tp_field *f, const tp_hist
         int64_t v = i - 1;
         printf("  %6lld %9lld %6.2f%%", (long long)v, (long long)hist->counts[i],
                100.0 * (double)hist->counts[i] / (double)(total ? total : 1));
-        if (classes && v >= 0) { /* the v-th line of the classes metadata */
-            const char *p = classes;
-            for (int64_t k = 0; k < v && p; k++) {
-                p = strchr(p, '\n');
-                if (p)
-                    p++;
-            }
-            if (p) {
-                const char *e = strchr(p, '\n');
-                printf("  %.*s", e ? (int)(e - p) : (int)strlen(p), p);
-            }
-        }
+        char name[128];
+        if (v >= 0 && tp_meta_line(h, "classes", v, name, sizeof name) == 0)
+            printf("  %s", name);
         printf("\n");
     }
     if (hist->other)

@@ -369,6 +369,22 @@ static void test_header_edit(void)
     CHECK(strcmp(tp_header_get_meta(&c, "k"), "2") == 0);
     char err[128];
     CHECK(tp_header_add_field(&h, "a", TP_U8, 0, NULL, err, sizeof err) == -1);
+    /* class names: line k of the classes metadata, else the number */
+    tp_header_set_meta(&h, "classes", "cat\n\ndog");
+    char name[8];
+    tp_class_name(&h, 0, name, sizeof name);
+    CHECK(strcmp(name, "cat") == 0);
+    tp_class_name(&h, 1, name, sizeof name); /* an empty line */
+    CHECK(strcmp(name, "1") == 0);
+    tp_class_name(&h, 2, name, sizeof name);
+    CHECK(strcmp(name, "dog") == 0);
+    tp_class_name(&h, 7, name, sizeof name);
+    CHECK(strcmp(name, "7") == 0);
+    tp_class_name(&h, -1, name, sizeof name);
+    CHECK(strcmp(name, "-1") == 0);
+    tp_header_set_meta(&h, "classes", "a-very-long-class-name");
+    CHECK(tp_meta_line(&h, "classes", 0, name, sizeof name) == 0 && strcmp(name, "a-very-") == 0);
+    CHECK(tp_meta_line(&h, "nothing", 0, name, sizeof name) == -1 && name[0] == 0);
     tp_header_free(&h);
     tp_header_free(&c);
 }
