@@ -12,215 +12,11 @@
 #include "optim.h"
 #include "parallel.h"
 #include "progress.h"
-#include "records.h"
+#include "trainer.h"
 #include "rng.h"
 #include "stats.h"
 #include "stream.h"
 #include "util.h"
-
-typedef struct {
-    tp_records *rs;   /* random access (a file, or a pipe spooled) */
-    tp_reader *r;     /* or a stream read in order (--epoch-size) */
-    const tp_field *x, *y;
-    size_t rsz;
-    int64_t n;        /* records (per epoch for a stream) */
-    const char *name;
-} dataset;
-
-/* Opens a labelled image stream: for random access, or (epoch_size > 0) to be read in
- * order, epoch_size records an epoch, as from an endless augment stream. */
-static void open_data(dataset *d, const char *path, const char *xname, const char *yname, int64_t epoch_size)
-{
-    const tp_header *h;
-    if (epoch_size > 0) {
-        d->r = tp_open_or_die(path);
-        d->name = tp_reader_name(d->r);
-        h = tp_reader_header(d->r);
-    } else {
-        d->rs = tp_records_open(path);
-        d->name = tp_records_name(d->rs);
-        h = tp_records_header(d->rs);
-    }
-    int xi = tp_header_find(h, xname), yi = tp_header_find(h, yname);
-    if (xi < 0)
-        tp_die("%s: no field '%s' to learn from", d->name, xname);
-    if (yi < 0 || h->fields[yi].nelem != 1 || tp_dtype_is_float(h->fields[yi].dtype))
-        tp_die("%s: no integer label field '%s'", d->name, yname);
-    d->x = &h->fields[xi];
-    d->y = &h->fields[yi];
-    if (d->x->rank < 1 || d->x->rank > 3)
-        tp_die("%s: field '%s' has rank %d (want H x W x C, H x W or a vector)", d->name, xname, d->x->rank);
-    d->rsz = h->record_size;
-    if (d->r) {
-        d->n = epoch_size;
-        return;
-    }
-    tp_records_scan(d->rs, NULL, NULL);
-    d->n = tp_records_count(d->rs);
-}
-
-/* Records idx[0..m) (random access) or the next m (a stream) into buf; returns how many
- * (fewer only at the end of a stream). */
-static int fetch(dataset *d, const int64_t *idx, int m, unsigned char *buf)
-{
-    if (d->rs) {
-        tp_records_get(d->rs, idx, m, buf);
-        return m;
-    }
-    int64_t k = tp_reader_read(d->r, buf, m);
-    if (k < 0)
-        tp_die("%s: %s", d->name, tp_reader_error(d->r));
-    return (int)k;
-}
-
-/* The input shape a field gives: H x W x C, H x W x 1, or 1 x 1 x N. */
-static void shape_of(const tp_field *f, int *h, int *w, int *c)
-{
-    *h = f->rank >= 2 ? (int)f->shape[0] : 1;
-    *w = f->rank >= 2 ? (int)f->shape[1] : 1;
-    *c = f->rank == 3 ? (int)f->shape[2] : f->rank == 2 ? 1 : (int)f->shape[0];
-}
-
-/* m fetched records in buf into the network input (scaled) and labels; dies on a label
- * outside [0, classes), naming the record by idx. */
-static void convert(dataset *d, const unsigned char *buf, const int64_t *idx, int m, float *in, int32_t *lab,
-                    double scale, int classes)
-{
-    size_t ne = d->x->nelem;
-    for (int s = 0; s < m; s++) {
-        const unsigned char *rec = buf + (size_t)s * d->rsz;
-        float *o = in + (size_t)s * ne;
-        if (d->x->dtype == TP_U8)
-            for (size_t e = 0; e < ne; e++)
-                o[e] = (float)(rec[d->x->offset + e] * scale);
-        else
-            for (size_t e = 0; e < ne; e++)
-                o[e] = (float)(tp_elem_as_double(rec + d->x->offset, d->x->dtype, e) * scale);
-        int64_t y = (int64_t)tp_elem_as_double(rec + d->y->offset, d->y->dtype, 0);
-        if (y < 0 || y >= classes)
-            tp_die("%s: record %lld has label %lld, outside the network's %d classes", d->name, (long long)idx[s],
-                   (long long)y, classes);
-        lab[s] = (int32_t)y;
-    }
-}
-
-typedef struct {
-    tp_nn *ws;        /* one workspace per thread */
-    dataset *d;
-    int batch, classes;
-    double scale;
-    unsigned char **buf;
-    int32_t **lab;
-    double *loss;     /* per thread */
-    int64_t *right;   /* per thread */
-} eval_job;
-
-/* Batch b of the evaluation, on thread t's workspace. */
-static void eval_batch(void *ctx, int64_t b, int t)
-{
-    eval_job *j = ctx;
-    tp_nn *w = &j->ws[t];
-    int64_t start = b * j->batch, idx[1024];
-    int m = (int)(j->d->n - start < j->batch ? j->d->n - start : j->batch);
-    for (int k = 0; k < m; k += 1024) { /* idx in slices: batches may exceed 1024 */
-        int q = m - k < 1024 ? m - k : 1024;
-        for (int s = 0; s < q; s++)
-            idx[s] = start + k + s;
-        fetch(j->d, idx, q, j->buf[t]);
-        convert(j->d, j->buf[t], idx, q, w->a[0] + (size_t)k * tp_layer_out_size(w->net, -1), j->lab[t] + k, j->scale,
-                j->classes);
-    }
-    tp_nn_forward(w, m, 0, NULL);
-    const float *p = w->a[w->net->n];
-    int K = j->classes;
-    for (int s = 0; s < m; s++) {
-        const float *ps = p + (size_t)s * (size_t)K;
-        int best = 0;
-        for (int k = 1; k < K; k++)
-            best = ps[k] > ps[best] ? k : best;
-        j->right[t] += best == j->lab[t][s];
-        j->loss[t] -= log(ps[j->lab[t][s]] > 1e-30f ? ps[j->lab[t][s]] : 1e-30f);
-    }
-}
-
-/* Loss and accuracy of the network on all of d (inference mode), threads over batches. */
-static void evaluate(tp_nn *ws, int nthreads, int wcap, dataset *d, unsigned char **buf, int32_t **lab, double scale,
-                     double *loss, double *acc)
-{
-    double l[1024] = {0};
-    int64_t right[1024] = {0};
-    eval_job j = {ws, d, wcap, ws[0].net->classes, scale, buf, lab, l, right};
-    tp_parallel_for((d->n + wcap - 1) / wcap, nthreads, eval_batch, &j);
-    double sl = 0;
-    int64_t sr = 0;
-    for (int t = 0; t < nthreads; t++)
-        sl += l[t], sr += right[t];
-    *loss = d->n ? sl / (double)d->n : NAN;
-    *acc = d->n ? (double)sr / (double)d->n : NAN;
-}
-
-typedef struct {
-    tp_nn *ws;        /* one workspace per shard */
-    int shards;
-    dataset *d;
-    const int64_t *idx;
-    int m;            /* samples in this batch */
-    const unsigned char *recs; /* the batch's records, fetched by the main thread */
-    int32_t **lab;
-    double scale;
-    tp_rng step;
-    float smoothing;
-    double *loss;
-    int64_t *right;
-    const tp_augment *aug; /* NULL: no augmentation */
-    tp_rng aug_epoch;      /* this epoch's augmentation generator */
-    float **scratch;       /* per shard: one warped image */
-} step_job;
-
-/* Shard t of a training batch: its samples forward and backward, its gradient weighted by
- * its share of the batch (so the shards' sum is the whole batch's mean gradient). */
-static void train_shard(void *ctx, int64_t t, int thread)
-{
-    (void)thread;
-    step_job *j = ctx;
-    tp_nn *w = &j->ws[t];
-    int lo = (int)((int64_t)j->m * t / j->shards), hi = (int)((int64_t)j->m * (t + 1) / j->shards), n = hi - lo;
-    j->loss[t] = 0;
-    j->right[t] = 0;
-    if (n == 0) {
-        memset(w->grad, 0, w->net->ntrain * sizeof *w->grad);
-        return;
-    }
-    w->first = lo;
-    convert(j->d, j->recs + (size_t)lo * j->d->rsz, j->idx + lo, n, w->a[0], j->lab[t], j->scale, w->net->classes);
-    if (j->aug) { /* augment's warp, drawn per record and epoch: the same for any split */
-        const tp_net *net = w->net;
-        size_t sz = (size_t)net->ih * (size_t)net->iw * (size_t)net->ic;
-        for (int s = 0; s < n; s++) {
-            tp_rng r = tp_rng_split(&j->aug_epoch, (uint64_t)j->idx[lo + s]);
-            tp_augment_draw d;
-            double m[6];
-            tp_augment_sample(j->aug, &r, net->ih, net->iw, &d);
-            tp_augment_matrix(j->aug, &d, net->ih, net->iw, m);
-            tp_augment_warp(j->aug, &d, m, w->a[0] + (size_t)s * sz, j->scratch[t], net->ih, net->iw, net->ic);
-            memcpy(w->a[0] + (size_t)s * sz, j->scratch[t], sz * sizeof(float));
-        }
-    }
-    tp_nn_forward(w, n, 1, &j->step);
-    double loss = tp_nn_backward(w, n, j->lab[t], j->smoothing);
-    float share = (float)n / (float)j->m;
-    for (size_t k = 0; k < w->net->ntrain; k++)
-        w->grad[k] *= share;
-    j->loss[t] = loss * n;
-    const float *p = w->a[w->net->n];
-    int K = w->net->classes;
-    for (int s = 0; s < n; s++) {
-        int best = 0;
-        for (int k = 1; k < K; k++)
-            best = p[(size_t)s * (size_t)K + (size_t)k] > p[(size_t)s * (size_t)K + (size_t)best] ? k : best;
-        j->right[t] += best == j->lab[t][s];
-    }
-}
 
 /* The history stream's header: one record per epoch. */
 static void history_header(tp_header *h)
@@ -316,13 +112,13 @@ int main(int argc, char **argv)
     if (!(lr > 0) || smoothing < 0 || smoothing >= 1 || decay < 0 || momentum < 0 || momentum >= 1)
         tp_usage("--lr must be > 0, --smoothing and --momentum in [0, 1), --decay >= 0");
 
-    dataset tr, va;
+    tp_dataset tr, va;
     memset(&va, 0, sizeof va);
-    open_data(&tr, nargs ? args[0] : "-", xname, yname, epoch_size);
+    tp_dataset_open(&tr, nargs ? args[0] : "-", xname, yname, epoch_size);
     if (tr.n == 0)
         tp_die("%s: no training records", tr.name);
     int ih, iw, ic;
-    shape_of(tr.x, &ih, &iw, &ic);
+    tp_dataset_shape(&tr, &ih, &iw, &ic);
     tp_net net;
     memset(&net, 0, sizeof net);
     tp_header model_meta;
@@ -342,14 +138,14 @@ int main(int argc, char **argv)
     if (freeze < 0 || freeze > net.n)
         tp_usage("--freeze must be 0 to the %d layers", net.n);
     if (val) {
-        open_data(&va, val, xname, yname, 0);
+        tp_dataset_open(&va, val, xname, yname, 0);
         int vh, vw, vc;
-        shape_of(va.x, &vh, &vw, &vc);
+        tp_dataset_shape(&va, &vh, &vw, &vc);
         if (vh != ih || vw != iw || vc != ic)
             tp_die("%s: inputs are %dx%dx%d, the training data's %dx%dx%d", va.name, vh, vw, vc, ih, iw, ic);
     }
     double scale = rescale >= 0 ? rescale : tr.x->dtype == TP_U8 ? 1.0 / 255 : 1;
-    const char *classes = tp_header_get_meta(tr.rs ? tp_records_header(tr.rs) : tp_reader_header(tr.r), "classes");
+    const char *classes = tp_header_get_meta(tp_dataset_header(&tr), "classes");
     if (classes)
         tp_header_set_meta(&model_meta, "classes", classes);
     char sbuf[64];
@@ -365,16 +161,6 @@ int main(int argc, char **argv)
             first_free = net.l[i].w;
             break;
         }
-    int T = (int)(threads < batch ? threads : batch), wcap = (int)((batch + T - 1) / T);
-    tp_nn *ws = tp_alloc((size_t)T, sizeof *ws);
-    unsigned char **buf = tp_alloc((size_t)T, sizeof *buf);
-    int32_t **lab = tp_alloc((size_t)T, sizeof *lab);
-    for (int t = 0; t < T; t++) {
-        tp_nn_init(&ws[t], &net, wcap);
-        ws[t].update_stats = t == 0; /* batchnorm: per-shard statistics, one writer of the moving ones */
-        buf[t] = tp_alloc((size_t)wcap, tr.rsz > va.rsz ? tr.rsz : va.rsz);
-        lab[t] = tp_alloc((size_t)wcap, sizeof **lab);
-    }
     tp_rng root_for_aug;
     tp_rng_seed(&root_for_aug, (uint64_t)seed);
     tp_optim opt;
@@ -384,14 +170,12 @@ int main(int argc, char **argv)
     opt.decay = decay;
     int64_t *order = tp_alloc((size_t)tr.n, sizeof *order);
     unsigned char *recs = tp_alloc((size_t)batch, tr.rsz);
-    double sh_loss[256];
-    int64_t sh_right[256];
     int augmenting = tp_augment_active(&ac.a);
     if (augmenting && net.ih < 2 && net.iw < 2)
         tp_die("%s: augmentation needs images, not vectors", tr.name);
-    float **scratch = tp_alloc((size_t)T, sizeof *scratch);
-    for (int k = 0; k < T; k++)
-        scratch[k] = tp_alloc(tp_layer_out_size(&net, -1), sizeof(float));
+    tp_trainer trn;
+    tp_trainer_init(&trn, &net, (int)threads, (int)batch, tr.rsz > va.rsz ? tr.rsz : va.rsz, scale, (float)smoothing,
+                    augmenting ? &ac.a : NULL);
     tp_rng aug_root = tp_rng_split(&root_for_aug, 0x415547ull); /* "AUG" */
     tp_header hh;
     history_header(&hh);
@@ -417,28 +201,19 @@ int main(int argc, char **argv)
         int64_t seen = 0;
         for (int64_t b = 0; b < tr.n; b += batch, t++) {
             int m = (int)(tr.n - b < batch ? tr.n - b : batch);
-            m = fetch(&tr, order + b, m, recs);
+            m = tp_dataset_fetch(&tr, order + b, m, recs);
             if (m == 0)
                 break; /* a stream that ended */
             seen += m;
-            step_job j = {ws, T, &tr, order + b, m, recs, lab, scale, tp_rng_split(&root, (uint64_t)t), (float)smoothing,
-                          sh_loss, sh_right, augmenting ? &ac.a : NULL, tp_rng_split(&aug_root, (uint64_t)e), scratch};
-            tp_parallel_for(T, T, train_shard, &j);
-            double loss = 0;
-            for (int k = 0; k < T; k++) { /* fixed order: the same sums for the same thread count */
-                loss += sh_loss[k];
-                right += sh_right[k];
-                if (k > 0)
-                    for (size_t q = 0; q < net.ntrain; q++)
-                        ws[0].grad[q] += ws[k].grad[q];
-            }
+            tp_rng step = tp_rng_split(&root, (uint64_t)t), aug_epoch = tp_rng_split(&aug_root, (uint64_t)e);
+            double loss = tp_trainer_step(&trn, &tr, recs, order + b, m, &step, &aug_epoch, &right);
             if (!isfinite(loss))
                 tp_die("loss is %g at epoch %lld, batch %lld: stopped%s%s%s", loss / m, (long long)(e + 1),
                        (long long)(b / batch + 1), ckpt ? " (" : "", ckpt ? ckpt : "",
                        ckpt ? " keeps the best model so far)" : "");
             sum_loss += loss;
             cur_lr = tp_sched_lr(&sched, t, total, steps_per_epoch);
-            tp_optim_step(&opt, net.params + first_free, ws[0].grad + first_free, cur_lr);
+            tp_optim_step(&opt, net.params + first_free, trn.ws[0].grad + first_free, cur_lr);
             tp_progress_update(&pr, b + m);
         }
         tp_progress_end(&pr, seen);
@@ -448,7 +223,7 @@ int main(int argc, char **argv)
         }
         double loss = sum_loss / (double)seen, acc = (double)right / (double)seen, vl = NAN, vacc = NAN;
         if (val)
-            evaluate(ws, T, wcap, &va, buf, lab, scale, &vl, &vacc);
+            tp_trainer_evaluate(&trn, &va, &vl, &vacc);
         double secs = tp_now() - t0;
         fprintf(stderr, "Epoch %lld/%lld - %.0fs - loss: %.4f - accuracy: %.4f", (long long)(e + 1), (long long)epochs,
                 secs, loss, acc);
@@ -488,22 +263,11 @@ int main(int argc, char **argv)
     tp_header_free(&model_meta);
     free(order);
     free(recs);
-    for (int k = 0; k < T; k++) {
-        tp_nn_free(&ws[k]);
-        free(buf[k]);
-        free(lab[k]);
-    }
-    for (int k = 0; k < T; k++)
-        free(scratch[k]);
-    free(scratch);
-    free(ws);
-    free(lab);
-    free(buf);
+    tp_trainer_free(&trn);
     tp_optim_free(&opt);
     tp_net_free(&net);
-    tp_records_close(tr.rs);
-    tp_reader_close(tr.r);
-    tp_records_close(va.rs);
+    tp_dataset_close(&tr);
+    tp_dataset_close(&va);
     free(args);
     return 0;
 }
