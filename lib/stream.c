@@ -106,6 +106,12 @@ int tp_header_find(const tp_header *h, const char *name)
     return -1;
 }
 
+int tp_header_find_int(const tp_header *h, const char *name)
+{
+    int i = tp_header_find(h, name);
+    return i >= 0 && h->fields[i].nelem == 1 && !tp_dtype_is_float(h->fields[i].dtype) ? i : -1;
+}
+
 int tp_header_add_field(tp_header *h, const char *name, tp_dtype dtype, int rank, const int64_t *shape,
                         char *err, size_t errlen)
 {

@@ -22,10 +22,10 @@ void tp_dataset_open(tp_dataset *d, const char *path, const char *xname, const c
         d->name = tp_records_name(d->rs);
         h = tp_records_header(d->rs);
     }
-    int xi = tp_header_find(h, xname), yi = tp_header_find(h, yname);
+    int xi = tp_header_find(h, xname), yi = tp_header_find_int(h, yname);
     if (xi < 0)
         tp_die("%s: no field '%s' to learn from", d->name, xname);
-    if (yi < 0 || h->fields[yi].nelem != 1 || tp_dtype_is_float(h->fields[yi].dtype))
+    if (yi < 0)
         tp_die("%s: no integer label field '%s'", d->name, yname);
     d->x = &h->fields[xi];
     d->y = &h->fields[yi];

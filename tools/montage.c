@@ -26,12 +26,6 @@ static int64_t int_field(const tp_header *h, int f, const unsigned char *rec)
     return f < 0 ? 0 : (int64_t)tp_elem_as_double(rec + h->fields[f].offset, h->fields[f].dtype, 0);
 }
 
-static int scalar_int(const tp_header *h, const char *name)
-{
-    int i = tp_header_find(h, name);
-    return i >= 0 && h->fields[i].nelem == 1 && !tp_dtype_is_float(h->fields[i].dtype) ? i : -1;
-}
-
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
@@ -77,7 +71,7 @@ int main(int argc, char **argv)
     if ((ch != 1 && ch != 3) || f->shape[0] > 4096 || f->shape[1] > 4096)
         tp_die("%s: field '%s' is %s with rank %d, not an image of 1 or 3 channels", name, field,
                tp_dtype_name(f->dtype), f->rank);
-    int li = scalar_int(h, label), pi = scalar_int(h, pred);
+    int li = tp_header_find_int(h, label), pi = tp_header_find_int(h, pred);
     int ih = (int)f->shape[0], iw = (int)f->shape[1];
 
     /* the first N records, or a reservoir sample of N */

@@ -76,9 +76,7 @@ int main(int argc, char **argv)
     if (f->dtype != TP_U8 || (c != 1 && c != 3))
         tp_die("%s: field '%s' is %s with rank %d: raw2img writes u8 images of 1 or 3 channels", name, field,
                tp_dtype_name(f->dtype), f->rank);
-    int li = tp_header_find(h, label);
-    if (li >= 0 && (h->fields[li].nelem != 1 || tp_dtype_is_float(h->fields[li].dtype)))
-        li = -1;
+    int li = tp_header_find_int(h, label);
     make_dir(dir);
 
     const char *ext = jpeg ? "jpg" : "png";

@@ -141,9 +141,7 @@ int main(int argc, char **argv)
     tp_records *rs = tp_records_open(path);
     const char *name = tp_records_name(rs);
     const tp_header *h = tp_records_header(rs);
-    int li = tp_header_find(h, field);
-    if (li >= 0 && (h->fields[li].nelem != 1 || tp_dtype_is_float(h->fields[li].dtype)))
-        li = -1;
+    int li = tp_header_find_int(h, field);
     if (stratify && li < 0)
         tp_die("%s: --stratify needs an integer label field '%s'", name, field);
     index_ctx ix = {li >= 0 ? &h->fields[li] : NULL, NULL, 0};
