@@ -7,7 +7,7 @@
 #
 #   SIZE=N        training images taken from MNIST (default 12000: a CPU-sized run; the
 #                 notebook had 42000 and GPUs)
-#   EPOCHS=N      (default 5; the notebook ran 10)
+#   EPOCHS=N      (default 10, as the notebook)
 #   DATA=fashion  Fashion-MNIST instead
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +26,7 @@ mkdir -p "$out"
 "$bin/img2raw" --size 128x128 --rgb "$out/jpg" | "$bin/split" --ratio 0.8 --train "$out/train.tp" --test "$out/val.tp"
 # 3. the notebook's CNN, Adam, batch 32, its augmentation without the flip
 t0=$(date +%s)
-"$bin/train" --net "$root/pipelines/nets/notebook-cnn.net" --epochs "${EPOCHS:-5}" --batch 32 \
+"$bin/train" --net "$root/pipelines/nets/notebook-cnn.net" --epochs "${EPOCHS:-10}" --batch 32 \
     --rotation 40 --width-shift 0.2 --height-shift 0.2 --shear 0.2 --zoom 0.2 \
     --val "$out/val.tp" -c "$out/best.tp" --history "$out/history.tp" <"$out/train.tp" >"$out/last.tp"
 t1=$(date +%s)

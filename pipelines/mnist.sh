@@ -4,8 +4,8 @@
 # sees. Outputs in out/mnist-NAME/.
 #
 #   pipelines/mnist.sh lenet5        LeNet-5, 10 epochs, no augmentation
-#   pipelines/mnist.sh best          pipelines/nets/mnist-best.net, augmented, onecycle, 15 epochs
-#   pipelines/mnist.sh wide          pipelines/nets/mnist-wide.net, the same at twice the width, 18 epochs
+#   pipelines/mnist.sh best          pipelines/nets/mnist-best.net, augmented, onecycle, 18 epochs
+#   pipelines/mnist.sh small         pipelines/nets/mnist-small.net, half the width, 15 epochs
 #   DATA=fashion, EPOCHS=N, THREADS=N to change the data, length, threads
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,11 +22,11 @@ mkdir -p "$out"
 "$bin/idx2raw" "$(f t10k-images-idx3-ubyte)" "$(f t10k-labels-idx1-ubyte)" -o "$out/test.tp"
 case $name in
 lenet5) set -- --net "$root/pipelines/nets/lenet5.net" --epochs "${EPOCHS:-10}" ;;
-best) set -- --net "$root/pipelines/nets/mnist-best.net" --epochs "${EPOCHS:-15}" --batch 64 \
+best) set -- --net "$root/pipelines/nets/mnist-best.net" --epochs "${EPOCHS:-18}" --batch 64 \
           --schedule onecycle --lr 0.003 --rotation 10 --width-shift 0.1 --height-shift 0.1 --zoom 0.1 ;;
-wide) set -- --net "$root/pipelines/nets/mnist-wide.net" --epochs "${EPOCHS:-18}" --batch 64 \
+small) set -- --net "$root/pipelines/nets/mnist-small.net" --epochs "${EPOCHS:-15}" --batch 64 \
           --schedule onecycle --lr 0.003 --rotation 10 --width-shift 0.1 --height-shift 0.1 --zoom 0.1 ;;
-*) echo "mnist.sh: unknown recipe '$name' (lenet5, best, wide)" >&2; exit 2 ;;
+*) echo "mnist.sh: unknown recipe '$name' (lenet5, best, small)" >&2; exit 2 ;;
 esac
 t0=$(date +%s)
 "$bin/train" "$@" --threads "${THREADS:-$(nproc)}" --val "$out/held.tp" -c "$out/best.tp" \
