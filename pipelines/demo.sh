@@ -21,8 +21,8 @@ done
 "$bin/npy2tp" "$out/train.npy" -m "$out/train.meta" | cmp - "$out/train.tp"
 echo "== train.tp -> train.npy -> stream: byte-identical"
 "$bin/split" --take 0.1 -q "$out/train.tp" | "$bin/split" --ratio 0.8 --train "$out/small-train.tp" --test "$out/small-val.tp"
-echo "== training LeNet-5 on the 60000 training images (${EPOCHS:-3} epochs)"
-"$bin/train" --net "$root/pipelines/nets/lenet5.net" --epochs "${EPOCHS:-3}" --val "$out/t10k.tp" \
+echo "== training LeNet-5 on the 60000 training images (${EPOCHS:-3} epochs; checkpoint chosen on 1200 of them)"
+"$bin/train" --net "$root/pipelines/nets/lenet5.net" --epochs "${EPOCHS:-3}" --val "$out/small-val.tp" \
     -c "$out/lenet5-best.tp" --history "$out/history.tp" <"$out/train.tp" >"$out/lenet5.tp"
 "$bin/predict" "$out/lenet5-best.tp" <"$out/t10k.tp" >"$out/t10k-pred.tp"
 "$bin/tp2csv" --no-header --fields y,pred "$out/t10k-pred.tp" |
