@@ -58,6 +58,14 @@ void tp_nn_init(tp_nn *w, tp_net *net, int cap)
     w->grad = tp_calloc(net->ntrain + 1, sizeof(float));
 }
 
+int tp_argmax(const float *p, int k)
+{
+    int b = 0;
+    for (int i = 1; i < k; i++)
+        b = p[i] > p[b] ? i : b;
+    return b;
+}
+
 void tp_nn_free(tp_nn *w)
 {
     for (int i = 0; i <= w->net->n; i++) {

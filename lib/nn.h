@@ -42,4 +42,7 @@ void tp_nn_forward(tp_nn *w, int n, int train, const tp_rng *step);
  * respect to every trainable parameter in w->grad (overwritten). */
 double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing);
 
+/* Index of the largest of p[0..k) (the first on ties): a predicted class. */
+int tp_argmax(const float *p, int k);
+
 #endif

@@ -34,6 +34,20 @@ double tp_elem_as_double(const void *p, tp_dtype d, size_t i)
     }
 }
 
+void tp_to_float(const void *p, tp_dtype d, size_t n, double scale, float *dst)
+{
+    if (d == TP_U8) {
+        const uint8_t *u = p;
+        for (size_t e = 0; e < n; e++)
+            dst[e] = (float)(u[e] * scale);
+    } else if (d == TP_F32 && scale == 1) {
+        memcpy(dst, p, n * sizeof *dst);
+    } else {
+        for (size_t e = 0; e < n; e++)
+            dst[e] = (float)(tp_elem_as_double(p, d, e) * scale);
+    }
+}
+
 /* Scalar u8 min/max/sum of p[0..n): the reference, and the tail of the vector loop. */
 static void u8_scalar(const uint8_t *p, size_t n, uint8_t *mn, uint8_t *mx, uint64_t *sum)
 {

@@ -34,5 +34,8 @@ void tp_hist_free(tp_hist *h);
 
 /* Element i of a field's data of dtype d, as a double. */
 double tp_elem_as_double(const void *p, tp_dtype d, size_t i);
+/* n elements of dtype d at p, each times scale, as floats into dst: how every stage turns a
+ * field into network or image input (u8 and f32 take fast paths with the same results). */
+void tp_to_float(const void *p, tp_dtype d, size_t n, double scale, float *dst);
 
 #endif

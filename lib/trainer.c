@@ -68,13 +68,7 @@ static void convert(tp_dataset *d, const unsigned char *buf, const int64_t *idx,
     size_t ne = d->x->nelem;
     for (int s = 0; s < m; s++) {
         const unsigned char *rec = buf + (size_t)s * d->rsz;
-        float *o = in + (size_t)s * ne;
-        if (d->x->dtype == TP_U8)
-            for (size_t e = 0; e < ne; e++)
-                o[e] = (float)(rec[d->x->offset + e] * scale);
-        else
-            for (size_t e = 0; e < ne; e++)
-                o[e] = (float)(tp_elem_as_double(rec + d->x->offset, d->x->dtype, e) * scale);
+        tp_to_float(rec + d->x->offset, d->x->dtype, ne, scale, in + (size_t)s * ne);
         int64_t y = (int64_t)tp_elem_as_double(rec + d->y->offset, d->y->dtype, 0);
         if (y < 0 || y >= classes)
             tp_die("%s: record %lld has label %lld, outside the network's %d classes", d->name, (long long)idx[s],
@@ -114,10 +108,7 @@ static void eval_batch(void *ctx, int64_t b, int t)
     int K = j->classes;
     for (int s = 0; s < m; s++) {
         const float *ps = p + (size_t)s * (size_t)K;
-        int best = 0;
-        for (int k = 1; k < K; k++)
-            best = ps[k] > ps[best] ? k : best;
-        j->right[t] += best == j->lab[t][s];
+        j->right[t] += tp_argmax(ps, K) == j->lab[t][s];
         j->loss[t] -= log(ps[j->lab[t][s]] > 1e-30f ? ps[j->lab[t][s]] : 1e-30f);
     }
 }
@@ -193,12 +184,8 @@ static void train_shard(void *ctx, int64_t t, int thread)
     j->loss[t] = loss * n;
     const float *p = w->a[w->net->n];
     int K = w->net->classes;
-    for (int s = 0; s < n; s++) {
-        int best = 0;
-        for (int k = 1; k < K; k++)
-            best = p[(size_t)s * (size_t)K + (size_t)k] > p[(size_t)s * (size_t)K + (size_t)best] ? k : best;
-        j->right[t] += best == j->lab[t][s];
-    }
+    for (int s = 0; s < n; s++)
+        j->right[t] += tp_argmax(p + (size_t)s * (size_t)K, K) == j->lab[t][s];
 }
 
 

@@ -41,13 +41,7 @@ static void one(void *ctx, int64_t i, int t)
     size_t n = (size_t)j->h * (size_t)j->w * (size_t)j->c;
     float *a = j->scratch[t], *o = a + n;
     const void *x = rin + j->fi->offset;
-    if (j->fi->dtype == TP_U8)
-        tp_u8_to_float(x, a, n);
-    else if (j->fi->dtype == TP_F32)
-        memcpy(a, x, n * sizeof *a);
-    else
-        for (size_t e = 0; e < n; e++)
-            a[e] = (float)tp_elem_as_double(x, j->fi->dtype, e);
+    tp_to_float(x, j->fi->dtype, n, 1, a);
     tp_rng r = tp_rng_split(&j->epoch, (uint64_t)(j->index[b] * j->copies + k));
     tp_augment_draw d;
     double m[6];

@@ -15,15 +15,6 @@
 #include "stream.h"
 #include "util.h"
 
-/* Index of the largest of p[0..k). */
-static int argmax(const float *p, int k)
-{
-    int b = 0;
-    for (int i = 1; i < k; i++)
-        b = p[i] > p[b] ? i : b;
-    return b;
-}
-
 /* predict MODEL a.jpg b.png ...: one line per file, "name class probability". */
 static void predict_files(tp_net *net, const tp_header *mh, double scale, char **files, int n)
 {
@@ -54,7 +45,7 @@ static void predict_files(tp_net *net, const tp_header *mh, double scale, char *
             w.a[0][e] = (float)(tmp[e] * scale);
         tp_nn_forward(&w, 1, 0, NULL);
         const float *p = w.a[net->n];
-        int k = argmax(p, net->classes);
+        int k = tp_argmax(p, net->classes);
         char name[128];
         tp_class_name(mh, k, name, sizeof name);
         printf("%s %s %.4f\n", files[i], name, p[k]);
@@ -88,13 +79,7 @@ static void pred_batch(void *ctx, int64_t b, int t)
     size_t ne = j->fx->nelem;
     for (int64_t s = 0; s < n; s++) {
         const unsigned char *rec = j->src + (size_t)(lo + s) * j->in->record_size;
-        float *o = w->a[0] + (size_t)s * ne;
-        if (j->fx->dtype == TP_U8)
-            for (size_t e = 0; e < ne; e++)
-                o[e] = (float)(rec[j->fx->offset + e] * j->scale);
-        else
-            for (size_t e = 0; e < ne; e++)
-                o[e] = (float)(tp_elem_as_double(rec + j->fx->offset, j->fx->dtype, e) * j->scale);
+        tp_to_float(rec + j->fx->offset, j->fx->dtype, ne, j->scale, w->a[0] + (size_t)s * ne);
     }
     tp_nn_forward(w, (int)n, 0, NULL);
     int K = w->net->classes;
@@ -102,7 +87,7 @@ static void pred_batch(void *ctx, int64_t b, int t)
         unsigned char *ro = j->dst + (size_t)(lo + s) * j->out->record_size;
         tp_copy_fields(j->in, j->src + (size_t)(lo + s) * j->in->record_size, j->out, ro);
         const float *p = w->a[w->net->n] + (size_t)s * (size_t)K;
-        int32_t c = argmax(p, K);
+        int32_t c = tp_argmax(p, K);
         memcpy(ro + j->out->fields[j->pi].offset, &c, 4);
         memcpy(ro + j->out->fields[j->qi].offset, p, (size_t)K * sizeof *p);
     }

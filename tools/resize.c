@@ -37,13 +37,7 @@ static void one(void *ctx, int64_t i, int t)
     float *tmp = b + j->npix_in * (size_t)j->cmid, *o = tmp + tp_resize_scratch(&j->plan);
     const void *x = rin + j->fi->offset;
     size_t n = j->npix_in * (size_t)j->cin;
-    if (j->fi->dtype == TP_U8)
-        tp_u8_to_float(x, a, n);
-    else if (j->fi->dtype == TP_F32)
-        memcpy(a, x, n * sizeof *a);
-    else
-        for (size_t k = 0; k < n; k++)
-            a[k] = (float)tp_elem_as_double(x, j->fi->dtype, k);
+    tp_to_float(x, j->fi->dtype, n, 1, a);
     const float *mid = a;
     if (j->cmid != j->cin) { /* to gray, or RGBA to RGB: before resizing, fewer channels */
         if (j->to_gray)
