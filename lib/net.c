@@ -36,15 +36,15 @@ static int pos_int(const char *s, int max, int *out)
     return 0;
 }
 
-/* "3x3" or "3" into a, b. */
+/* "3x3" or "3" into a, b, each 1 to 1024. */
 static int pair(const char *s, int *a, int *b)
 {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%s", s);
-    char *x = strchr(buf, 'x');
-    if (x)
-        *x = 0;
-    return pos_int(buf, 1024, a) || pos_int(x ? x + 1 : buf, 1024, b) ? -1 : 0;
+    int64_t h, w;
+    if (tp_parse_hw(s, &h, &w) || h < 1 || w < 1 || h > 1024 || w > 1024)
+        return -1;
+    *a = (int)h;
+    *b = (int)w;
+    return 0;
 }
 
 static int parse_layer(tp_layer *l, char **w, int nw, const char *name, char *err, size_t errlen)

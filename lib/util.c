@@ -269,6 +269,18 @@ int tp_parse_f64(const char *s, double *out)
     return 0;
 }
 
+int tp_parse_hw(const char *s, int64_t *h, int64_t *w)
+{
+    char buf[64];
+    if (!s || strlen(s) >= sizeof buf)
+        return -1;
+    strcpy(buf, s);
+    char *x = strchr(buf, 'x');
+    if (x)
+        *x = 0;
+    return tp_parse_i64(buf, h) || tp_parse_i64(x ? x + 1 : buf, w) ? -1 : 0;
+}
+
 double tp_now(void)
 {
     struct timespec ts;

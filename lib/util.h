@@ -77,6 +77,10 @@ void tp_pipe_grow(int fd);
 int tp_parse_i64(const char *s, int64_t *out);
 int tp_parse_f64(const char *s, double *out);
 
+/* "HxW" (or "N" for N x N) into *h and *w, both integers; 0, or -1 when s is not of
+ * that form (the caller checks the range). */
+int tp_parse_hw(const char *s, int64_t *h, int64_t *w);
+
 /* Seconds from a monotonic clock. */
 double tp_now(void);
 

@@ -169,12 +169,7 @@ int main(int argc, char **argv)
     int64_t oh = 0, ow = 0;
     tp_resize_method method = (tp_resize_method)-1;
     if (size) {
-        char *x = strchr(size, 'x');
-        char b[64];
-        snprintf(b, sizeof b, "%s", size);
-        if (x)
-            b[x - size] = 0;
-        if (!x || tp_parse_i64(b, &oh) || tp_parse_i64(x + 1, &ow) || oh < 1 || ow < 1 || oh > 32768 || ow > 32768)
+        if (tp_parse_hw(size, &oh, &ow) || oh < 1 || ow < 1 || oh > 32768 || ow > 32768)
             tp_usage("--size wants HxW with sides 1 to 32768, not '%s'", size);
         if (tp_resize_method_parse(method_name, &method))
             tp_usage("unknown method '%s' (nearest, bilinear, area)", method_name);

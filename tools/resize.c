@@ -58,15 +58,10 @@ static void one(void *ctx, int64_t i, int t)
         memcpy(rout + j->fo->offset, o, m * sizeof *o);
 }
 
-/* "224x224" or "224" into h and w. */
+/* "224x224" or "224" into h and w, or a usage error. */
 static void parse_size(const char *s, int64_t *h, int64_t *w)
 {
-    char *x = strchr(s, 'x');
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", s);
-    if (x)
-        buf[x - s] = 0;
-    if (tp_parse_i64(buf, h) || tp_parse_i64(x ? x + 1 : buf, w))
+    if (tp_parse_hw(s, h, w))
         tp_usage("size '%s' is not HxW (e.g. 224x224)", s);
     if (*h < 1 || *w < 1 || *h > MAX_SIDE || *w > MAX_SIDE)
         tp_usage("size %lldx%lld is out of range (1 to %d a side)", (long long)*h, (long long)*w, MAX_SIDE);

@@ -51,6 +51,11 @@ static void test_numbers(void)
     CHECK(tp_parse_f64("abc", &d) == -1);
     CHECK(tp_parse_f64("1.5.2", &d) == -1);
     CHECK(tp_parse_f64("1e999", &d) == -1);
+    int64_t hh, ww;
+    CHECK(tp_parse_hw("224x128", &hh, &ww) == 0 && hh == 224 && ww == 128);
+    CHECK(tp_parse_hw("28", &hh, &ww) == 0 && hh == 28 && ww == 28);
+    CHECK(tp_parse_hw("3x", &hh, &ww) == -1 && tp_parse_hw("x3", &hh, &ww) == -1 && tp_parse_hw("3x4x5", &hh, &ww) == -1);
+    CHECK(tp_parse_hw("abc", &hh, &ww) == -1 && tp_parse_hw("", &hh, &ww) == -1);
     CHECK(strcmp(tp_basename("a/b/c.tp"), "c.tp") == 0);
     CHECK(strcmp(tp_basename("c.tp"), "c.tp") == 0);
     uint32_t w[2] = {0x01020304, 0x0a0b0c0d};
