@@ -17,7 +17,7 @@ MARCH    ?= -march=native
 CFLAGS   ?= $(OPT) $(MARCH) -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Ilib -D_FILE_OFFSET_BITS=64
-LDLIBS   := -lopenblas -lpng -ljpeg -lz -lm -lpthread
+LDLIBS   := -lopenblas -lfftw3 -lpng -ljpeg -lz -lm -lpthread
 PREFIX   ?= /usr/local
 
 BUILD ?= build

@@ -4,9 +4,9 @@
 #   tools/deps.sh           check; install what is missing (Debian/Ubuntu: apt-get, via sudo
 #                           when not root); silent and fast when everything is there
 #   tools/deps.sh --list    print the Debian package names, one per line
-#   TP_DEPS_EXTRA="libfftw3-dev ..." tools/deps.sh   also ensure these (treated as required)
+#   TP_DEPS_EXTRA="libhdf5-dev ..." tools/deps.sh   also ensure these (treated as required)
 #
-# Required: zlib, libjpeg-turbo, OpenBLAS, libpng (-dev packages). Optional: python3-numpy
+# Required: zlib, libjpeg-turbo, OpenBLAS, libpng, FFTW 3 (-dev packages). Optional: python3-numpy
 # (one test uses it): installed when possible, a warning otherwise.
 # Without apt-get it checks that the headers compile (CC, CPPFLAGS honoured) and otherwise
 # prints what to install. Exit status: 0 ready, 1 something required is missing.
@@ -15,7 +15,7 @@ set -euo pipefail
 me=deps.sh
 # "a|b" means: any of these satisfies it; the first one apt knows is installed
 # (Debian ships libjpeg62-turbo-dev, Ubuntu libjpeg-turbo8-dev).
-required=(zlib1g-dev "libjpeg62-turbo-dev|libjpeg-turbo8-dev|libjpeg-dev" libopenblas-dev libpng-dev)
+required=(zlib1g-dev "libjpeg62-turbo-dev|libjpeg-turbo8-dev|libjpeg-dev" libopenblas-dev libpng-dev libfftw3-dev)
 read -r -a extra <<<"${TP_DEPS_EXTRA:-}"
 required+=(${extra[@]+"${extra[@]}"})
 optional=(python3-numpy)
@@ -39,16 +39,16 @@ installed() {
 # No dpkg/apt-get: compile-check the headers, or say what to install.
 no_apt() {
     local h bad=()
-    for h in zlib.h jpeglib.h cblas.h png.h; do
+    for h in zlib.h jpeglib.h cblas.h png.h fftw3.h; do
         # shellcheck disable=SC2086  # CPPFLAGS may hold several flags
         echo "#include <$h>" | "${CC:-cc}" ${CPPFLAGS:-} -E - >/dev/null 2>&1 || bad+=("$h")
     done
     [ ${#bad[@]} -eq 0 ] && return 0
     echo "$me: headers not found: ${bad[*]}" >&2
-    echo "$me: tpipe needs zlib, libjpeg-turbo, OpenBLAS and libpng (headers and libraries):" >&2
-    echo "$me:   Debian/Ubuntu: apt-get install zlib1g-dev libjpeg62-turbo-dev libopenblas-dev libpng-dev python3-numpy" >&2
-    echo "$me:   Fedora/RHEL:   dnf install zlib-devel libjpeg-turbo-devel openblas-devel libpng-devel python3-numpy" >&2
-    echo "$me:   macOS:         brew install zlib jpeg-turbo openblas libpng numpy  (then set CPPFLAGS/LDFLAGS to their prefixes)" >&2
+    echo "$me: tpipe needs zlib, libjpeg-turbo, OpenBLAS, libpng and FFTW 3 (headers and libraries):" >&2
+    echo "$me:   Debian/Ubuntu: apt-get install zlib1g-dev libjpeg62-turbo-dev libopenblas-dev libpng-dev libfftw3-dev python3-numpy" >&2
+    echo "$me:   Fedora/RHEL:   dnf install zlib-devel libjpeg-turbo-devel openblas-devel libpng-devel fftw-devel python3-numpy" >&2
+    echo "$me:   macOS:         brew install zlib jpeg-turbo openblas libpng fftw numpy  (then set CPPFLAGS/LDFLAGS to their prefixes)" >&2
     exit 1
 }
 

@@ -1,0 +1,368 @@
+/* tsne — t-SNE embedding of a stream's vectors, with scikit-learn's meanings and defaults. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "knn.h"
+#include "parallel.h"
+#include "progress.h"
+#include "records.h"
+#include "rng.h"
+#include "stats.h"
+#include "stream.h"
+#include "tsne.h"
+#include "util.h"
+
+typedef struct {
+    const tp_field *f;
+    float *x;
+    int64_t n, cap;
+    size_t dim;
+} collect_ctx;
+
+static void collect(void *ctx, int64_t i, const void *rec)
+{
+    collect_ctx *c = ctx;
+    if (i == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 4096;
+        c->x = tp_realloc(c->x, (size_t)c->cap * c->dim, sizeof *c->x);
+    }
+    tp_to_float((const char *)rec + c->f->offset, c->f->dtype, c->dim, 1.0, c->x + (size_t)i * c->dim);
+    c->n = i + 1;
+}
+
+typedef struct {
+    tp_progress *p;
+    int verbose;
+    char *label;
+} report_ctx;
+
+static void report(void *ctx, int iter, double kl, int exaggerated)
+{
+    report_ctx *r = ctx;
+    snprintf(r->label, 64, "tsne KL %.4f", kl);
+    if (r->verbose)
+        fprintf(stderr, "%s: iteration %d: KL %.6f%s\n", tp_progname(), iter, kl,
+                exaggerated ? " (early exaggeration phase)" : "");
+    tp_progress_update(r->p, iter);
+}
+
+/* scikit-learn's "pca" initialisation: the first d principal components, scaled so the
+ * first has standard deviation 1e-4. The components come from subspace iteration on the
+ * centred data (d <= 3 vectors), with a sign rule making each one's largest loading
+ * positive. */
+static void pca_init(const float *x, int64_t n, int dim, int d, double *y)
+{
+    double *mean = tp_calloc((size_t)dim, sizeof *mean);
+    for (int64_t i = 0; i < n; i++)
+        for (int e = 0; e < dim; e++)
+            mean[e] += x[i * dim + e];
+    for (int e = 0; e < dim; e++)
+        mean[e] /= (double)n;
+    /* covariance-free: v <- Xc^T (Xc v), orthonormalised, 100 rounds (d <= 3 vectors) */
+    double *v = tp_alloc((size_t)dim * (size_t)d, sizeof *v), *t = tp_alloc((size_t)dim * (size_t)d, sizeof *t);
+    tp_rng r;
+    tp_rng_seed(&r, 12345);
+    for (size_t e = 0; e < (size_t)dim * (size_t)d; e++)
+        v[e] = tp_rng_normal(&r);
+    double *proj = tp_alloc((size_t)n * (size_t)d, sizeof *proj);
+    for (int round = 0; round < 100; round++) {
+        /* Gram-Schmidt on the d columns of v (dim x d, column c at v[c*dim]) */
+        for (int c = 0; c < d; c++) {
+            double *vc = v + (size_t)c * dim;
+            for (int o = 0; o < c; o++) {
+                double *vo = v + (size_t)o * dim, dot = 0;
+                for (int e = 0; e < dim; e++)
+                    dot += vc[e] * vo[e];
+                for (int e = 0; e < dim; e++)
+                    vc[e] -= dot * vo[e];
+            }
+            double nr = 0;
+            for (int e = 0; e < dim; e++)
+                nr += vc[e] * vc[e];
+            nr = sqrt(nr);
+            for (int e = 0; e < dim; e++)
+                vc[e] = nr > 0 ? vc[e] / nr : (e == c);
+        }
+        if (round == 99)
+            break;
+        memset(t, 0, (size_t)dim * (size_t)d * sizeof *t);
+        for (int64_t i = 0; i < n; i++) {
+            const float *xi = x + i * dim;
+            for (int c = 0; c < d; c++) {
+                const double *vc = v + (size_t)c * dim;
+                double s = 0;
+                for (int e = 0; e < dim; e++)
+                    s += (xi[e] - mean[e]) * vc[e];
+                double *tc = t + (size_t)c * dim;
+                for (int e = 0; e < dim; e++)
+                    tc[e] += s * (xi[e] - mean[e]);
+            }
+        }
+        memcpy(v, t, (size_t)dim * (size_t)d * sizeof *v);
+    }
+    for (int c = 0; c < d; c++) {
+        double *vc = v + (size_t)c * dim, big = 0;
+        for (int e = 0; e < dim; e++)
+            big = fabs(vc[e]) > fabs(big) ? vc[e] : big;
+        if (big < 0)
+            for (int e = 0; e < dim; e++)
+                vc[e] = -vc[e];
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int c = 0; c < d; c++) {
+            double s = 0;
+            for (int e = 0; e < dim; e++)
+                s += (x[i * dim + e] - mean[e]) * v[(size_t)c * dim + e];
+            proj[i * d + c] = s;
+        }
+    double m0 = 0, s0 = 0;
+    for (int64_t i = 0; i < n; i++)
+        m0 += proj[i * d];
+    m0 /= (double)n;
+    for (int64_t i = 0; i < n; i++)
+        s0 += (proj[i * d] - m0) * (proj[i * d] - m0);
+    s0 = sqrt(s0 / (double)n);
+    for (int64_t i = 0; i < (int64_t)n * d; i++)
+        y[i] = s0 > 0 ? proj[i] / s0 * 1e-4 : 0;
+    free(proj);
+    free(t);
+    free(v);
+    free(mean);
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    int64_t dims = 2, iters = 1000, exag_iters = 250, seed = 42, threads = tp_cpu_count(), neighbors = 0;
+    int64_t no_progress = 300;
+    double perplexity = 30, exaggeration = 12, theta = 0.5, dof = 0, min_grad_norm = 1e-7;
+    const char *lr_s = "auto", *init = "pca", *method_s = "auto", *field = "x", *out = "-", *kl_of = NULL;
+    int verbose = 0, no_exact_kl = 0;
+    tp_option opts[] = {
+        {"dims", 'd', TP_OPT_INT, &dims, "D", "embedding dimensions: 1, 2 or 3"},
+        {"perplexity", 'p', TP_OPT_DOUBLE, &perplexity, "P", "effective number of neighbours"},
+        {"neighbors", 'k', TP_OPT_INT, &neighbors, "K", "nearest neighbours for the affinities (0: 3*perplexity+1, at most N-1)"},
+        {"early-exaggeration", 0, TP_OPT_DOUBLE, &exaggeration, "E", "P is multiplied by E in the first phase"},
+        {"exaggeration-iters", 0, TP_OPT_INT, &exag_iters, "N", "iterations of the first phase (momentum 0.5; then 0.8)"},
+        {"learning-rate", 0, TP_OPT_STRING, &lr_s, "LR", "step size, or auto = max(N / E / 4, 50)"},
+        {"iters", 'n', TP_OPT_INT, &iters, "N", "total iterations (scikit-learn's max_iter)"},
+        {"init", 0, TP_OPT_STRING, &init, "pca|random", "starting embedding: first principal components or N(0, 1e-4^2)"},
+        {"method", 'm', TP_OPT_STRING, &method_s, "M", "gradient: auto, exact, bh (Barnes-Hut, d 2-3), fft (d 1-2)"},
+        {"theta", 0, TP_OPT_DOUBLE, &theta, "T", "Barnes-Hut opening angle"},
+        {"dof", 0, TP_OPT_DOUBLE, &dof, "A", "degrees of freedom of the t kernel (0: max(d-1, 1) as scikit-learn)"},
+        {"min-grad-norm", 0, TP_OPT_DOUBLE, &min_grad_norm, "G", "stop when the gradient's norm falls below G"},
+        {"no-progress", 0, TP_OPT_INT, &no_progress, "N", "stop after N iterations without a lower KL"},
+        {"field", 'f', TP_OPT_STRING, &field, "NAME", "the vectors to embed (any numeric dtype and shape)"},
+        {"seed", 's', TP_OPT_INT, &seed, "N", "seed of the random initialisation"},
+        {"threads", 't', TP_OPT_INT, &threads, "N", "worker threads"},
+        {"output", 'o', TP_OPT_STRING, &out, "FILE", "where to write the stream"},
+        {"kl-of", 0, TP_OPT_STRING, &kl_of, "FIELD", "no embedding: print the exact KL of the embedding in FIELD"},
+        {"no-exact-kl", 0, TP_OPT_FLAG, &no_exact_kl, NULL, "report the final KL with the method's Z instead of the exact O(N^2) one"},
+        {"verbose", 'v', TP_OPT_FLAG, &verbose, NULL, "a line with the KL divergence every 50 iterations"},
+        {0},
+    };
+    tp_cli cli = {"[OPTIONS] [FILE]",
+                  "Embeds the vectors of field x in D dimensions by t-SNE and writes the stream with x replaced\n"
+                  "by the embedding (f32[D]); every other field and the metadata pass through. Affinities come\n"
+                  "from the exact k nearest neighbours (BLAS distances) with a per-point perplexity search to\n"
+                  "1e-5; the gradient is exact for N <= 1000, else FFT-interpolated (D 1-2) or Barnes-Hut (D 3).\n"
+                  "Meta added: tsne_kl (final KL divergence, exact), tsne_iterations, tsne_perplexity, tsne_method.",
+                  opts,
+                  "examples:\n"
+                  "  pca -k 50 < mnist.tp | tsne -d 2 > emb.tp\n"
+                  "  tsne -d 3 --perplexity 40 -o emb3.tp sample.tp\n"
+                  "  tsne --kl-of emb emb-joined.tp     (x: the input vectors, emb: an embedding to score)",
+                  0, 1};
+    char **args;
+    int na = tp_cli_parse(&cli, argc, argv, &args);
+    const char *in = na ? args[0] : "-";
+    if (dims < 1 || dims > 3)
+        tp_usage("--dims must be 1, 2 or 3");
+    if (!(perplexity > 0))
+        tp_usage("--perplexity must be positive");
+    if (!(exaggeration > 0) || exag_iters < 0 || iters < 0)
+        tp_usage("bad --early-exaggeration, --exaggeration-iters or --iters");
+    if (threads < 1)
+        threads = 1;
+    tp_tsne_cfg cfg;
+    tp_tsne_cfg_default(&cfg, (int)dims, (int)threads);
+    if (dof > 0)
+        cfg.dof = dof;
+    else if (dof < 0)
+        tp_usage("--dof must be positive");
+    if (!(theta >= 0))
+        tp_usage("--theta must be >= 0");
+    cfg.theta = theta;
+    if (!strcmp(method_s, "exact"))
+        cfg.method = TP_TSNE_EXACT;
+    else if (!strcmp(method_s, "bh") || !strcmp(method_s, "barnes-hut"))
+        cfg.method = TP_TSNE_BH;
+    else if (!strcmp(method_s, "fft"))
+        cfg.method = TP_TSNE_FFT;
+    else if (strcmp(method_s, "auto"))
+        tp_usage("--method must be auto, exact, bh or fft");
+    if (cfg.method == TP_TSNE_BH && dims == 1)
+        tp_usage("--method bh needs --dims 2 or 3");
+    if (cfg.method == TP_TSNE_FFT && dims == 3)
+        tp_usage("--method fft needs --dims 1 or 2");
+    if (strcmp(init, "pca") && strcmp(init, "random"))
+        tp_usage("--init must be pca or random");
+    double lr = 0;
+    if (strcmp(lr_s, "auto") && (tp_parse_f64(lr_s, &lr) || !(lr > 0)))
+        tp_usage("--learning-rate must be auto or a positive number");
+    openblas_set_num_threads(1);
+
+    tp_records *rs = tp_records_open(in);
+    const tp_header *h = tp_records_header(rs);
+    const char *name = tp_records_name(rs);
+    int fi = tp_header_find(h, field);
+    if (fi < 0)
+        tp_die("%s: no field '%s'", name, field);
+    collect_ctx cc = {&h->fields[fi], NULL, 0, 0, h->fields[fi].nelem};
+    tp_records_scan(rs, collect, &cc);
+    int64_t n = cc.n;
+    int dim = (int)cc.dim;
+    if (n < 2)
+        tp_die("%s: t-SNE needs at least 2 records, got %lld", name, (long long)n);
+    if (perplexity >= (double)n)
+        tp_die("%s: perplexity %g must be less than the number of records (%lld)", name, perplexity, (long long)n);
+    for (size_t e = 0; e < (size_t)n * cc.dim; e++)
+        if (!isfinite(cc.x[e]))
+            tp_die("%s: field '%s' of record %lld is not finite", name, field, (long long)(e / cc.dim));
+    int64_t k = neighbors > 0 ? neighbors : (int64_t)(3 * perplexity + 1);
+    if (k > n - 1) {
+        if (!neighbors)
+            tp_warn("%s: %lld records: using all %lld other points as neighbours (fewer than 3*perplexity+1 = %lld)",
+                    name, (long long)n, (long long)(n - 1), (long long)(3 * perplexity + 1));
+        k = n - 1;
+    }
+    double t0 = tp_now();
+    int32_t *idx = tp_alloc((size_t)n * (size_t)k, sizeof *idx);
+    double *d2 = tp_alloc((size_t)n * (size_t)k, sizeof *d2), *cp = tp_alloc((size_t)n * (size_t)k, sizeof *cp);
+    tp_knn(cc.x, n, dim, (int)k, (int)threads, idx, d2);
+    double t_knn = tp_now() - t0, worst;
+    int64_t missed = tp_perplexity_rows(d2, n, (int)k, perplexity, 1e-5, 200, (int)threads, cp, NULL, &worst);
+    if (missed)
+        tp_warn("%s: %lld points could not reach perplexity %g (worst entropy error %.3g): duplicate points or "
+                "too few distinct neighbours",
+                name, (long long)missed, perplexity, worst);
+    tp_csr P;
+    tp_joint_affinities(idx, cp, n, (int)k, &P);
+    free(cp);
+    free(d2);
+    free(idx);
+
+    int d = (int)dims;
+    double *y = tp_alloc((size_t)n * (size_t)d, sizeof *y);
+    if (kl_of) {
+        int ei = tp_header_find(h, kl_of);
+        if (ei < 0)
+            tp_die("%s: no field '%s'", name, kl_of);
+        const tp_field *ef = &h->fields[ei];
+        if (ef->nelem != (size_t)d)
+            tp_die("%s: field '%s' has %zu elements per record; --dims is %d", name, kl_of, ef->nelem, d);
+        collect_ctx ec = {ef, NULL, 0, 0, ef->nelem};
+        tp_records_close(rs);
+        rs = tp_records_open(in);
+        tp_records_scan(rs, collect, &ec);
+        for (int64_t e = 0; e < n * d; e++)
+            y[e] = ec.x[e];
+        free(ec.x);
+        printf("%.6f\n", tp_tsne_kl_exact(&P, y, n, d, cfg.dof, (int)threads));
+        if (fflush(stdout))
+            tp_die("stdout: write error");
+        return 0;
+    }
+    if (!strcmp(init, "pca")) {
+        pca_init(cc.x, n, dim, d, y);
+    } else {
+        tp_rng r;
+        tp_rng_seed(&r, (uint64_t)seed);
+        for (int64_t e = 0; e < n * d; e++)
+            y[e] = 1e-4 * tp_rng_normal(&r);
+    }
+    free(cc.x);
+
+    tp_tsne t;
+    tp_tsne_init(&t, &P, &cfg);
+    tp_tsne_opt o;
+    tp_tsne_opt_default(&o, n);
+    o.iters = (int)iters;
+    o.exag_iters = (int)exag_iters;
+    o.exaggeration = exaggeration;
+    if (lr > 0)
+        o.lr = lr;
+    else
+        o.lr = fmax((double)n / exaggeration / 4, 50);
+    o.min_grad_norm = min_grad_norm;
+    o.no_progress = (int)no_progress;
+    tp_progress prog;
+    char label[64] = "tsne";
+    tp_progress_start(&prog, label, iters, "iterations");
+    report_ctx rc = {&prog, verbose, label};
+    o.report = report;
+    o.ctx = &rc;
+    double t1 = tp_now(), kl;
+    int done = tp_tsne_optimize(&t, y, &o, &kl);
+    tp_progress_end(&prog, done);
+    double t_opt = tp_now() - t1;
+    if (!no_exact_kl)
+        kl = tp_tsne_kl_exact(&P, y, n, d, cfg.dof, (int)threads);
+    for (int64_t e = 0; e < n * d; e++)
+        if (!isfinite(y[e]))
+            tp_die("%s: the optimisation diverged (non-finite embedding); lower --learning-rate", name);
+    fprintf(stderr, "%s: %lld points, %lld neighbours, %s gradient, %d iterations, KL %.4f (knn %.1f s, optimise %.1f s)\n",
+            tp_progname(), (long long)n, (long long)k, tp_tsne_method_name(t.method), done, kl, t_knn, t_opt);
+
+    tp_header oh;
+    tp_header_copy(&oh, h);
+    int64_t shape[1] = {d};
+    char err[200];
+    if (tp_header_replace_field(&oh, fi, TP_F32, 1, shape, err, sizeof err))
+        tp_die("%s: %s", name, err);
+    oh.count = n;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.6f", kl);
+    tp_header_set_meta(&oh, "tsne_kl", buf);
+    snprintf(buf, sizeof buf, "%d", done);
+    tp_header_set_meta(&oh, "tsne_iterations", buf);
+    snprintf(buf, sizeof buf, "%g", perplexity);
+    tp_header_set_meta(&oh, "tsne_perplexity", buf);
+    tp_header_set_meta(&oh, "tsne_method", tp_tsne_method_name(t.method));
+    tp_writer *w = tp_writer_open(out, &oh);
+    const tp_field *of = &oh.fields[fi];
+    int64_t per = 4096;
+    unsigned char *src = tp_alloc((size_t)per, h->record_size), *dst = tp_calloc((size_t)per, oh.record_size);
+    int64_t *ids = tp_alloc((size_t)per, sizeof *ids);
+    for (int64_t i0 = 0; i0 < n; i0 += per) {
+        int64_t m = n - i0 < per ? n - i0 : per;
+        for (int64_t q = 0; q < m; q++)
+            ids[q] = i0 + q;
+        tp_records_get(rs, ids, m, src);
+        for (int64_t q = 0; q < m; q++) {
+            unsigned char *r = dst + (size_t)q * oh.record_size;
+            tp_copy_fields(h, src + (size_t)q * h->record_size, &oh, r);
+            for (int e = 0; e < d; e++) {
+                float v = (float)y[(i0 + q) * d + e];
+                memcpy(r + of->offset + (size_t)e * 4, &v, 4);
+            }
+        }
+        tp_writer_write(w, dst, m);
+    }
+    tp_writer_close(w);
+    free(ids);
+    free(dst);
+    free(src);
+    tp_header_free(&oh);
+    tp_records_close(rs);
+    tp_tsne_free(&t);
+    tp_csr_free(&P);
+    free(y);
+    free(args);
+    return 0;
+}
