@@ -357,7 +357,7 @@ static void print_text(FILE *f, const report *r, int digits)
     int k = r->k;
     double n = (double)r->s[k].support;
     if (r->other) {
-        fprintf(f, "Mapping (%s): cluster -> label, with the cluster's size and how many of its labelled records have that label\n\n",
+        fprintf(f, "Mapping (%s): each cluster's label, size, and members with that true label\n\n",
                 strcmp(r->how, "majority") == 0 ? "majority vote" : "hungarian, one to one");
         fprintf(f, "%9s %12s %9s %9s\n", "cluster", "label", "size", "agree");
         for (int p = 0; p < r->np; p++) {
@@ -485,13 +485,20 @@ int main(int argc, char **argv)
         "(ties: the smallest label; several clusters may get the same label), --map hungarian\n"
         "the one-to-one matching of clusters and labels that agrees on the most records\n"
         "(clusters left over when there are more clusters than labels get -1, so their members\n"
-        "count as wrong). The report shows the mapping with each cluster's size, the accuracy\n"
-        "under the other mapping too, and the matrix and scores of the mapped labels.\n"
+        "count as wrong and -1 shows in the matrix as a label of its own). The report shows the\n"
+        "mapping with each cluster's size, the accuracy under the other mapping too, and the\n"
+        "matrix and scores of the mapped labels. Each field may hold up to 1000 distinct values.\n"
         "\n"
         "--png draws the matrix (normalised as --normalize says) as seaborn's heatmap with\n"
         "annot=True and cmap='Blues' does. -o writes the stream through with the mapped labels\n"
         "added, for montage to show the wrong ones; when -o or --png is '-' (stdout) the report\n"
-        "goes to stderr. Memory holds the label counts only (and 8 bytes a record with -o).",
+        "goes to stderr. Memory holds the label counts only (and 8 bytes a record with -o).\n"
+        "\n"
+        "--json prints one object: input, truth, prediction, records, unlabelled, labels,\n"
+        "names, matrix (counts), normalize (and normalized, the matrix drawn), correct,\n"
+        "accuracy, classes (label, name, scores: precision, recall, f1-score, support), macro\n"
+        "avg, weighted avg, and mapping: null, or method, accuracy under each mapping and\n"
+        "clusters (cluster, label, size, agree: members whose true label is the mapped one).",
         opts,
         "Examples:\n"
         "  predict model.tp < test.tp | confmat --png confusion.png\n"

@@ -168,6 +168,10 @@ expect_fail 1 "^confmat: stdin: no records$" "$C" -o "$T/e.tp" <"$T/empty.tp"
 expect_fail 1 "^confmat: $T/unk.tp: no record has a true label \(every 'y' is -1\)$" "$C" "$T/unk.tp"
 expect_fail 1 "^confmat: stdin: empty input" "$C" </dev/null
 expect_fail 1 "^confmat: $T/hand.tp: the input has a field 'y' already" "$C" "$T/hand.tp" -o "$T/e.tp" --mapped-name y
+mkidx "$T/im" u8 1001 1 1
+mkidx "$T/lb" i32 1001
+"$BIN/idx2raw" "$T/im" "$T/lb" >"$T/many.tp"
+expect_fail 1 "^confmat: $T/many.tp: field 'y' holds more than 1000 distinct values$" "$C" -f y "$T/many.tp"
 expect_fail 2 "^confmat: --map wants none, majority or hungarian, not 'vote'" "$C" -m vote "$T/hand.tp"
 expect_fail 2 "^confmat: --normalize wants none, true, pred or all, not 'rows'" "$C" -n rows "$T/hand.tp"
 expect_fail 2 "^confmat: --png and -o cannot both write to stdout" "$C" --png - -o - "$T/hand.tp"
