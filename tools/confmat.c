@@ -1,5 +1,6 @@
 /* confmat — the confusion matrix, accuracy and per-class report of a prediction or a
  * clustering against the true labels; optionally a heatmap PNG and the mapped labels. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -644,8 +645,11 @@ int main(int argc, char **argv)
         print_json(rf, &r);
     else
         print_text(rf, &r, (int)digits);
-    if (fflush(rf) || ferror(rf))
-        tp_die("stdout: write error");
+    if (fflush(rf) || ferror(rf)) {
+        if (errno == EPIPE)
+            tp_exit_pipe();
+        tp_die("%s: write error: %s", rf == stdout ? "stdout" : "stderr", strerror(errno));
+    }
 
     if (png) {
         tp_heatmap hm = {k, k, NULL, (const char *const *)names, (const char *const *)names, *title ? title : NULL,
