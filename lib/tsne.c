@@ -31,7 +31,11 @@ tp_tsne_method tp_tsne_pick(const tp_tsne_cfg *c, int64_t n)
         return c->method;
     if (n <= 1000 || c->d > 3)
         return TP_TSNE_EXACT;
-    return c->d <= 2 ? TP_TSNE_FFT : TP_TSNE_BH;
+    /* Measured on 2 cores (CPU time per gradient, clustered 2-D layouts at t-SNE's final
+     * density): Barnes-Hut with grouped walks 8.7 / 77 / 361 ms at 10k / 70k / 280k points,
+     * FFT 56 / 157 / 663 ms, and BH's forces are also 5x more accurate (0.6 % vs 3.8 % RMS).
+     * So the FFT is picked only in 1-D, where its grid is tiny. */
+    return c->d == 1 ? TP_TSNE_FFT : TP_TSNE_BH;
 }
 
 const char *tp_tsne_method_name(tp_tsne_method m)

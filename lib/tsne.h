@@ -14,6 +14,8 @@
  *   FFT          (d = 1, 2) the kernel evaluated on a regular grid of Lagrange
  *                interpolation nodes (3 per interval) and convolved with the charges
  *                1, y, |y|^2 by FFTW: O(n + G log G) (the method of FIt-SNE).
+ * auto picks exact for n <= 1000, else FFT in 1-D and Barnes-Hut in 2-D and 3-D (faster
+ * and more accurate than the FFT at every size measured, up to 280 000 points; tsne.c).
  * scikit-learn uses dof = max(d - 1, 1); for dof = 1 (d <= 2) this is ordinary t-SNE.
  * Unlike scikit-learn's, the gradient here is the true gradient for every dof. */
 #ifndef TP_TSNE_H

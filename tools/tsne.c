@@ -170,7 +170,7 @@ int main(int argc, char **argv)
                   "Embeds the vectors of field x in D dimensions by t-SNE and writes the stream with x replaced\n"
                   "by the embedding (f32[D]); every other field and the metadata pass through. Affinities come\n"
                   "from the exact k nearest neighbours (BLAS distances) with a per-point perplexity search to\n"
-                  "1e-5; the gradient is exact for N <= 1000, else FFT-interpolated (D 1-2) or Barnes-Hut (D 3).\n"
+                  "1e-5; the gradient is exact for N <= 1000, else FFT-interpolated (D 1) or Barnes-Hut (D 2-3).\n"
                   "Meta added: tsne_kl (final KL divergence, exact), tsne_iterations, tsne_perplexity, tsne_method.",
                   opts,
                   "examples:\n"
