@@ -17,6 +17,9 @@ MARCH    ?= -march=native
 CFLAGS   ?= $(OPT) $(MARCH) -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Ilib -D_FILE_OFFSET_BITS=64
+# 'omp simd' pragmas mark reductions that may be vectorised (no OpenMP runtime is used);
+# no code reads errno after a math function, so sqrt can be vectorised
+CFLAGS   += -fopenmp-simd -fno-math-errno
 LDLIBS   := -lopenblas -lfftw3 -lpng -ljpeg -lz -lm -lpthread
 PREFIX   ?= /usr/local
 

@@ -98,23 +98,25 @@ static void build(tree *t, int64_t ni, int64_t start, int64_t end, const double 
     }
 }
 
-/* An interaction list, structure of arrays: bodies at (x, y, z) of mass m. */
+/* An interaction list, structure of arrays: bodies at (x, y, z) of mass m, in single
+ * precision relative to the group's centre (small numbers, so nothing is lost that the
+ * Barnes-Hut approximation keeps; twice the SIMD width of double). */
 typedef struct {
-    double *x[3], *m;
+    float *x[3], *m;
     int64_t n, cap;
 } ilist;
 
-static void ilist_add(ilist *l, const double *p, int d, double m)
+static void ilist_add(ilist *l, const double *p, const double *g0, int d, double m)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 1024;
         for (int e = 0; e < 3; e++)
-            l->x[e] = tp_realloc(l->x[e], (size_t)l->cap, sizeof(double));
-        l->m = tp_realloc(l->m, (size_t)l->cap, sizeof(double));
+            l->x[e] = tp_realloc(l->x[e], (size_t)l->cap, sizeof(float));
+        l->m = tp_realloc(l->m, (size_t)l->cap, sizeof(float));
     }
     for (int e = 0; e < 3; e++)
-        l->x[e][l->n] = e < d ? p[e] : 0;
-    l->m[l->n++] = m;
+        l->x[e][l->n] = e < d ? (float)(p[e] - g0[e]) : 0;
+    l->m[l->n++] = (float)m;
 }
 
 typedef struct {
@@ -125,27 +127,38 @@ typedef struct {
     ilist *lists; /* one per thread */
 } walk_job;
 
-/* Sums over the list for one point: Z's share into *z, R into r. Loops written per kernel
- * so that the compiler vectorises them. */
-static void eval_list(const ilist *l, const double *yi, int d, double dof, double *z, double *r)
+/* Sums over the list for one point at yi (relative to the group's centre): Z's share into
+ * *z, R into r. One loop per dimension and kernel, so that each vectorises. */
+static void eval_list(const ilist *l, const float *yi, int d, double dof, double *z, double *r)
 {
-    const double *X = l->x[0], *Y = l->x[1], *Zc = l->x[2], *M = l->m;
-    double y0 = yi[0], y1 = d > 1 ? yi[1] : 0, y2 = d > 2 ? yi[2] : 0;
-    double zs = 0, r0 = 0, r1 = 0, r2s = 0;
+    const float *X = l->x[0], *Y = l->x[1], *Zc = l->x[2], *M = l->m;
+    float y0 = yi[0], y1 = yi[1], y2 = yi[2];
+    float zs = 0, r0 = 0, r1 = 0, r2s = 0;
     int64_t n = l->n;
-    if (dof == 1) {
+    if (d == 2 && dof == 1) {
+#pragma omp simd reduction(+ : zs, r0, r1)
         for (int64_t q = 0; q < n; q++) {
-            double a = y0 - X[q], b = y1 - Y[q], c = y2 - Zc[q];
-            double t = 1 / (1 + a * a + b * b + c * c), mk1 = M[q] * t, mk2 = mk1 * t;
+            float a = y0 - X[q], b = y1 - Y[q];
+            float t = 1 / (1 + a * a + b * b), mk1 = M[q] * t, mk2 = mk1 * t;
+            zs += mk1;
+            r0 += mk2 * a;
+            r1 += mk2 * b;
+        }
+    } else if (d == 3 && dof == 2) {
+#pragma omp simd reduction(+ : zs, r0, r1, r2s)
+        for (int64_t q = 0; q < n; q++) {
+            float a = y0 - X[q], b = y1 - Y[q], c = y2 - Zc[q];
+            float t = 1 / (1 + (a * a + b * b + c * c) * 0.5f), mk1 = M[q] * t * sqrtf(t), mk2 = mk1 * t;
             zs += mk1;
             r0 += mk2 * a;
             r1 += mk2 * b;
             r2s += mk2 * c;
         }
-    } else if (dof == 2) {
+    } else if (dof == 1) {
+#pragma omp simd reduction(+ : zs, r0, r1, r2s)
         for (int64_t q = 0; q < n; q++) {
-            double a = y0 - X[q], b = y1 - Y[q], c = y2 - Zc[q];
-            double t = 1 / (1 + (a * a + b * b + c * c) * 0.5), mk1 = M[q] * t * sqrt(t), mk2 = mk1 * t;
+            float a = y0 - X[q], b = y1 - Y[q], c = y2 - Zc[q];
+            float t = 1 / (1 + a * a + b * b + c * c), mk1 = M[q] * t, mk2 = mk1 * t;
             zs += mk1;
             r0 += mk2 * a;
             r1 += mk2 * b;
@@ -153,12 +166,13 @@ static void eval_list(const ilist *l, const double *yi, int d, double dof, doubl
         }
     } else {
         for (int64_t q = 0; q < n; q++) {
-            double a = y0 - X[q], b = y1 - Y[q], c = y2 - Zc[q], k1, k2;
-            tp_tsne_kernel(a * a + b * b + c * c, dof, &k1, &k2);
-            zs += M[q] * k1;
-            r0 += M[q] * k2 * a;
-            r1 += M[q] * k2 * b;
-            r2s += M[q] * k2 * c;
+            float a = y0 - X[q], b = y1 - Y[q], c = y2 - Zc[q];
+            double k1, k2;
+            tp_tsne_kernel((double)(a * a + b * b + c * c), dof, &k1, &k2);
+            zs += M[q] * (float)k1;
+            r0 += M[q] * (float)k2 * a;
+            r1 += M[q] * (float)k2 * b;
+            r2s += M[q] * (float)k2 * c;
         }
     }
     *z = zs;
@@ -187,6 +201,9 @@ static void walk_group(void *ctx, int64_t g, int th)
             lo[e] = v < lo[e] ? v : lo[e];
             hi[e] = v > hi[e] ? v : hi[e];
         }
+    double g0[3] = {0, 0, 0};
+    for (int e = 0; e < d; e++)
+        g0[e] = (lo[e] + hi[e]) / 2;
     int64_t stack[MAXDEPTH * 8 + 8];
     int sp = 0;
     stack[sp++] = 0;
@@ -200,19 +217,22 @@ static void walk_group(void *ctx, int64_t g, int th)
             r2 += gap * gap;
         }
         if (nd->child >= 0 && nd->side2 < j->theta2 * r2)
-            ilist_add(l, nd->com, d, (double)nd->count);
+            ilist_add(l, nd->com, g0, d, (double)nd->count);
         else if (nd->child >= 0)
             for (int o = 0; o < t->nch; o++)
                 stack[sp++] = nd->child + o;
         else
             for (int64_t q = nd->start; q < nd->end; q++)
-                ilist_add(l, t->y + t->perm[q] * d, d, 1);
+                ilist_add(l, t->y + t->perm[q] * d, g0, d, 1);
     }
     double z = 0;
     for (int64_t s = gn->start; s < gn->end; s++) {
         int64_t i = t->perm[s];
         double zi, r[3];
-        eval_list(l, t->y + i * d, d, j->dof, &zi, r);
+        float yi[3] = {0, 0, 0};
+        for (int e = 0; e < d; e++)
+            yi[e] = (float)(t->y[i * d + e] - g0[e]);
+        eval_list(l, yi, d, j->dof, &zi, r);
         z += zi - 1; /* the point itself is on the list: K1(0) = 1, no force */
         for (int e = 0; e < d; e++)
             j->rep[i * d + e] = r[e];
