@@ -66,12 +66,17 @@ void tp_tick_label(double v, double step, char *buf, size_t n)
 {
     if (fabs(v) < 1e-6 * step)
         v = 0; /* no "-0" or "1e-17" for zero */
-    if (fabs(v) >= 1e6 || step < 1e-4) {
-        snprintf(buf, n, "%.3g", v);
+    if (fabs(v) >= 1e6 || step < 1e-6) { /* the digits from v's magnitude down to the step's */
+        if (v == 0) {
+            snprintf(buf, n, "0");
+            return;
+        }
+        int p = (int)(floor(log10(fabs(v)) + 1e-9) - floor(log10(step) + 1e-9));
+        snprintf(buf, n, "%.*e", p < 0 ? 0 : p > 15 ? 15 : p, v);
         return;
     }
     int d = 0;
-    for (double s = step; d < 10 && fabs(s - nearbyint(s)) > 1e-6 * s; s *= 10)
+    for (double s = step; d < 15 && fabs(s - nearbyint(s)) > 1e-6 * s; s *= 10)
         d++;
     snprintf(buf, n, "%.*f", d, v);
 }
@@ -191,8 +196,8 @@ void tp_axes_layout(tp_axes *a, int x, int y, int w, int h)
         tp_view_limits(&a->x0, &a->x1, 0);
     if (!(a->y1 > a->y0))
         tp_view_limits(&a->y0, &a->y1, 0);
-    int top = a->title ? tp_text_height(f + 1) + 3 * pad : 2 * pad;
-    int bottom = tick + pad + th + (a->xlabel ? 2 * pad + th : 0) + pad;
+    int top = a->title ? tp_text_height(f + 1) + 4 * pad : 2 * pad;
+    int bottom = tick + pad + th + (a->xlabel ? 2 * pad + th : 0) + 2 * pad;
     a->h = h - top - bottom > 16 ? h - top - bottom : 16;
     a->y = y + top;
     a->nyt = fit_ticks(a->y0, a->y1, a->yinteger, a->h, th, 2 * th, f, a->yt, &a->ystep);
@@ -442,7 +447,7 @@ static int64_t *shuffled(const tp_scatter *s)
 
 /* One 2-D panel of coordinates dx, dy in the box. */
 static void scatter_panel(tp_canvas *c, const tp_scatter *s, const int64_t *order, int dx, int dy, const char *title,
-                          int x, int y, int w, int h)
+                          int x, int y, int w, int h, tp_axes *out)
 {
     tp_axes a = {0};
     coord_range(s, dx, &a.x0, &a.x1);
@@ -467,6 +472,8 @@ static void scatter_panel(tp_canvas *c, const tp_scatter *s, const int64_t *orde
     }
     tp_canvas_unclip(c);
     tp_axes_frame(c, &a);
+    if (out)
+        *out = a;
 }
 
 /* The legend's columns and size for a box of height h; 0 columns when it cannot fit. */
@@ -567,7 +574,8 @@ static void axis3(tp_canvas *c, const view3 *v, int d, const double *base, const
     }
 }
 
-static void scatter3(tp_canvas *c, const tp_scatter *s, int x, int y, int w, int h)
+/* The 3-D view in the box; returns the rightmost column its drawing may reach. */
+static int scatter3(tp_canvas *c, const tp_scatter *s, int x, int y, int w, int h)
 {
     int f = font_or_default(s->font), th = tp_text_height(f), tick = tick_len(f), pad = pad_of(f);
     view3 v;
@@ -597,7 +605,10 @@ static void scatter3(tp_canvas *c, const tp_scatter *s, int x, int y, int w, int
         sxlo = fmin(sxlo, sx), sxhi = fmax(sxhi, sx), sylo = fmin(sylo, sy), syhi = fmax(syhi, sy);
     }
     int top = s->title ? tp_text_height(f + 1) + 3 * pad : pad;
-    int room = tick + pad + widest + 3 * pad + th + pad;
+    int titles = 0; /* axis titles are level text: the z title takes its width beside the box */
+    for (int d = 0; d < 3; d++)
+        titles = s->labels[d] && tp_text_width(s->labels[d], f) > titles ? tp_text_width(s->labels[d], f) : titles;
+    int room = tick + pad + widest + 2 * pad + (titles > th ? titles : th) + pad;
     double aw = w - 2 * room, ah = h - top - 2 * (tick + 3 * pad + 3 * th);
     v.sc = fmin(aw / (sxhi - sxlo), ah / (syhi - sylo));
     v.sc = v.sc > 10 ? v.sc : 10;
@@ -685,31 +696,34 @@ static void scatter3(tp_canvas *c, const tp_scatter *s, int x, int y, int w, int
     axis3(c, &v, 0, bx, t[0], nt[0], step[0], s->labels[0], f);
     axis3(c, &v, 1, by, t[1], nt[1], step[1], s->labels[1], f);
     axis3(c, &v, 2, bz, t[2], nt[2], step[2], s->labels[2], f);
+    return (int)ceil(v.ox + v.sc * sxhi) + room;
 }
 
-void tp_plot_scatter(tp_canvas *c, const tp_scatter *s, int x, int y, int w, int h)
+void tp_plot_scatter(tp_canvas *c, const tp_scatter *s, int x, int y, int w, int h, tp_axes *panel)
 {
     tp_scatter t = *s;
     t.font = font_or_default(s->font);
     int f = t.font, pad = pad_of(f), lw, lh;
     int cols = legend_fit(&t, h - 8 * pad, &lw, &lh);
-    int pw = cols ? w - lw - 2 * pad : w;
-    if (t.dim == 3 && !t.pairs)
-        scatter3(c, &t, x, y, pw, h);
-    else {
+    int pw = cols ? w - lw - 2 * pad : w, lx = x + pw;
+    if (t.dim == 3 && !t.pairs) {
+        int right = scatter3(c, &t, x, y, pw, h);
+        lx = right < lx ? right : lx;
+    } else {
         int64_t *order = shuffled(&t);
         if (t.dim == 2)
-            scatter_panel(c, &t, order, 0, 1, t.title, x, y, pw, h);
+            scatter_panel(c, &t, order, 0, 1, t.title, x, y, pw, h, panel);
         else {
             int top = t.title ? tp_text_height(f + 1) + 3 * pad : 0;
             if (t.title)
                 tp_draw_text(c, x + (w - tp_text_width(t.title, f + 1)) / 2, y + pad, t.title, f + 1, BLACK);
             static const int pair[3][2] = {{0, 1}, {0, 2}, {1, 2}};
             for (int k = 0; k < 3; k++)
-                scatter_panel(c, &t, order, pair[k][0], pair[k][1], NULL, x + k * pw / 3, y + top, pw / 3, h - top);
+                scatter_panel(c, &t, order, pair[k][0], pair[k][1], NULL, x + k * pw / 3, y + top, pw / 3, h - top,
+                              panel);
         }
         free(order);
     }
     if (cols)
-        tp_legend_draw(c, x + pw, y + (h - lh) / 2, t.legend, t.nclasses, cols, f);
+        tp_legend_draw(c, lx, y + (h - lh) / 2, t.legend, t.nclasses, cols, f);
 }

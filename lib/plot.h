@@ -25,8 +25,9 @@
  * with the step in *step (may be NULL). */
 int tp_nice_ticks(double lo, double hi, int maxbins, int integer, double *t, double *step);
 
-/* Tick v as text, with just the decimals that the step needs ("0.2", "0.95", "10", "-1.5");
- * values of 1e6 and more, or steps below 1e-4, in 3-digit %g form ("2.5e+06"). */
+/* Tick v as text, with just the decimals that the step needs ("0.2", "0.95", "10", "-1.5",
+ * "0.00102"); values of 1e6 and more, and ticks of steps below 1e-6, in exponent form with
+ * the digits down to the step's ("2.5e+06", "1.0e-07"). */
 void tp_tick_label(double v, double step, char *buf, size_t n);
 
 /* Widens the data range *lo..*hi by margin times its width on each side (matplotlib's 0.05
@@ -125,7 +126,9 @@ typedef struct {
  *    are 30, -60): the three back panes of the data's box with gridlines, the x and y axes
  *    along its front floor edges and z along its leftmost upright edge, ticks and titles;
  *    dots drawn from the farthest to the nearest. With pairs, three 2-D panels (1-2, 1-3,
- *    2-3) instead. */
-void tp_plot_scatter(tp_canvas *c, const tp_scatter *s, int x, int y, int w, int h);
+ *    2-3) instead.
+ * A 2-D panel's axes (the last one's with pairs) go to *panel when it is not NULL, so that
+ * a caller can find data on the canvas. */
+void tp_plot_scatter(tp_canvas *c, const tp_scatter *s, int x, int y, int w, int h, tp_axes *panel);
 
 #endif

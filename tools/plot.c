@@ -167,32 +167,34 @@ static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w
     for (int64_t i = 0; i < n; i++)
         if (i == 0 || uniq[i] != uniq[nu - 1])
             uniq[nu++] = uniq[i];
-    int64_t lo = uniq[0] == -1 && nu > 1 ? uniq[1] : uniq[0], hi = uniq[nu - 1];
-    int by_value = lo >= 0 && hi < 20, known = (int)(nu - (uniq[0] == -1));
+    int unk = uniq[0] == -1 && ci >= 0; /* -1, unknown: grey, and last in the legend */
+    int64_t lo = unk && nu > 1 ? uniq[1] : uniq[0], hi = uniq[nu - 1];
+    int by_value = lo >= 0 && hi < 20, known = (int)(nu - unk);
     int pal_n = by_value ? (hi < 10 ? 10 : 20) : known;
     tp_legend_entry *legend = tp_calloc((size_t)nu, sizeof *legend);
     char (*labels)[64] = tp_calloc((size_t)nu, sizeof *labels);
     int use_names = strcmp(color, "cluster") != 0;
-    for (int64_t k = 0; k < nu; k++) {
+    for (int64_t k = 0; k < nu; k++) { /* entry k is value uniq[k + unk], the unknown at the end */
+        int64_t u = uniq[(k + unk) % nu];
         if (ci < 0)
-            snprintf(labels[k], sizeof labels[k], "%s", "");
-        else if (uniq[k] == -1)
+            labels[k][0] = 0;
+        else if (u == -1)
             snprintf(labels[k], sizeof labels[k], "unknown");
         else if (use_names)
-            tp_class_name(hd, uniq[k], labels[k], sizeof labels[k]);
+            tp_class_name(hd, u, labels[k], sizeof labels[k]);
         else
-            snprintf(labels[k], sizeof labels[k], "%lld", (long long)uniq[k]);
+            snprintf(labels[k], sizeof labels[k], "%lld", (long long)u);
         legend[k].label = labels[k];
         legend[k].marker = TP_MARK_CIRCLE;
-        if (uniq[k] == -1)
+        if (u == -1 && unk)
             memcpy(legend[k].rgb, UNKNOWN, 3);
         else
-            tp_palette(by_value ? (int)uniq[k] : (int)(k - (uniq[0] == -1)), pal_n, legend[k].rgb);
+            tp_palette(by_value ? (int)u : (int)k, pal_n, legend[k].rgb);
     }
     int *cls = tp_alloc((size_t)n, sizeof *cls);
     for (int64_t i = 0; i < n; i++) {
         int64_t *at = bsearch(&val[i], uniq, (size_t)nu, sizeof *uniq, cmp_i64);
-        cls[i] = (int)(at - uniq);
+        cls[i] = (int)((at - uniq + nu - unk) % nu);
     }
 
     double elev = 30, azim = -60;
@@ -209,7 +211,7 @@ static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w
         n, dim, p, cls, legend, ci >= 0 ? (int)nu : 0, radius, alpha, (uint64_t)o->seed, elev, azim, o->pairs,
         o->title, {l[0], l[1], l[2]}, (int)o->font,
     };
-    tp_plot_scatter(cv, &s, 0, 0, w, h);
+    tp_plot_scatter(cv, &s, 0, 0, w, h, NULL);
     free(cls);
     free(labels);
     free(legend);
