@@ -346,8 +346,11 @@ void tp_plot_lines(tp_canvas *c, tp_axes *a, const tp_series *s, int ns, int x, 
     a->x0 = xlo, a->x1 = xhi, a->y0 = ylo, a->y1 = yhi;
     tp_axes_layout(a, x, y, w, h);
     tp_axes_draw(c, a);
-    int f = a->font;
-    double msize = 4 * f;
+    int f = a->font, most = 1;
+    for (int k = 0; k < ns; k++)
+        most = s[k].n > most ? s[k].n : most;
+    double msize = fmin(4 * f, 0.7 * a->w / most); /* markers shrink, then go, where points crowd */
+    msize = msize >= 3 ? msize : 0;
 
     /* the lines, and points along them for placing the legend */
     int64_t cap = 1024, np = 0;
@@ -380,11 +383,11 @@ void tp_plot_lines(tp_canvas *c, tp_axes *a, const tp_series *s, int ns, int x, 
         if (any && s[k].label) {
             e[ne].label = s[k].label;
             memcpy(e[ne].rgb, s[k].rgb, 3);
-            e[ne].marker = s[k].marker;
+            e[ne].marker = msize > 0 ? s[k].marker : TP_MARK_NONE;
             e[ne++].line = 1;
         }
     }
-    for (int k = 0; k < ns; k++) /* markers over every line */
+    for (int k = 0; k < ns && msize > 0; k++) /* markers over every line */
         for (int i = 0; i < s[k].n; i++)
             if (isfinite(s[k].x[i]) && isfinite(s[k].y[i]))
                 tp_draw_marker(c, tp_axes_px(a, s[k].x[i]), tp_axes_py(a, s[k].y[i]), s[k].marker, msize, s[k].rgb);

@@ -16,9 +16,11 @@ static const uint8_t WHITE[3] = {255, 255, 255}, BLACK[3] = {0, 0, 0}, UNKNOWN[3
 
 typedef struct {
     const char *kind, *title, *size, *field, *color, *metrics, *view;
-    double radius, alpha;
+    double radius, alpha, elev, azim;
     int64_t seed, font;
     int pairs;
+    char *metric[8]; /* --metrics split at its commas */
+    int nmetrics;
 } options;
 
 /* Field name's index, which must hold one number per record; dies otherwise. */
@@ -48,20 +50,14 @@ static void curves(tp_reader *r, const options *o, tp_canvas *cv, int w, int h)
 {
     const char *name = tp_reader_name(r);
     const tp_header *hd = tp_reader_header(r);
-    char *list = tp_strdup(o->metrics), *metric[8], *save = NULL;
-    int nm = 0, fi[8], vi[8];
-    for (char *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
-        if (nm == 8)
-            tp_usage("--metrics names at most 8 metrics");
+    int nm = o->nmetrics, fi[8], vi[8];
+    char *const *metric = o->metric;
+    for (int k = 0; k < nm; k++) {
         char val[TP_MAX_NAME + 8];
-        snprintf(val, sizeof val, "val_%s", m);
-        metric[nm] = m;
-        fi[nm] = scalar_field(hd, name, m, "a history from train --history has loss, accuracy, val_loss, val_accuracy");
-        vi[nm] = tp_header_find(hd, val) >= 0 ? scalar_field(hd, name, val, "") : -1;
-        nm++;
+        snprintf(val, sizeof val, "val_%s", metric[k]);
+        fi[k] = scalar_field(hd, name, metric[k], "a history from train --history has loss, accuracy, val_loss, val_accuracy");
+        vi[k] = tp_header_find(hd, val) >= 0 ? scalar_field(hd, name, val, "") : -1;
     }
-    if (!nm)
-        tp_usage("--metrics names no metric");
     int ei = tp_header_find(hd, "epoch");
     if (ei >= 0)
         ei = scalar_field(hd, name, "epoch", "");
@@ -116,7 +112,6 @@ static void curves(tp_reader *r, const options *o, tp_canvas *cv, int w, int h)
     free(x);
     for (int k = 0; k < 2 * nm; k++)
         free(v[k]);
-    free(list);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -197,9 +192,6 @@ static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w
         cls[i] = (int)((at - uniq + nu - unk) % nu);
     }
 
-    double elev = 30, azim = -60;
-    if (sscanf(o->view, "%lf,%lf", &elev, &azim) != 2 || !isfinite(elev) || !isfinite(azim))
-        tp_usage("--view wants ELEV,AZIM in degrees, not '%s'", o->view);
     /* dots small and translucent enough that 70 000 of them show their density */
     double area = (double)w * h * 0.5, per = sqrt(area / (double)n);
     double radius = o->radius > 0 ? o->radius : fmin(3.5, fmax(1.3, per / 4));
@@ -208,7 +200,7 @@ static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w
     for (int d = 0; d < 3; d++)
         snprintf(l[d], sizeof l[d], "%s[%d]", f->name, d);
     tp_scatter s = {
-        n, dim, p, cls, legend, ci >= 0 ? (int)nu : 0, radius, alpha, (uint64_t)o->seed, elev, azim, o->pairs,
+        n, dim, p, cls, legend, ci >= 0 ? (int)nu : 0, radius, alpha, (uint64_t)o->seed, o->elev, o->azim, o->pairs,
         o->title, {l[0], l[1], l[2]}, (int)o->font,
     };
     tp_plot_scatter(cv, &s, 0, 0, w, h, NULL);
@@ -224,7 +216,7 @@ int main(int argc, char **argv)
 {
     tp_init(argv[0]);
     const char *out = "-";
-    options o = {"auto", NULL, NULL, "x", NULL, "accuracy,loss", "30,-60", 0, 0, 42, 2, 0};
+    options o = {"auto", NULL, NULL, "x", NULL, "accuracy,loss", "30,-60", 0, 0, 30, -60, 42, 2, 0, {0}, 0};
     const tp_option opts[] = {
         {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the PNG to FILE"},
         {"kind", 'k', TP_OPT_STRING, &o.kind, "KIND", "curves, scatter, or auto: curves when the stream has a 'loss' field"},
@@ -269,6 +261,17 @@ int main(int argc, char **argv)
         tp_usage("--font must be 1 to 8");
     if (o.radius < 0 || o.radius > 100 || o.alpha < 0 || o.alpha > 1)
         tp_usage("--radius must be 0 to 100 and --alpha 0 to 1");
+    char *list = tp_strdup(o.metrics), *save = NULL;
+    for (char *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+        if (o.nmetrics == 8)
+            tp_usage("--metrics names at most 8 metrics");
+        o.metric[o.nmetrics++] = m;
+    }
+    if (!o.nmetrics)
+        tp_usage("--metrics names no metric");
+    char end;
+    if (sscanf(o.view, "%lf,%lf%c", &o.elev, &o.azim, &end) != 2 || !isfinite(o.elev) || !isfinite(o.azim))
+        tp_usage("--view wants ELEV,AZIM in degrees, not '%s'", o.view);
     int kind = strcmp(o.kind, "curves") == 0 ? 1 : strcmp(o.kind, "scatter") == 0 ? 2 : strcmp(o.kind, "auto") == 0 ? 0 : -1;
     if (kind < 0)
         tp_usage("--kind must be curves, scatter or auto, not '%s'", o.kind);
@@ -310,6 +313,7 @@ int main(int argc, char **argv)
     tp_canvas_save(&cv, out);
     tp_canvas_free(&cv);
     tp_reader_close(r);
+    free(list);
     free(args);
     return 0;
 }
