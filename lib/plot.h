@@ -107,7 +107,7 @@ typedef struct {
     int64_t n;                        /* points */
     int dim;                          /* 2 or 3 */
     const float *p;                   /* n x dim coordinates; points with a non-finite one are left out */
-    const int *cls;                   /* n indices into legend, or NULL for one colour */
+    const int *cls;                   /* n indices into legend (others grey), or NULL for one colour */
     const tp_legend_entry *legend;    /* the classes: colour and label */
     int nclasses;
     double radius, alpha;             /* dot radius in pixels and opacity */
@@ -119,7 +119,8 @@ typedef struct {
     int font;                         /* text scale (default 2) */
 } tp_scatter;
 
-/* Draws s into the box at (x, y) of size w x h, its legend at the right.
+/* Draws s into the box at (x, y) of size w x h, its legend at the right (in as many as 8
+ * columns; none when the classes need more).
  *  2-D: axes with ticks and gridlines; dots in a random order drawn from seed, so no class
  *    hides the others, each blended at opacity alpha so that density shows.
  *  3-D: an orthographic view from elevation elev and azimuth azim (matplotlib's defaults
