@@ -31,6 +31,7 @@ void tp_canvas_free(tp_canvas *c)
 
 void tp_canvas_clip(tp_canvas *c, int x, int y, int w, int h)
 {
+    c->clip = 1;
     c->cx0 = x > 0 ? x : 0;
     c->cy0 = y > 0 ? y : 0;
     c->cx1 = x + w < c->w ? x + w : c->w;
@@ -39,12 +40,30 @@ void tp_canvas_clip(tp_canvas *c, int x, int y, int w, int h)
 
 void tp_canvas_unclip(tp_canvas *c)
 {
-    c->cx0 = c->cy0 = 0;
-    c->cx1 = c->w;
-    c->cy1 = c->h;
+    c->clip = 0;
 }
 
-static int inside(const tp_canvas *c, int x, int y) { return x >= c->cx0 && y >= c->cy0 && x < c->cx1 && y < c->cy1; }
+/* The rectangle drawing may touch: columns x0..x1-1 of rows y0..y1-1. */
+typedef struct {
+    int x0, y0, x1, y1;
+} area;
+
+static area area_of(const tp_canvas *c)
+{
+    area a = {0, 0, c->w, c->h};
+    if (c->clip) {
+        a.x0 = c->cx0, a.y0 = c->cy0;
+        a.x1 = c->cx1 < c->w ? c->cx1 : c->w;
+        a.y1 = c->cy1 < c->h ? c->cy1 : c->h;
+    }
+    return a;
+}
+
+static int inside(const tp_canvas *c, int x, int y)
+{
+    area a = area_of(c);
+    return x >= a.x0 && y >= a.y0 && x < a.x1 && y < a.y1;
+}
 
 static void put(tp_canvas *c, int x, int y, const uint8_t rgb[3])
 {
@@ -67,8 +86,9 @@ void tp_blend_pixel(tp_canvas *c, int x, int y, const uint8_t rgb[3], double a)
 
 void tp_blend_rect(tp_canvas *c, int x, int y, int w, int h, const uint8_t rgb[3], double a)
 {
-    int x0 = x < c->cx0 ? c->cx0 : x, y0 = y < c->cy0 ? c->cy0 : y;
-    int x1 = x + w > c->cx1 ? c->cx1 : x + w, y1 = y + h > c->cy1 ? c->cy1 : y + h;
+    area r = area_of(c);
+    int x0 = x < r.x0 ? r.x0 : x, y0 = y < r.y0 ? r.y0 : y;
+    int x1 = x + w > r.x1 ? r.x1 : x + w, y1 = y + h > r.y1 ? r.y1 : y + h;
     for (int j = y0; j < y1; j++)
         for (int i = x0; i < x1; i++)
             tp_blend_pixel(c, i, j, rgb, a);
@@ -97,8 +117,9 @@ void tp_fill_circle(tp_canvas *c, double cx, double cy, double r, const uint8_t 
 {
     if (!(r > 0) || !isfinite(cx) || !isfinite(cy))
         return;
-    int x0 = clampi(cx - r - 1, c->cx0, c->cx1), x1 = clampi(cx + r + 2, c->cx0 - 1, c->cx1 - 1);
-    int y0 = clampi(cy - r - 1, c->cy0, c->cy1), y1 = clampi(cy + r + 2, c->cy0 - 1, c->cy1 - 1);
+    area b = area_of(c);
+    int x0 = clampi(cx - r - 1, b.x0, b.x1), x1 = clampi(cx + r + 2, b.x0 - 1, b.x1 - 1);
+    int y0 = clampi(cy - r - 1, b.y0, b.y1), y1 = clampi(cy + r + 2, b.y0 - 1, b.y1 - 1);
     for (int j = y0; j <= y1; j++)
         for (int i = x0; i <= x1; i++) {
             double d = hypot(i - cx, j - cy) - r;
@@ -114,8 +135,9 @@ void tp_draw_line_aa(tp_canvas *c, double x0, double y0, double x1, double y1, d
     double hw = lw / 2, dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
     double lo_x = fmin(x0, x1) - hw - 1, hi_x = fmax(x0, x1) + hw + 1;
     double lo_y = fmin(y0, y1) - hw - 1, hi_y = fmax(y0, y1) + hw + 1;
-    int i0 = clampi(lo_x, c->cx0, c->cx1), i1 = clampi(hi_x + 1, c->cx0 - 1, c->cx1 - 1);
-    int j0 = clampi(lo_y, c->cy0, c->cy1), j1 = clampi(hi_y + 1, c->cy0 - 1, c->cy1 - 1);
+    area b = area_of(c);
+    int i0 = clampi(lo_x, b.x0, b.x1), i1 = clampi(hi_x + 1, b.x0 - 1, b.x1 - 1);
+    int j0 = clampi(lo_y, b.y0, b.y1), j1 = clampi(hi_y + 1, b.y0 - 1, b.y1 - 1);
     for (int j = j0; j <= j1; j++)
         for (int i = i0; i <= i1; i++) {
             double t = len2 > 0 ? ((i - x0) * dx + (j - y0) * dy) / len2 : 0; /* nearest point of the segment */
@@ -159,7 +181,8 @@ void tp_fill_polygon(tp_canvas *c, const double *xy, int n, const uint8_t rgb[3]
         yhi = fmax(yhi, xy[2 * k + 1]);
     }
     double *cross = tp_alloc((size_t)n, sizeof *cross);
-    int j0 = clampi(ceil(ylo), c->cy0, c->cy1), j1 = clampi(yhi, c->cy0 - 1, c->cy1 - 1);
+    area b = area_of(c);
+    int j0 = clampi(ceil(ylo), b.y0, b.y1), j1 = clampi(yhi, b.y0 - 1, b.y1 - 1);
     for (int j = j0; j <= j1; j++) { /* scan lines through pixel centres */
         int m = 0;
         for (int k = 0; k < n; k++) {

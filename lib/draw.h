@@ -14,7 +14,8 @@
 typedef struct {
     int w, h;
     uint8_t *rgb;               /* h x w x 3 */
-    int cx0, cy0, cx1, cy1;     /* clip rectangle: columns cx0..cx1-1, rows cy0..cy1-1 */
+    int clip;                   /* 0: draw anywhere (so a zeroed struct needs no set-up) */
+    int cx0, cy0, cx1, cy1;     /* else only columns cx0..cx1-1 of rows cy0..cy1-1 */
 } tp_canvas;
 
 /* A w x h canvas filled with colour rgb. */

@@ -45,11 +45,11 @@ count() {
 "$P" -o "$T/c.png" "$T/hist.tp" || fail "curves failed"
 is_png "$T/c.png"
 [ "$(size "$T/c.png")" = 1200x500 ] || fail "curves are $(size "$T/c.png"), not 1200x500"
-"$P" --size 600x300 <"$T/hist.tp" >"$T/c2.png" || fail "curves from stdin failed"
-[ "$(size "$T/c2.png")" = 600x300 ] || fail "--size 600x300 gave $(size "$T/c2.png")"
-[ "$(count "$T/c2.png" 31 119 180)" -gt 100 ] || fail "no Train line in tab:blue"
-[ "$(count "$T/c2.png" 255 127 14)" -gt 100 ] || fail "no Validation line in tab:orange"
-"$P" --size 600x300 -o "$T/c3.png" "$T/noval.tp" || fail "curves without validation failed"
+"$P" --size 400x200 --font 1 <"$T/hist.tp" >"$T/c2.png" || fail "curves from stdin failed"
+[ "$(size "$T/c2.png")" = 400x200 ] || fail "--size 400x200 gave $(size "$T/c2.png")"
+[ "$(count "$T/c2.png" 31 119 180)" -gt 50 ] || fail "no Train line in tab:blue"
+[ "$(count "$T/c2.png" 255 127 14)" -gt 50 ] || fail "no Validation line in tab:orange"
+"$P" --size 400x200 --font 1 -o "$T/c3.png" "$T/noval.tp" || fail "curves without validation failed"
 [ "$(count "$T/c3.png" 255 127 14)" = 0 ] || fail "a Validation line drawn from NaN"
 "$P" --kind curves --metrics loss,lr,seconds --size 900x300 -o "$T/c4.png" "$T/hist.tp" || fail "--metrics failed"
 [ "$(size "$T/c4.png")" = 900x300 ] || fail "--metrics picture is $(size "$T/c4.png")"
@@ -57,19 +57,20 @@ is_png "$T/c.png"
 # scatter: 2-D 1000x800, 3-D the same, --pairs 1500x520; one colour per class, one for all with --color none
 "$P" -o "$T/s2.png" "$T/emb2.tp" || fail "2-D scatter failed"
 [ "$(size "$T/s2.png")" = 1000x800 ] || fail "2-D scatter is $(size "$T/s2.png")"
-"$P" --size 500x400 --radius 3 --alpha 1 -o "$T/s2s.png" "$T/emb2.tp"
+"$P" --size 300x240 --radius 3 --alpha 1 -o "$T/s2s.png" "$T/emb2.tp"
 for c in "31 119 180" "255 127 14" "44 160 44"; do
-    [ "$(count "$T/s2s.png" $c)" -gt 100 ] || fail "no dots of colour $c"
+    [ "$(count "$T/s2s.png" $c)" -gt 100 ] || fail "no dots of colour $c"   # 100 dots of ~20 pixels each
 done
-"$P" --size 500x400 --radius 3 --alpha 1 --color none -o "$T/s2n.png" "$T/emb2.tp"
+"$P" --size 300x240 --radius 3 --alpha 1 --color none -o "$T/s2n.png" "$T/emb2.tp"
 [ "$(count "$T/s2n.png" 255 127 14)" = 0 ] || fail "--color none still coloured by class"
 "$P" -o "$T/s3.png" --title "3-D" --view 20,-50 "$T/emb3.tp" || fail "3-D scatter failed"
 [ "$(size "$T/s3.png")" = 1000x800 ] || fail "3-D scatter is $(size "$T/s3.png")"
 "$P" --pairs -o "$T/s3p.png" "$T/emb3.tp" || fail "--pairs failed"
 [ "$(size "$T/s3p.png")" = 1500x520 ] || fail "--pairs picture is $(size "$T/s3p.png")"
 # the drawing order is seeded: the same seed gives the same bytes, another seed others
-"$P" "$T/emb2.tp" | cmp -s - "$T/s2.png" || fail "not deterministic"
-"$P" --seed 7 "$T/emb2.tp" | cmp -s - "$T/s2.png" && fail "--seed 7 drew in the same order"
+"$P" --size 300x200 "$T/emb2.tp" >"$T/d1.png"
+"$P" --size 300x200 "$T/emb2.tp" | cmp -s - "$T/d1.png" || fail "not deterministic"
+"$P" --size 300x200 --seed 7 "$T/emb2.tp" | cmp -s - "$T/d1.png" && fail "--seed 7 drew in the same order"
 
 # bad input: one line, exit 1, no file left; bad usage: exit 2
 expect_fail 1 "^plot: $T/emb5.tp: field 'x' is f32\[5\], not a 2-D or 3-D embedding" "$P" -o "$T/bad.png" "$T/emb5.tp"

@@ -194,6 +194,12 @@ static void test_primitives(void)
     CHECK(is(&d, 9, 9, BLUE));
     tp_canvas_free(&d);
     tp_canvas_free(&c);
+    /* a canvas set up by hand, without tp_canvas_init, draws everywhere */
+    uint8_t buf[4 * 4 * 3] = {0};
+    tp_canvas e = {4, 4, buf, 0, 0, 0, 0, 0};
+    tp_fill_rect(&e, 0, 0, 4, 4, RED);
+    tp_fill_circle(&e, 3, 3, 0.5, BLUE, 1);
+    CHECK(is(&e, 0, 0, RED) && is(&e, 3, 3, BLUE));
 }
 
 static void test_text_up(void)
