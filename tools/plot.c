@@ -1,0 +1,319 @@
+/* plot — PNG pictures of a stream: training curves from a history, or a scatter plot of an
+ * embedding coloured by label or cluster. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "draw.h"
+#include "plot.h"
+#include "stats.h"
+#include "stream.h"
+#include "util.h"
+
+static const uint8_t WHITE[3] = {255, 255, 255}, BLACK[3] = {0, 0, 0}, UNKNOWN[3] = {140, 140, 140};
+
+typedef struct {
+    const char *kind, *title, *size, *field, *color, *metrics, *view;
+    double radius, alpha, elev, azim;
+    int64_t seed, font;
+    int pairs;
+    char *metric[8]; /* --metrics split at its commas */
+    int nmetrics;
+} options;
+
+/* Field name's index, which must hold one number per record; dies otherwise. */
+static int scalar_field(const tp_header *h, const char *file, const char *name, const char *what)
+{
+    int i = tp_header_find(h, name);
+    if (i < 0)
+        tp_die("%s: no field '%s' (%s)", file, name, what);
+    if (h->fields[i].nelem != 1)
+        tp_die("%s: field '%s' holds %zu numbers a record, not one", file, name, h->fields[i].nelem);
+    return i;
+}
+
+/* A metric's name as an axis title. */
+static const char *metric_title(const char *m)
+{
+    static const char *known[][2] = {{"accuracy", "Accuracy"}, {"loss", "Loss"}, {"lr", "Learning rate"},
+                                     {"seconds", "Seconds"}};
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        if (strcmp(m, known[k][0]) == 0)
+            return known[k][1];
+    return m;
+}
+
+/* Training curves: one panel per metric, its training and validation values by epoch. */
+static void curves(tp_reader *r, const options *o, tp_canvas *cv, int w, int h)
+{
+    const char *name = tp_reader_name(r);
+    const tp_header *hd = tp_reader_header(r);
+    int nm = o->nmetrics, fi[8], vi[8];
+    char *const *metric = o->metric;
+    for (int k = 0; k < nm; k++) {
+        char val[TP_MAX_NAME + 8];
+        snprintf(val, sizeof val, "val_%s", metric[k]);
+        fi[k] = scalar_field(hd, name, metric[k], "a history from train --history has loss, accuracy, val_loss, val_accuracy");
+        vi[k] = tp_header_find(hd, val) >= 0 ? scalar_field(hd, name, val, "") : -1;
+    }
+    int ei = tp_header_find(hd, "epoch");
+    if (ei >= 0)
+        ei = scalar_field(hd, name, "epoch", "");
+
+    int64_t n = 0, cap = 64;
+    double *x = tp_alloc((size_t)cap, sizeof *x), *v[16]; /* v[2k]: metric k, v[2k+1]: its validation */
+    for (int k = 0; k < 2 * nm; k++)
+        v[k] = tp_alloc((size_t)cap, sizeof *v[k]);
+    const unsigned char *rec;
+    while ((rec = tp_next_or_die(r))) {
+        if (n == cap) {
+            if (cap >= 1 << 20)
+                tp_die("%s: more than a million epochs: is this a training history?", name);
+            cap *= 2;
+            x = tp_realloc(x, (size_t)cap, sizeof *x);
+            for (int k = 0; k < 2 * nm; k++)
+                v[k] = tp_realloc(v[k], (size_t)cap, sizeof *v[k]);
+        }
+        x[n] = ei >= 0 ? tp_elem_as_double(rec + hd->fields[ei].offset, hd->fields[ei].dtype, 0) : (double)(n + 1);
+        for (int k = 0; k < nm; k++) {
+            v[2 * k][n] = tp_elem_as_double(rec + hd->fields[fi[k]].offset, hd->fields[fi[k]].dtype, 0);
+            v[2 * k + 1][n] =
+                vi[k] >= 0 ? tp_elem_as_double(rec + hd->fields[vi[k]].offset, hd->fields[vi[k]].dtype, 0) : NAN;
+        }
+        n++;
+    }
+    if (n == 0)
+        tp_die("%s: no records to draw", name);
+    int f = (int)o->font, top = o->title ? tp_text_height(f + 1) + 6 * f : 0;
+    if (o->title)
+        tp_draw_text(cv, (w - tp_text_width(o->title, f + 1)) / 2, 3 * f, o->title, f + 1, BLACK);
+    for (int k = 0; k < nm; k++) {
+        char title[TP_MAX_NAME + 16];
+        const char *mt = metric_title(metric[k]);
+        snprintf(title, sizeof title, "Model %s", mt);
+        for (char *p = title + 6; *p; p++) /* "Model accuracy", as the notebooks title it */
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        tp_series s[2] = {
+            {"Train", x, v[2 * k], (int)n, {0}, TP_MARK_CIRCLE},
+            {"Validation", x, v[2 * k + 1], (int)n, {0}, TP_MARK_CROSS},
+        };
+        tp_palette(0, 10, s[0].rgb);
+        tp_palette(1, 10, s[1].rgb);
+        tp_axes a = {0};
+        a.title = title;
+        a.xlabel = "Epoch";
+        a.ylabel = mt;
+        a.xinteger = 1;
+        a.font = f;
+        tp_plot_lines(cv, &a, s, vi[k] >= 0 ? 2 : 1, k * w / nm, top, w / nm, h - top);
+    }
+    free(x);
+    for (int k = 0; k < 2 * nm; k++)
+        free(v[k]);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A scatter plot of the embedding field, coloured by the colour field. */
+static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w, int h)
+{
+    const char *name = tp_reader_name(r);
+    const tp_header *hd = tp_reader_header(r);
+    const tp_field *f = &hd->fields[xi];
+    int dim = (int)f->nelem;
+    const char *color = o->color;
+    if (!color)
+        color = tp_header_find(hd, "y") >= 0 ? "y" : tp_header_find(hd, "cluster") >= 0 ? "cluster" : "none";
+    int ci = -1;
+    if (strcmp(color, "none") != 0) {
+        ci = scalar_field(hd, name, color, "the colour field");
+        if (tp_dtype_is_float(hd->fields[ci].dtype))
+            tp_die("%s: field '%s' is %s; colours need an integer field (a label or a cluster)", name, color,
+                   tp_dtype_name(hd->fields[ci].dtype));
+    }
+
+    int64_t n = 0, cap = 1024;
+    float *p = tp_alloc((size_t)cap * (size_t)dim, sizeof *p);
+    int64_t *val = tp_alloc((size_t)cap, sizeof *val);
+    const unsigned char *rec;
+    while ((rec = tp_next_or_die(r))) {
+        if (n == cap) {
+            cap *= 2;
+            p = tp_realloc(p, (size_t)cap * (size_t)dim, sizeof *p);
+            val = tp_realloc(val, (size_t)cap, sizeof *val);
+        }
+        tp_to_float(rec + f->offset, f->dtype, (size_t)dim, 1, p + n * dim);
+        val[n++] = ci >= 0 ? (int64_t)tp_elem_as_double(rec + hd->fields[ci].offset, hd->fields[ci].dtype, 0) : 0;
+    }
+    if (n == 0)
+        tp_die("%s: no records to draw", name);
+
+    /* the classes: the distinct values, in order; a value's colour is its own number when
+     * all lie in 0..19 (so a digit keeps its colour from plot to plot), else its rank */
+    int64_t *uniq = tp_alloc((size_t)n, sizeof *uniq), nu = 0;
+    memcpy(uniq, val, (size_t)n * sizeof *uniq);
+    qsort(uniq, (size_t)n, sizeof *uniq, cmp_i64);
+    for (int64_t i = 0; i < n; i++)
+        if (i == 0 || uniq[i] != uniq[nu - 1])
+            uniq[nu++] = uniq[i];
+    int unk = uniq[0] == -1 && ci >= 0; /* -1, unknown: grey, and last in the legend */
+    int64_t lo = unk && nu > 1 ? uniq[1] : uniq[0], hi = uniq[nu - 1];
+    int by_value = lo >= 0 && hi < 20, known = (int)(nu - unk);
+    int pal_n = by_value ? (hi < 10 ? 10 : 20) : known;
+    tp_legend_entry *legend = tp_calloc((size_t)nu, sizeof *legend);
+    char (*labels)[64] = tp_calloc((size_t)nu, sizeof *labels);
+    int use_names = strcmp(color, "cluster") != 0;
+    for (int64_t k = 0; k < nu; k++) { /* entry k is value uniq[k + unk], the unknown at the end */
+        int64_t u = uniq[(k + unk) % nu];
+        if (ci < 0)
+            labels[k][0] = 0;
+        else if (u == -1)
+            snprintf(labels[k], sizeof labels[k], "unknown");
+        else if (use_names)
+            tp_class_name(hd, u, labels[k], sizeof labels[k]);
+        else
+            snprintf(labels[k], sizeof labels[k], "%lld", (long long)u);
+        legend[k].label = labels[k];
+        legend[k].marker = TP_MARK_CIRCLE;
+        if (u == -1 && unk)
+            memcpy(legend[k].rgb, UNKNOWN, 3);
+        else
+            tp_palette(by_value ? (int)u : (int)k, pal_n, legend[k].rgb);
+    }
+    int *cls = tp_alloc((size_t)n, sizeof *cls);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t *at = bsearch(&val[i], uniq, (size_t)nu, sizeof *uniq, cmp_i64);
+        cls[i] = (int)((at - uniq + nu - unk) % nu);
+    }
+
+    /* dots small and translucent enough that 70 000 of them show their density */
+    double area = (double)w * h * 0.5, per = sqrt(area / (double)n);
+    double radius = o->radius > 0 ? o->radius : fmin(3.5, fmax(1.3, per / 4));
+    double alpha = o->alpha > 0 ? o->alpha : fmin(1.0, fmax(0.35, per / 12));
+    char l[3][TP_MAX_NAME + 8];
+    for (int d = 0; d < 3; d++)
+        snprintf(l[d], sizeof l[d], "%s[%d]", f->name, d);
+    tp_scatter s = {
+        n, dim, p, cls, legend, ci >= 0 ? (int)nu : 0, radius, alpha, (uint64_t)o->seed, o->elev, o->azim, o->pairs,
+        o->title, {l[0], l[1], l[2]}, (int)o->font,
+    };
+    tp_plot_scatter(cv, &s, 0, 0, w, h, NULL);
+    free(cls);
+    free(labels);
+    free(legend);
+    free(uniq);
+    free(val);
+    free(p);
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    const char *out = "-";
+    options o = {"auto", NULL, NULL, "x", NULL, "accuracy,loss", "30,-60", 0, 0, 30, -60, 42, 2, 0, {0}, 0};
+    const tp_option opts[] = {
+        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the PNG to FILE"},
+        {"kind", 'k', TP_OPT_STRING, &o.kind, "KIND", "curves, scatter, or auto: curves when the stream has a 'loss' field"},
+        {"title", 't', TP_OPT_STRING, &o.title, "TEXT", "a title above the picture"},
+        {"size", 0, TP_OPT_STRING, &o.size, "WxH", "picture size (default 1200x500 curves, 1000x800 scatter, 1500x520 --pairs)"},
+        {"font", 0, TP_OPT_INT, &o.font, "N", "text scale: each pixel of the 5x7 font drawn N x N (titles N+1)"},
+        {"metrics", 'm', TP_OPT_STRING, &o.metrics, "LIST", "curves: one panel per metric, with val_METRIC beside it where present"},
+        {"field", 'f', TP_OPT_STRING, &o.field, "NAME", "scatter: the embedding field, 2 or 3 numbers a record"},
+        {"color", 'c', TP_OPT_STRING, &o.color, "FIELD", "scatter: colour by this integer field, or none (default y, else cluster)"},
+        {"radius", 'r', TP_OPT_DOUBLE, &o.radius, "R", "scatter: dot radius in pixels (0: from the point count)"},
+        {"alpha", 'a', TP_OPT_DOUBLE, &o.alpha, "A", "scatter: dot opacity, 0 to 1 (0: from the point count)"},
+        {"seed", 's', TP_OPT_INT, &o.seed, "N", "scatter: seed of the random drawing order"},
+        {"view", 0, TP_OPT_STRING, &o.view, "ELEV,AZIM", "3-D scatter: elevation and azimuth in degrees (matplotlib's)"},
+        {"pairs", 0, TP_OPT_FLAG, &o.pairs, NULL, "3-D scatter: three 2-D panels (1-2, 1-3, 2-3) instead of a projection"},
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] [FILE]",
+        "Draws a stream as a PNG.\n"
+        "curves: a training history (train --history) as panels side by side, one per metric\n"
+        "  (Model accuracy, Model loss), the training value and the validation value (val_*,\n"
+        "  left out when NaN) by epoch, with markers, gridlines and a legend placed where it\n"
+        "  hides least.\n"
+        "scatter: an embedding (tsne, pca: field x of 2 or 3 numbers) as dots coloured by\n"
+        "  label or cluster, with a legend of class names (from the classes metadata; cluster\n"
+        "  numbers stay numbers; -1 is 'unknown', in grey). Dots are drawn in a seeded random\n"
+        "  order, so no class covers the others, and are translucent, so density shows. 3-D:\n"
+        "  an orthographic view from --view (elevation above the x-y plane, azimuth round the z\n"
+        "  axis, as matplotlib's view_init; default 30,-60) with the back panes, gridlines and\n"
+        "  the three axes, dots drawn far to near; or --pairs.",
+        opts,
+        "Examples:\n"
+        "  train --net lenet5.net --val val.tp --history hist.tp < train.tp > model.tp\n"
+        "  plot -o curves.png hist.tp\n"
+        "  tsne -d 2 < train.tp | plot -o tsne.png --title 't-SNE of MNIST'\n"
+        "  tsne -d 3 < train.tp | gmm -k 10 | plot --color cluster --view 20,-50 -o clusters.png",
+        0, 1,
+    };
+    char **args;
+    int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    if (o.font < 1 || o.font > 8)
+        tp_usage("--font must be 1 to 8");
+    if (o.radius < 0 || o.radius > 100 || o.alpha < 0 || o.alpha > 1)
+        tp_usage("--radius must be 0 to 100 and --alpha 0 to 1");
+    char *list = tp_strdup(o.metrics), *save = NULL;
+    for (char *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+        if (o.nmetrics == 8)
+            tp_usage("--metrics names at most 8 metrics");
+        o.metric[o.nmetrics++] = m;
+    }
+    if (!o.nmetrics)
+        tp_usage("--metrics names no metric");
+    char end;
+    if (sscanf(o.view, "%lf,%lf%c", &o.elev, &o.azim, &end) != 2 || !isfinite(o.elev) || !isfinite(o.azim))
+        tp_usage("--view wants ELEV,AZIM in degrees, not '%s'", o.view);
+    int kind = strcmp(o.kind, "curves") == 0 ? 1 : strcmp(o.kind, "scatter") == 0 ? 2 : strcmp(o.kind, "auto") == 0 ? 0 : -1;
+    if (kind < 0)
+        tp_usage("--kind must be curves, scatter or auto, not '%s'", o.kind);
+    int64_t sw = 0, sh = 0; /* tp_parse_hw reads "AxB" as A then B: here width first */
+    if (o.size && (tp_parse_hw(o.size, &sw, &sh) || sw < 200 || sh < 150 || sw > 16384 || sh > 16384))
+        tp_usage("--size wants WxH within 200x150 to 16384x16384, not '%s'", o.size);
+
+    tp_reader *r = tp_open_or_die(nargs ? args[0] : "-");
+    const char *name = tp_reader_name(r);
+    const tp_header *h = tp_reader_header(r);
+    int xi = tp_header_find(h, o.field);
+    if (kind == 0)
+        kind = tp_header_find(h, "loss") >= 0 ? 1 : 2;
+    if (kind == 2) {
+        if (xi < 0)
+            tp_die("%s: no field '%s' to scatter (and no 'loss' for curves)", name, o.field);
+        const tp_field *f = &h->fields[xi];
+        if ((f->nelem != 2 && f->nelem != 3) || f->rank != 1) {
+            char shape[64] = "";
+            for (int d = 0; d < f->rank; d++)
+                snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? "," : "", (long long)f->shape[d]);
+            tp_die("%s: field '%s' is %s[%s], not a 2-D or 3-D embedding ([2] or [3])", name, o.field,
+                   tp_dtype_name(f->dtype), shape);
+        }
+        if (o.pairs && f->nelem != 3)
+            tp_usage("--pairs needs a 3-D embedding; '%s' has 2 numbers", o.field);
+    }
+    int w = (int)sw, ht = (int)sh;
+    if (!o.size) {
+        w = kind == 1 ? 1200 : o.pairs ? 1500 : 1000;
+        ht = kind == 1 ? 500 : o.pairs ? 520 : 800;
+    }
+    tp_canvas cv;
+    tp_canvas_init(&cv, w, ht, WHITE);
+    if (kind == 1)
+        curves(r, &o, &cv, w, ht);
+    else
+        scatter(r, &o, xi, &cv, w, ht);
+    tp_canvas_save(&cv, out);
+    tp_canvas_free(&cv);
+    tp_reader_close(r);
+    free(list);
+    free(args);
+    return 0;
+}
