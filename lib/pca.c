@@ -11,6 +11,7 @@
 #include "parallel.h"
 #include "progress.h"
 #include "rng.h"
+#include "stats.h"
 #include "util.h"
 
 /* LAPACK routines of OpenBLAS, Fortran calling convention; the trailing size_t arguments
@@ -29,6 +30,7 @@ void dorgqr_(const int *m, const int *n, const int *k, double *a, const int *lda
 
 #define BLOCK_DOUBLES ((int64_t)1 << 21) /* one converted block: 16 MiB */
 #define MIN_BLOCK_ROWS 64
+#define BYTE_ROWS 256        /* 256 * 255^2 < 2^24: exact float sums of byte products */
 #define CHUNK_ROWS 32        /* rows per item of the parallel conversion */
 #define EXACT_MAX 8192       /* the largest min(N, D) that auto solves exactly regardless of k */
 #define OVERSAMPLE 10        /* extra columns of the randomized range finder (scikit-learn's) */
@@ -265,12 +267,14 @@ static void complete_basis(double *v, int64_t k, int64_t d, const char *bad)
 
 /* ---- the passes ---- */
 
-/* Column means of x into mean. */
-static int column_mean(const tp_pca_rows *x, double *mean, double *buf, passes *ps, char *err, size_t errlen)
+/* Column sums of x into sum (exact for integer dtypes: every partial sum is an integer
+ * below 2^53 for fewer than 2^37 rows) and means into mean. */
+static int column_mean(const tp_pca_rows *x, double *sum, double *mean, double *buf, passes *ps, char *err,
+                       size_t errlen)
 {
     int64_t n = x->n, d = x->d, b = block_rows(n, d);
     double *part = tp_alloc((size_t)d, sizeof *part);
-    memset(mean, 0, (size_t)d * sizeof *mean);
+    memset(sum, 0, (size_t)d * sizeof *sum);
     for (int64_t i0 = 0; i0 < n; i0 += b) {
         int64_t m = n - i0 < b ? n - i0 : b;
         if (convert(x, i0, m, 0, d, NULL, buf, (size_t)d)) {
@@ -283,11 +287,11 @@ static int column_mean(const tp_pca_rows *x, double *mean, double *buf, passes *
             for (int64_t j = 0; j < d; j++)
                 part[j] += buf[r * d + j];
         for (int64_t j = 0; j < d; j++)
-            mean[j] += part[j];
+            sum[j] += part[j];
         pass_add(ps, m);
     }
     for (int64_t j = 0; j < d; j++)
-        mean[j] /= (double)n;
+        mean[j] = sum[j] / (double)n;
     free(part);
     return 0;
 }
@@ -422,16 +426,46 @@ static int64_t components_wanted(const tp_pca_opts *o, const double *lam, int64_
     return k < mn ? k : mn;
 }
 
-static int fit_cov(const tp_pca_rows *x, const tp_pca_opts *o, const double *mean, double *buf, passes *ps,
-                   tp_pca_model *m, char *err, size_t errlen)
+/* The scatter matrix Xc^T Xc of byte data (u8, i8) into c (upper triangle): products of
+ * bytes summed over BYTE_ROWS rows are integers below 2^24, which ssyrk computes exactly in
+ * float, at twice dsyrk's speed; the blocks add up in double, and the centring comes after,
+ * X^T X - s s^T / n with the exact column sums s. */
+static void scatter_bytes(const tp_pca_rows *x, const double *sum, double *c, passes *ps)
+{
+    int64_t n = x->n, d = x->d;
+    float *xb = tp_alloc((size_t)BYTE_ROWS * (size_t)d, sizeof *xb), *cb = tp_alloc((size_t)d * (size_t)d, sizeof *cb);
+    for (int64_t i0 = 0; i0 < n; i0 += BYTE_ROWS) {
+        int64_t cnt = n - i0 < BYTE_ROWS ? n - i0 : BYTE_ROWS;
+        for (int64_t r = 0; r < cnt; r++)
+            tp_to_float((const unsigned char *)x->base + (size_t)(i0 + r) * x->stride, x->dtype, (size_t)d, 1,
+                        xb + r * d);
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)cnt, 1.0f, xb, (int)d, 0.0f, cb, (int)d);
+        for (int64_t i = 0; i < d; i++)
+            for (int64_t j = i; j < d; j++)
+                c[i * d + j] += cb[i * d + j];
+        pass_add(ps, cnt);
+    }
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = i; j < d; j++)
+            c[i * d + j] -= sum[i] * sum[j] / (double)n;
+    free(xb);
+    free(cb);
+}
+
+static int fit_cov(const tp_pca_rows *x, const tp_pca_opts *o, const double *sum, const double *mean, double *buf,
+                   passes *ps, tp_pca_model *m, char *err, size_t errlen)
 {
     int64_t n = x->n, d = x->d, b = block_rows(n, d), mn = n < d ? n : d;
     double *c = tp_calloc((size_t)d * (size_t)d, sizeof *c);
-    for (int64_t i0 = 0; i0 < n; i0 += b) {
-        int64_t cnt = n - i0 < b ? n - i0 : b;
-        convert(x, i0, cnt, 0, d, mean, buf, (size_t)d);
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)cnt, 1.0, buf, (int)d, 1.0, c, (int)d);
-        pass_add(ps, cnt);
+    if (x->dtype == TP_U8 || x->dtype == TP_I8) {
+        scatter_bytes(x, sum, c, ps);
+    } else {
+        for (int64_t i0 = 0; i0 < n; i0 += b) {
+            int64_t cnt = n - i0 < b ? n - i0 : b;
+            convert(x, i0, cnt, 0, d, mean, buf, (size_t)d);
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)cnt, 1.0, buf, (int)d, 1.0, c, (int)d);
+            pass_add(ps, cnt);
+        }
     }
     double trace = 0;
     for (int64_t j = 0; j < d; j++)
@@ -648,17 +682,18 @@ int tp_pca_fit(const tp_pca_rows *x, const tp_pca_opts *o, tp_pca_model *m, floa
         return -1;
     }
     int64_t b = block_rows(n, d);
-    double *buf = tp_alloc((size_t)b * (size_t)d, sizeof *buf), *mean = tp_alloc((size_t)d, sizeof *mean);
+    double *buf = tp_alloc((size_t)b * (size_t)d, sizeof *buf), *mean = tp_alloc((size_t)d, sizeof *mean),
+           *sum = tp_alloc((size_t)d, sizeof *sum);
     passes ps = {.on = o->progress};
     int64_t total = method == TP_PCA_RANDOMIZED ? (2 * (int64_t)randomized_iters(o->k, mn) + 4) * n : 3 * n;
     if (ps.on)
         tp_progress_start(&ps.p, "pca", total, "rows");
-    int rc = column_mean(x, mean, buf, &ps, err, errlen);
+    int rc = column_mean(x, sum, mean, buf, &ps, err, errlen);
     if (rc == 0) {
         switch (method) {
         case TP_PCA_GRAM: rc = fit_gram(x, o, mean, &ps, m, scores, err, errlen); break;
         case TP_PCA_RANDOMIZED: rc = fit_randomized(x, o, mean, buf, &ps, m, err, errlen); break;
-        default: rc = fit_cov(x, o, mean, buf, &ps, m, err, errlen); break;
+        default: rc = fit_cov(x, o, sum, mean, buf, &ps, m, err, errlen); break;
         }
     }
     if (rc == 0) {
@@ -673,6 +708,7 @@ int tp_pca_fit(const tp_pca_rows *x, const tp_pca_opts *o, tp_pca_model *m, floa
         tp_progress_end(&ps.p, ps.done);
     free(buf);
     free(mean);
+    free(sum);
     if (rc)
         tp_pca_model_free(m);
     return rc;
