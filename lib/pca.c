@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "parallel.h"
 #include "progress.h"
@@ -498,7 +499,7 @@ static int fit_gram(const tp_pca_rows *x, const tp_pca_opts *o, const double *me
         int64_t w = d - j0 < s ? d - j0 : s;
         convert(x, 0, n, j0, w, mean, slab, (size_t)w);
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)w, 1.0, slab, (int)w, 1.0, g, (int)n);
-        pass_add(ps, n * w / d);
+        pass_add(ps, n * (j0 + w) / d - n * j0 / d);
     }
     double trace = 0;
     for (int64_t i = 0; i < n; i++)
@@ -518,7 +519,7 @@ static int fit_gram(const tp_pca_rows *x, const tp_pca_opts *o, const double *me
             convert(x, 0, n, j0, w, mean, slab, (size_t)w);
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)k, (int)w, (int)n, 1.0, u, (int)n, slab,
                         (int)w, 0.0, m->components + j0, (int)d);
-            pass_add(ps, n * w / d);
+            pass_add(ps, n * (j0 + w) / d - n * j0 / d);
         }
         char *bad = tp_calloc((size_t)k, 1);
         int nbad = 0;
@@ -681,13 +682,24 @@ int tp_pca_fit(const tp_pca_rows *x, const tp_pca_opts *o, tp_pca_model *m, floa
                  o->frac > 0 ? "a fraction" : "all of them");
         return -1;
     }
+    if (method != TP_PCA_RANDOMIZED) {
+        int64_t side = method == TP_PCA_COV ? d : n;
+        double need = 8.0 * (double)side * (double)side;
+        double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+        if (have > 0 && need > have / 2) {
+            snprintf(err, errlen, "the %s method needs a %lld x %lld matrix (%.1f GiB, more than half the memory); "
+                     "the randomized method takes an integer k", tp_pca_method_name(method), (long long)side,
+                     (long long)side, need / (1 << 30));
+            return -1;
+        }
+    }
     int64_t b = block_rows(n, d);
     double *buf = tp_alloc((size_t)b * (size_t)d, sizeof *buf), *mean = tp_alloc((size_t)d, sizeof *mean),
            *sum = tp_alloc((size_t)d, sizeof *sum);
     passes ps = {.on = o->progress};
     int64_t total = method == TP_PCA_RANDOMIZED ? (2 * (int64_t)randomized_iters(o->k, mn) + 4) * n : 3 * n;
     if (ps.on)
-        tp_progress_start(&ps.p, "pca", total, "rows");
+        tp_progress_start(&ps.p, "pca", total, "rows read");
     int rc = column_mean(x, sum, mean, buf, &ps, err, errlen);
     if (rc == 0) {
         switch (method) {

@@ -104,12 +104,36 @@ static void apply(const char *path, tp_reader *r, const char *field, const char 
     tp_pca_model_free(&m);
 }
 
+/* Writes the model, fitted on field f called field, to path (atomically). */
+static void save_model(const tp_pca_model *m, const tp_field *f, const char *field, const char *path)
+{
+    tp_header mh;
+    tp_header_init(&mh);
+    tp_pca_model_header(m, &mh);
+    tp_header_set_meta(&mh, "field", field);
+    char shape[TP_MAX_RANK * 24 + 1] = "1";
+    for (int a = 0; a < f->rank; a++) {
+        size_t at = a ? strlen(shape) : 0;
+        snprintf(shape + at, sizeof shape - at, "%s%lld", a ? " " : "", (long long)f->shape[a]);
+    }
+    tp_header_set_meta(&mh, "input_shape", shape);
+    tp_header_set_meta(&mh, "input_dtype", tp_dtype_name(f->dtype));
+    void *rec = tp_alloc(1, mh.record_size);
+    tp_pca_model_record(m, &mh, rec);
+    tp_writer *w = tp_writer_open(path, &mh);
+    tp_writer_write(w, rec, 1);
+    tp_writer_close(w);
+    free(rec);
+    tp_header_free(&mh);
+}
+
 /* Every record of r in one allocation; the count in *n. */
 static unsigned char *read_all(tp_reader *r, int64_t *n)
 {
     const tp_header *h = tp_reader_header(r);
     size_t size = h->record_size;
-    int64_t cap = h->count > 0 ? h->count : (int64_t)(CHUNK_BYTES / size) + 1, got = 0;
+    int64_t first = (int64_t)((256u << 20) / size) + 1; /* a promised count larger than this is not trusted yet */
+    int64_t cap = h->count > 0 && h->count < first ? h->count : first, got = 0;
     unsigned char *buf = tp_alloc((size_t)cap, size);
     for (;;) {
         if (got == cap)
@@ -146,14 +170,16 @@ int main(int argc, char **argv)
     };
     const tp_cli cli = {
         "[OPTIONS] [FILE]",
-        "Principal component analysis as scikit-learn's PCA: centres the field by its mean, keeps\n"
-        "the top components (right singular vectors), and replaces the field in every record by\n"
-        "its projection, f32[k] under the same name; every other field and the metadata pass\n"
-        "through, with pca_components and pca_explained (the cumulative variance ratio) added.\n"
-        "Each component's sign makes the training projection largest in magnitude positive.\n"
-        "The fit holds the input records in memory; --model applies a saved fit to any stream.\n"
-        "Methods: cov when values <= records, gram when records < values, randomized (Halko et\n"
-        "al.) when both exceed 8192 and N <= min / 4; one line on stderr gives the variance kept.",
+        "Principal component analysis as scikit-learn's PCA: centres the field (any numeric dtype\n"
+        "and shape, flattened, computed in double) by its mean, keeps the top k components and\n"
+        "replaces the field in every record by its projection, f32[k] under the same name; every\n"
+        "other field and the metadata pass through, with pca_components and pca_explained (the\n"
+        "cumulative explained variance ratio) added. One line on stderr gives the variance kept.\n"
+        "Signs follow scikit-learn 1.2's svd_flip: each component makes the training projection\n"
+        "of largest magnitude positive. The fit holds the records in memory; --model applies a\n"
+        "saved fit to any stream in bounded memory. Methods (auto chooses): cov, the D x D\n"
+        "covariance, where values <= records; gram, the N x N Gram matrix, where records <\n"
+        "values; randomized (Halko et al., approximate) where both exceed 8192 and k <= min / 4.",
         opts,
         "Examples:\n"
         "  idx2raw train-images-idx3-ubyte train-labels-idx1-ubyte | pca -k 50 --save pca50.tp | tsne\n"
@@ -211,24 +237,8 @@ int main(int argc, char **argv)
     if (!quiet)
         report(&m, name);
 
-    if (save) {
-        tp_header mh;
-        tp_header_init(&mh);
-        tp_pca_model_header(&m, &mh);
-        tp_header_set_meta(&mh, "field", field);
-        char shape[TP_MAX_RANK * 24 + 1] = "";
-        for (int a = 0; a < f->rank; a++)
-            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", a ? " " : "", (long long)f->shape[a]);
-        tp_header_set_meta(&mh, "input_shape", f->rank ? shape : "1");
-        tp_header_set_meta(&mh, "input_dtype", tp_dtype_name(f->dtype));
-        void *rec = tp_alloc(1, mh.record_size);
-        tp_pca_model_record(&m, &mh, rec);
-        tp_writer *w = tp_writer_open(save, &mh);
-        tp_writer_write(w, rec, 1);
-        tp_writer_close(w);
-        free(rec);
-        tp_header_free(&mh);
-    }
+    if (save)
+        save_model(&m, f, field, save);
     if (!fit_only) {
         tp_header oh;
         out_header(h, xi, &m, name, &oh);
