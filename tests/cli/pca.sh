@@ -92,6 +92,7 @@ expect_fail 2 "^pca: --method is auto, cov, gram or randomized, not 'svd'" "$P" 
 expect_fail 2 "^pca: --model fixes the components" "$P" --model "$T/m.tp" -k 2 "$F/pca_in.tp"
 expect_fail 2 "^pca: --fit-only writes only the model: name it with --save" "$P" --fit-only "$F/pca_in.tp"
 expect_fail 2 "^pca: the model and the stream cannot both go to stdout" "$P" --save - "$F/pca_in.tp"
+expect_fail 2 "^pca: --save and --output name the same file" "$P" --save "$T/x.tp" -o "$T/x.tp" "$F/pca_in.tp"
 expect_fail 1 "^pca: $F/pca_in.tp: the randomized method needs a number of components \(-k N\), not a fraction$" \
     "$P" -k 0.5 --method randomized "$F/pca_in.tp"
 expect_fail 1 "^pca: $F/pca_in.tp: no field 'z'$" "$P" -f z "$F/pca_in.tp"
