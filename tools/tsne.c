@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "knn.h"
 #include "parallel.h"
+#include "pca.h"
 #include "progress.h"
 #include "records.h"
 #include "rng.h"
@@ -51,88 +52,30 @@ static void report(void *ctx, int iter, double kl, int exaggerated)
     tp_progress_update(r->p, iter);
 }
 
-/* scikit-learn's "pca" initialisation: the first d principal components, scaled so the
- * first has standard deviation 1e-4. The components come from subspace iteration on the
- * centred data (d <= 3 vectors), with a sign rule making each one's largest loading
- * positive. */
-static void pca_init(const float *x, int64_t n, int dim, int d, double *y)
+/* scikit-learn's "pca" initialisation: the first d principal components (lib/pca.h),
+ * scaled so that the first has standard deviation 1e-4. */
+static void pca_init(const float *x, int64_t n, int dim, int d, double *y, const char *name)
 {
-    double *mean = tp_calloc((size_t)dim, sizeof *mean);
-    for (int64_t i = 0; i < n; i++)
-        for (int e = 0; e < dim; e++)
-            mean[e] += x[i * dim + e];
-    for (int e = 0; e < dim; e++)
-        mean[e] /= (double)n;
-    /* covariance-free: v <- Xc^T (Xc v), orthonormalised, 100 rounds (d <= 3 vectors) */
-    double *v = tp_alloc((size_t)dim * (size_t)d, sizeof *v), *t = tp_alloc((size_t)dim * (size_t)d, sizeof *t);
-    tp_rng r;
-    tp_rng_seed(&r, 12345);
-    for (size_t e = 0; e < (size_t)dim * (size_t)d; e++)
-        v[e] = tp_rng_normal(&r);
-    double *proj = tp_alloc((size_t)n * (size_t)d, sizeof *proj);
-    for (int round = 0; round < 100; round++) {
-        /* Gram-Schmidt on the d columns of v (dim x d, column c at v[c*dim]) */
-        for (int c = 0; c < d; c++) {
-            double *vc = v + (size_t)c * dim;
-            for (int o = 0; o < c; o++) {
-                double *vo = v + (size_t)o * dim, dot = 0;
-                for (int e = 0; e < dim; e++)
-                    dot += vc[e] * vo[e];
-                for (int e = 0; e < dim; e++)
-                    vc[e] -= dot * vo[e];
-            }
-            double nr = 0;
-            for (int e = 0; e < dim; e++)
-                nr += vc[e] * vc[e];
-            nr = sqrt(nr);
-            for (int e = 0; e < dim; e++)
-                vc[e] = nr > 0 ? vc[e] / nr : (e == c);
-        }
-        if (round == 99)
-            break;
-        memset(t, 0, (size_t)dim * (size_t)d * sizeof *t);
-        for (int64_t i = 0; i < n; i++) {
-            const float *xi = x + i * dim;
-            for (int c = 0; c < d; c++) {
-                const double *vc = v + (size_t)c * dim;
-                double s = 0;
-                for (int e = 0; e < dim; e++)
-                    s += (xi[e] - mean[e]) * vc[e];
-                double *tc = t + (size_t)c * dim;
-                for (int e = 0; e < dim; e++)
-                    tc[e] += s * (xi[e] - mean[e]);
-            }
-        }
-        memcpy(v, t, (size_t)dim * (size_t)d * sizeof *v);
-    }
-    for (int c = 0; c < d; c++) {
-        double *vc = v + (size_t)c * dim, big = 0;
-        for (int e = 0; e < dim; e++)
-            big = fabs(vc[e]) > fabs(big) ? vc[e] : big;
-        if (big < 0)
-            for (int e = 0; e < dim; e++)
-                vc[e] = -vc[e];
-    }
-    for (int64_t i = 0; i < n; i++)
-        for (int c = 0; c < d; c++) {
-            double s = 0;
-            for (int e = 0; e < dim; e++)
-                s += (x[i * dim + e] - mean[e]) * v[(size_t)c * dim + e];
-            proj[i * d + c] = s;
-        }
+    tp_pca_rows rows = {x, (size_t)dim * sizeof *x, TP_F32, n, dim};
+    tp_pca_opts o = {0};
+    o.k = d < dim ? d : dim;
+    tp_pca_model m;
+    float *s = NULL;
+    char err[256];
+    if (tp_pca_fit(&rows, &o, &m, &s, err, sizeof err))
+        tp_die("%s: PCA initialisation: %s", name, err);
     double m0 = 0, s0 = 0;
     for (int64_t i = 0; i < n; i++)
-        m0 += proj[i * d];
+        m0 += s[i * o.k];
     m0 /= (double)n;
     for (int64_t i = 0; i < n; i++)
-        s0 += (proj[i * d] - m0) * (proj[i * d] - m0);
+        s0 += (s[i * o.k] - m0) * (s[i * o.k] - m0);
     s0 = sqrt(s0 / (double)n);
-    for (int64_t i = 0; i < (int64_t)n * d; i++)
-        y[i] = s0 > 0 ? proj[i] / s0 * 1e-4 : 0;
-    free(proj);
-    free(t);
-    free(v);
-    free(mean);
+    for (int64_t i = 0; i < n; i++)
+        for (int e = 0; e < d; e++)
+            y[i * d + e] = e < o.k && s0 > 0 ? s[i * o.k + e] / s0 * 1e-4 : 0;
+    free(s);
+    tp_pca_model_free(&m);
 }
 
 int main(int argc, char **argv)
@@ -279,7 +222,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(init, "pca")) {
-        pca_init(cc.x, n, dim, d, y);
+        pca_init(cc.x, n, dim, d, y, name);
     } else {
         tp_rng r;
         tp_rng_seed(&r, (uint64_t)seed);
