@@ -236,6 +236,7 @@ typedef struct {
     double *added;     /* per component: diagonal added to make it positive definite, -1 on failure */
     int *collapsed;    /* per component: in a collapsed episode */
     int *collapse_now; /* per component: collapsed in this M-step */
+    int *notpd;        /* per component (the tied covariance: 0): in a not-positive-definite episode */
     int reseeded;      /* the last M-step re-seeded a component */
     int run, iter;
     tp_gmm_info *info;
@@ -591,8 +592,9 @@ static int mstep(ws *w, int reseed_ok)
         double a = mstep_tied(w);
         if (a < 0)
             return -1;
-        if (a > 0)
+        if (a > 0 && !w->notpd[0])
             add_event(w, -1, TP_GMM_EV_NOT_PD, a);
+        w->notpd[0] = a > 0;
         if (reseed_ok && w->collapse_now[0] && !w->collapsed[0])
             add_event(w, -1, TP_GMM_EV_COLLAPSED, (double)w->n);
         w->collapsed[0] = reseed_ok && w->collapse_now[0];
@@ -609,8 +611,9 @@ static int mstep(ws *w, int reseed_ok)
             continue;
         }
         if (w->cov != TP_GMM_TIED) {
-            if (w->added[c] > 0)
+            if (w->added[c] > 0 && !w->notpd[c])
                 add_event(w, c, TP_GMM_EV_NOT_PD, w->added[c]);
+            w->notpd[c] = w->added[c] > 0;
             if (reseed_ok && w->collapse_now[c] && !w->collapsed[c]) /* not the seeds' point covariances */
                 add_event(w, c, TP_GMM_EV_COLLAPSED, w->nk[c]);
             w->collapsed[c] = reseed_ok && w->collapse_now[c];
@@ -926,6 +929,7 @@ static void ws_free(ws *w)
     free(w->added);
     free(w->collapsed);
     free(w->collapse_now);
+    free(w->notpd);
 }
 
 int tp_gmm_fit(const double *X, int64_t n, int d, const tp_gmm_options *o, tp_gmm_model *m, tp_gmm_info *info,
@@ -983,6 +987,7 @@ int tp_gmm_fit(const double *X, int64_t n, int d, const tp_gmm_options *o, tp_gm
     w.added = tp_alloc((size_t)k, sizeof(double));
     w.collapsed = tp_alloc((size_t)k, sizeof(int));
     w.collapse_now = tp_alloc((size_t)k, sizeof(int));
+    w.notpd = tp_alloc((size_t)k, sizeof(int));
     if (cov == TP_GMM_TIED) {
         w.XtX = tp_calloc(dd, sizeof(double));
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)n, 1.0, Xc, d, 0.0, w.XtX, d);
@@ -1002,6 +1007,7 @@ int tp_gmm_fit(const double *X, int64_t n, int d, const tp_gmm_options *o, tp_gm
         w.run = run;
         w.iter = 0;
         memset(w.collapsed, 0, (size_t)k * sizeof(int));
+        memset(w.notpd, 0, (size_t)k * sizeof(int));
         if (st) {
             tp_gmm_model_copy(&cur, st);
             for (int c = 0; c < k; c++)

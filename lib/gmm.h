@@ -71,7 +71,8 @@ typedef enum {
     TP_GMM_EV_COLLAPSED, /* mean variance (trace/D, before reg_covar) at most reg_covar + 1e-14 times
                             the data's: the component sits on (nearly) identical samples and lives
                             on reg_covar; value = its responsibility sum. Recorded when it starts. */
-    TP_GMM_EV_NOT_PD,    /* not positive definite even with reg_covar; value = what was added */
+    TP_GMM_EV_NOT_PD,    /* not positive definite even with reg_covar; value = what was added.
+                            Recorded when it starts, once per episode. */
 } tp_gmm_event_kind;
 
 typedef struct {

@@ -80,8 +80,12 @@ static void print_event(const tp_gmm_event *e, double reg)
                 who, e->value);
         break;
     case TP_GMM_EV_COLLAPSED:
-        tp_warn("%s: %s collapsed onto %.4g samples without spread: its variance is reg_covar (%g) alone", when, who,
-                e->value, reg);
+        if (reg > 0)
+            tp_warn("%s: %s collapsed onto %.4g samples without spread: its variance is reg_covar (%g) alone", when,
+                    who, e->value, reg);
+        else
+            tp_warn("%s: %s collapsed onto %.4g samples without spread (no --reg-covar to hold it)", when, who,
+                    e->value);
         break;
     case TP_GMM_EV_NOT_PD:
         tp_warn("%s: %s is not positive definite with reg_covar %g: added %.3g to its diagonal", when, who, reg, e->value);
@@ -231,8 +235,8 @@ int main(int argc, char **argv)
         if (lx.lo[j] == lx.hi[j] && nconst++ == 0)
             first_const = j;
     if (nconst && !quiet && !model_path)
-        fprintf(stderr, "%s: %s: %d of %d features are constant (the first is %d): reg_covar (%g) is their variance\n",
-                tp_progname(), name, nconst, d, first_const, reg);
+        fprintf(stderr, "%s: %s: %d of %d features are constant (the first is %d): %s\n", tp_progname(), name, nconst,
+                d, first_const, reg > 0 ? "reg_covar is their variance" : "their variance is 0 without --reg-covar");
 
     tp_gmm_model m = {0};
     tp_gmm_info info = {0};
