@@ -222,10 +222,13 @@ typedef struct {
     tp_gmm_model *m;
     /* derived from m before each E-step */
     double *logw, *logdet, *prec2; /* k, k, squared precisions (diag: k*d, spherical: k) */
-    double *ucat; /* full: the factors side by side, d x (k*d); tied: the one factor, d x d */
-    double *muu;  /* k x d: (mean - ref) times the factor */
-    double *ref;  /* d: the weighted mean of the means, taken from every sample first */
-    int ucols;    /* columns of ucat */
+    /* Full and tied: the upper-triangular factors U (kf of them) cut into ncb column blocks;
+     * block b holds columns cb[b]..cb[b+1] of every factor side by side, and only their first
+     * cb[b+1] rows, which are the rows that are not zero. */
+    double *ucat;
+    int kf, ncb, cb[5];
+    double *muu; /* k x d: (mean - ref) times the factor */
+    double *ref; /* d: the weighted mean of the means, taken from every sample first */
     /* E-step results */
     double *resp;  /* k x n (component-major: one component's column is contiguous) */
     double *lpn;   /* n: log p(x_i) */
@@ -303,12 +306,16 @@ static void derive(ws *w)
     for (int c = 0; c < k; c++)
         for (int j = 0; j < d; j++)
             w->ref[j] += m->weights[c] * m->means[(size_t)c * d + j];
-    int full = w->cov == TP_GMM_FULL;
-    w->ucols = full ? k * d : d;
-    for (int i = 0; i < d; i++)
-        for (int c = 0; c < (full ? k : 1); c++)
-            memcpy(w->ucat + (size_t)i * w->ucols + (size_t)c * d, m->prec_chol + c * dd + (size_t)i * d,
-                   (size_t)d * sizeof(double));
+    int full = w->cov == TP_GMM_FULL, kf = w->kf = full ? k : 1;
+    double *u = w->ucat;
+    for (int b = 0; b < w->ncb; b++) {
+        int c0 = w->cb[b], c1 = w->cb[b + 1], wb = c1 - c0;
+        for (int i = 0; i < c1; i++)
+            for (int f = 0; f < kf; f++)
+                memcpy(u + ((size_t)i * kf + f) * wb, m->prec_chol + f * dd + (size_t)i * d + c0,
+                       (size_t)wb * sizeof(double));
+        u += (size_t)c1 * kf * wb;
+    }
     for (int c = 0; c < k; c++) {
         const double *U = m->prec_chol + (full ? c * dd : 0), *mu = m->means + (size_t)c * d;
         double *o = w->muu + (size_t)c * d;
@@ -376,17 +383,27 @@ static void estep_block(void *ctx, int64_t b, int t)
         for (int64_t i = 0; i < nb; i++)
             for (int j = 0; j < d; j++)
                 xs[i * d + j] = Xb[i * d + j] - w->ref[j];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, w->ucols, d, 1.0, xs, d, w->ucat, w->ucols,
-                    0.0, Y, w->ucols);
+        const double *u = w->ucat;
+        for (int bl = 0; bl < w->ncb; bl++) { /* Y's block bl: columns cb[bl].. of every factor */
+            int c1 = w->cb[bl + 1], cols = w->kf * (c1 - w->cb[bl]);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, cols, c1, 1.0, xs, d, u, cols, 0.0,
+                        Y + (size_t)nb * w->kf * w->cb[bl], cols);
+            u += (size_t)c1 * cols;
+        }
     }
     for (int c = 0; c < k; c++) {
         const double *mu = m->means + (size_t)c * d;
         double base = c0 + w->logdet[c] + w->logw[c];
         if (w->cov == TP_GMM_FULL || w->cov == TP_GMM_TIED) {
             const double *mu_u = w->muu + (size_t)c * d;
-            size_t off = w->cov == TP_GMM_FULL ? (size_t)c * d : 0;
+            int f = w->cov == TP_GMM_FULL ? c : 0;
             for (int64_t i = 0; i < nb; i++) {
-                lp[i * k + c] = base - 0.5 * sq_dist(Y + (size_t)i * w->ucols + off, mu_u, d);
+                double q = 0;
+                for (int bl = 0; bl < w->ncb; bl++) {
+                    int from = w->cb[bl], wb = w->cb[bl + 1] - from;
+                    q += sq_dist(Y + (size_t)nb * w->kf * from + ((size_t)i * w->kf + f) * wb, mu_u + from, wb);
+                }
+                lp[i * k + c] = base - 0.5 * q;
             }
         } else if (w->cov == TP_GMM_DIAG) {
             const double *p = w->prec2 + (size_t)c * d;
@@ -978,6 +995,11 @@ static void ws_alloc(ws *w, int64_t n, int d, int k, int threads)
     w->logdet = tp_alloc((size_t)k, sizeof(double));
     w->prec2 = tp_alloc((size_t)k * (size_t)d, sizeof(double));
     w->ucat = tp_alloc((size_t)d * (size_t)k * (size_t)d, sizeof(double));
+    /* column blocks of the factors: fewer multiplications by their zeros, each product still
+     * large enough to run at full speed */
+    w->ncb = d >= 32 ? 4 : d >= 12 ? 2 : 1;
+    for (int b = 0; b <= w->ncb; b++)
+        w->cb[b] = d * b / w->ncb;
     w->muu = tp_alloc((size_t)k * (size_t)d, sizeof(double));
     w->ref = tp_alloc((size_t)d, sizeof(double));
     w->bstat = tp_alloc((size_t)w->nblocks, stat_len(w) * sizeof(double));

@@ -525,6 +525,103 @@ static void test_degenerate(void)
     tp_gmm_model_free(&st);
 }
 
+/* ---- scores against a plain computation ---- */
+
+/* log N(x; mu, S) by a textbook Cholesky S = L L^T and forward substitution. */
+static double log_normal(const double *x, const double *mu, const double *S, int d)
+{
+    double L[40 * 40] = {0}, z[40], logdet = 0, q = 0;
+    for (int j = 0; j < d; j++) {
+        double s = S[j * d + j];
+        for (int p = 0; p < j; p++)
+            s -= L[j * d + p] * L[j * d + p];
+        L[j * d + j] = sqrt(s);
+        for (int i = j + 1; i < d; i++) {
+            double t = S[i * d + j];
+            for (int p = 0; p < j; p++)
+                t -= L[i * d + p] * L[j * d + p];
+            L[i * d + j] = t / L[j * d + j];
+        }
+        logdet += 2 * log(L[j * d + j]);
+    }
+    for (int i = 0; i < d; i++) {
+        double t = x[i] - mu[i];
+        for (int p = 0; p < i; p++)
+            t -= L[i * d + p] * z[p];
+        z[i] = t / L[i * d + i];
+        q += z[i] * z[i];
+    }
+    return -0.5 * (d * log(2 * M_PI) + logdet + q);
+}
+
+/* Random models in 3, 13 and 40 dimensions (one, two and four column blocks of the
+ * E-step's products), every covariance type: each sample's log-likelihood and
+ * responsibilities as a direct computation gives them. */
+static void test_scores(void)
+{
+    static const int dims[3] = {3, 13, 40};
+    tp_rng r;
+    tp_rng_seed(&r, 5);
+    for (int di = 0; di < 3; di++)
+        for (int ct = 0; ct < 4; ct++) {
+            int d = dims[di], k = 3, n = 50;
+            tp_gmm_model m;
+            tp_gmm_model_alloc(&m, k, d, (tp_gmm_cov)ct);
+            double *X = tp_alloc((size_t)n * d, sizeof *X), S[40 * 40], A[40 * 40];
+            for (int i = 0; i < n * d; i++)
+                X[i] = 3 * tp_rng_normal(&r);
+            for (int c = 0; c < k; c++) {
+                m.weights[c] = (c + 1) / 6.0;
+                for (int j = 0; j < d; j++)
+                    m.means[c * d + j] = 2 * tp_rng_normal(&r);
+            }
+            int nf = ct == TP_GMM_FULL ? k : ct == TP_GMM_TIED ? 1 : 0;
+            for (int f = 0; f < nf; f++) { /* A A^T / d + I: well conditioned */
+                for (int i = 0; i < d * d; i++)
+                    A[i] = tp_rng_normal(&r);
+                for (int i = 0; i < d; i++)
+                    for (int j = 0; j < d; j++) {
+                        double s = i == j;
+                        for (int p = 0; p < d; p++)
+                            s += A[i * d + p] * A[j * d + p] / d;
+                        m.covariances[(size_t)f * d * d + i * d + j] = s;
+                    }
+            }
+            size_t cs = tp_gmm_cov_size(m.cov, k, d);
+            if (!nf)
+                for (size_t i = 0; i < cs; i++)
+                    m.covariances[i] = 0.5 + tp_rng_double(&r);
+            char err[256];
+            CHECK(tp_gmm_model_precisions(&m, err, sizeof err) == 0);
+            double logp[50], worst = 0, worst_r = 0;
+            float resp[50 * 3];
+            double mean = tp_gmm_predict(&m, X, n, 2, NULL, resp, logp), sum = 0;
+            for (int i = 0; i < n; i++) {
+                double lc[3], mx = -INFINITY, s = 0;
+                for (int c = 0; c < k; c++) {
+                    full_cov(&m, c, S);
+                    lc[c] = log(m.weights[c]) + log_normal(X + i * d, m.means + c * d, S, d);
+                    mx = lc[c] > mx ? lc[c] : mx;
+                }
+                for (int c = 0; c < k; c++)
+                    s += exp(lc[c] - mx);
+                double want = mx + log(s);
+                sum += want;
+                worst = fmax(worst, fabs(logp[i] - want) / fabs(want));
+                for (int c = 0; c < k; c++)
+                    worst_r = fmax(worst_r, fabs(resp[i * k + c] - exp(lc[c] - want)));
+            }
+            if (!(worst <= 1e-10 && worst_r <= 1e-6))
+                fprintf(stderr, "d %d %s: log p off by %g relative, responsibilities by %g\n", d,
+                        tp_gmm_cov_name(m.cov), worst, worst_r);
+            CHECK(worst <= 1e-10);   /* doubles, sums in another order */
+            CHECK(worst_r <= 1e-6);  /* float responsibilities */
+            CHECK_NEAR(mean, sum / n, 1e-10 * fabs(mean));
+            tp_gmm_model_free(&m);
+            free(X);
+        }
+}
+
 /* ---- threads, seeds, the model file, parameter counts ---- */
 
 static int same_model(const tp_gmm_model *a, const tp_gmm_model *b)
@@ -612,6 +709,7 @@ int main(void)
     tp_init("test_gmm");
     openblas_set_num_threads(1);
     test_counts();
+    test_scores();
     for (int t = 0; t < 4; t++)
         test_recovery(&truths[t]);
 
