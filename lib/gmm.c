@@ -551,28 +551,27 @@ static void mstep_comp(void *ctx, int64_t cc, int t)
     if (w->cov == TP_GMM_FULL) {
         double *S = m->covariances + c * dd, *W = sc, *tmp = sc + (size_t)BLOCK * d, *z = tmp + dd;
         memset(S, 0, dd * sizeof *S);
-        int rows = 0; /* rows of W gathered so far */
-        int64_t *sel = (int64_t *)(z + dd), nsel = 0; /* the samples taken, a block at a time */
+        /* S = sum of r (x - mu)(x - mu)^T as W^T W, W's rows sqrt(r) (x - mu) gathered BLOCK
+         * at a time from the samples that count (sel: those of one block of samples) */
+        int rows = 0;
+        int64_t *sel = (int64_t *)(z + dd);
         for (int64_t i0 = 0; i0 < w->n; i0 += BLOCK) {
-            int64_t i1 = i0 + BLOCK < w->n ? i0 + BLOCK : w->n;
-            nsel = 0;
+            int64_t i1 = i0 + BLOCK < w->n ? i0 + BLOCK : w->n, nsel = 0;
             for (int64_t i = i0; i < i1; i++)
                 if (r[i] >= R_SKIP)
                     sel[nsel++] = i;
             for (int64_t q = 0; q < nsel; q++) {
-            int64_t i = sel[q];
-            if (q + 8 < nsel) /* scattered rows: fetch ahead */
-                for (int j = 0; j < d; j += 8)
-                    __builtin_prefetch(w->X + sel[q + 8] * d + j);
-            double s = sqrt(r[i]);
-            const double *x = w->X + i * d;
-            double *wr = W + (size_t)rows * d;
-            for (int j = 0; j < d; j++)
-                wr[j] = s * (x[j] - mu[j]);
-            if (++rows == BLOCK) {
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, rows, 1.0, W, d, 1.0, S, d);
-                rows = 0;
-            }
+                if (q + 8 < nsel) /* scattered rows: fetch ahead */
+                    for (int j = 0; j < d; j += 8)
+                        __builtin_prefetch(w->X + sel[q + 8] * d + j);
+                double s = sqrt(r[sel[q]]), *wr = W + (size_t)rows * d;
+                const double *x = w->X + sel[q] * d;
+                for (int j = 0; j < d; j++)
+                    wr[j] = s * (x[j] - mu[j]);
+                if (++rows == BLOCK) {
+                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, rows, 1.0, W, d, 1.0, S, d);
+                    rows = 0;
+                }
             }
         }
         if (rows)
