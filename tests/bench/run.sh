@@ -200,3 +200,13 @@ echo
 echo "tinfo: $(awk -v b="$bytes" -v t="$t_tp3" 'BEGIN {printf "%.2f", b / t / 1e9}') GB/s, peak RSS $((rss / 1024)) MiB;" \
      "the bare pipe read into user space (producer | dd bs=1M): $(awk -v b="$bytes" -v t="$t_pipe" 'BEGIN {printf "%.2f", b / t / 1e9}') GB/s"
 echo "idx2raw .gz: $(awk -v t="$t_tp" 'BEGIN {printf "%.0f", 47.3 / t}') MB/s of output"
+
+# 6. PCA, t-SNE and Gaussian mixtures beside scikit-learn (needs python3-sklearn)
+echo
+if "$NP" -c 'import sklearn' 2>/dev/null; then
+    row "job" "tpipe s" "peer s" "peer/tp"
+    "$root/tests/bench/pca.sh" | grep -v '^job'
+    "$root/tests/bench/cluster.sh"
+else
+    echo "(PCA, t-SNE and GMM rows need scikit-learn: apt-get install python3-sklearn)"
+fi
