@@ -16,9 +16,9 @@
 #include "tsne.h"
 #include "util.h"
 
-#define LEAF 2
+#define LEAF 8
 #define MAXDEPTH 48
-#define GROUP 64
+#define GROUP 256
 
 typedef struct {
     double com[3];

@@ -227,7 +227,8 @@ static double *layout(int64_t n, int d, double s, uint64_t seed)
 
 /* Bounds, for 3000 points at the scales t-SNE passes through (clusters of spread 0.001 at
  * the start, ~3 at the end: total extents up to ~100):
- *   Barnes-Hut theta 0.5: Z within 1 %, R within 2 % (RMS relative); theta 0: exact;
+ *   Barnes-Hut theta 0.5: Z within 1 %, R within 2 % (RMS relative); theta 0: exact up
+ *   to the single precision of its interaction lists (1e-5);
  *   FFT, 3 nodes per unit interval: Z within 1 %, R within 5 %; with 8 intervals per unit
  *   the interpolation error falls below 1e-4 (it shrinks as h^3). */
 static void test_approximations(void)
@@ -248,7 +249,9 @@ static void test_approximations(void)
                 CHECK(ez < 0.01 && er < 0.02);
                 c.theta = 0;
                 rel_errors(y, n, &c, TP_TSNE_BH, &ez, &er);
-                CHECK(ez < 1e-12 && er < 1e-12);
+                if (!(ez < 1e-5 && er < 1e-5))
+                    fprintf(stderr, "bh theta 0 d %d scale %g: Z %.3g R %.3g\n", d, scales[si], ez, er);
+                CHECK(ez < 1e-5 && er < 1e-5);
                 c.theta = 0.5;
                 c.dof = 2;
                 rel_errors(y, n, &c, TP_TSNE_BH, &ez, &er);
