@@ -149,7 +149,8 @@ if command -v groff >/dev/null; then
         [ -e "$page" ] || continue
         w=$(LC_ALL=C groff -man -ww -z -Tutf8 "$page" 2>&1)
         [ -z "$w" ] || bad "$(basename "$page"): groff warns: $w"
-        wide=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -P-cbou "$page" 2>/dev/null | awk 'length > 80 { print "    " $0 }')
+        # (tr drops UTF-8 continuation bytes, so that awk counts characters)
+        wide=$(groff -man -Tutf8 -P-cbou "$page" 2>/dev/null | tr -d '\200-\277' | awk 'length > 80 { print "    " $0 }')
         [ -z "$wide" ] || bad "$(basename "$page"): lines wider than 80 columns:
 $wide"
     done
