@@ -1,8 +1,10 @@
 # manuals: every program (tools/NAME.c, and the tpipe front from tools/tpipe.sh) has its
 # manual tools/NAME.1, and the page's OPTIONS items are exactly the options --help lists,
 # with the same short form and argument name; each page has the required sections, names
-# itself as installed (tpipe-NAME), and renders without a groff warning. No page is left
-# without its program. tpipe(1) refers to every program's page.
+# itself as installed (tpipe-NAME, by make install), has an example that runs the program,
+# and renders without a groff warning within 80 columns. No page is left without its
+# program, and tpipe(1) refers to every program's page. TOOLS (default: the source tree's
+# tools/) points elsewhere to try the test on altered copies.
 . "$TESTS/cli/lib.sh"
 TOOLS=${TOOLS:-$ROOT/tools}
 errors=0
@@ -12,21 +14,27 @@ bad() {
 }
 
 # help_opts < HELP: one line per option of a --help text, from its "Options:" block (up
-# to the next blank line): "LONG<TAB>SIGNATURE<TAB>REST". SIGNATURE is the option column,
-# e.g. "-s, --seed N"; where the column overflows into the description (one space between
-# them, no two), SIGNATURE is "?" and REST holds the whole line, checked by prefix.
+# to the next blank line): "LONG<TAB>SIGNATURE<TAB>REST<TAB>INDENT". SIGNATURE is the
+# option column, e.g. "-s, --seed N". Where the column overflows into the description (one
+# space between them, not two), SIGNATURE is "?" and REST holds the line from the option
+# on: the page's signature must then be a prefix of REST that reaches the description
+# column, given in a last line "#col<TAB>N" (the column where the descriptions start).
 help_opts() {
     awk '
     /^Options:/ { inside = 1; next }
     inside && /^[ \t]*$/ { inside = 0 }
     inside && /^[ \t]+-/ {
-        line = $0
-        sub(/^[ \t]+/, "", line)
-        if (!match(line, /--[A-Za-z0-9][A-Za-z0-9-]*/)) { print "?\t?\t" line; next }
+        match($0, /^[ \t]+/)
+        indent = RLENGTH
+        line = substr($0, indent + 1)
+        if (!match(line, /--[A-Za-z0-9][A-Za-z0-9-]*/)) { print "?\t?\t" line "\t" indent; next }
         long = substr(line, RSTART, RLENGTH)
-        if (match(line, /[ \t][ \t]+/)) print long "\t" substr(line, 1, RSTART - 1) "\t"
-        else print long "\t?\t" line
-    }'
+        if (match(line, /[ \t][ \t]+/)) {
+            print long "\t" substr(line, 1, RSTART - 1) "\t\t" indent
+            if (indent + RSTART - 1 + RLENGTH > col) col = indent + RSTART - 1 + RLENGTH
+        } else print long "\t?\t" line "\t" indent
+    }
+    END { print "#col\t" col }'
 }
 
 # page_opts PAGE: one line per .TP item of the OPTIONS section, "LONG<TAB>SIGNATURE", with
@@ -75,6 +83,8 @@ for name in $progs; do
     [ -x "$BIN/$name" ] || { bad "$name is not built in $BIN"; continue; }
     "$BIN/$name" --help >"$T/help" 2>&1 || { bad "$name --help exited $?"; continue; }
     help_opts <"$T/help" | sort >"$T/h"
+    col=$(sed -n 's/^#col\t//p' "$T/h")
+    sed -i '/^#col\t/d' "$T/h"
     page_opts "$page" | sort >"$T/p"
 
     # No false pass: both sides must yield options, at least --help and --version, and the
@@ -95,14 +105,17 @@ $other"
     [ -z "$dup" ] || bad "$name: option listed twice: $dup"
 
     # Both directions, by long name, then the signature (short form and argument name).
-    diffs=$(awk -F'\t' '
-        NR == FNR { if ($1 != "?") { hs[$1] = $2; hr[$1] = $3 } next }
+    diffs=$(awk -F'\t' -v col="$col" '
+        NR == FNR { if ($1 != "?") { hs[$1] = $2; hr[$1] = $3; hi[$1] = $4 } next }
         $1 != "?" { ps[$1] = $2 }
         END {
             for (o in hs) if (!(o in ps)) print "in --help but not in the page: " (hs[o] == "?" ? o : hs[o])
             for (o in ps) if (!(o in hs)) print "in the page but not in --help: " ps[o]
             for (o in ps) if (o in hs) {
-                if (hs[o] == "?") { if (index(hr[o] " ", ps[o] " ") != 1) print "page has \"" ps[o] "\", --help \"" hr[o] "\"" }
+                if (hs[o] == "?") {
+                    if (index(hr[o] " ", ps[o] " ") != 1 || hi[o] + length(ps[o]) + 1 < col)
+                        print "page has \"" ps[o] "\", --help \"" hr[o] "\""
+                }
                 else if (hs[o] != ps[o]) print "page has \"" ps[o] "\", --help \"" hs[o] "\""
             }
         }' "$T/h" "$T/p" | sort)
@@ -147,10 +160,10 @@ fi
 if command -v groff >/dev/null; then
     for page in "$TOOLS"/*.1; do
         [ -e "$page" ] || continue
-        w=$(LC_ALL=C groff -man -ww -z -Tutf8 "$page" 2>&1)
-        [ -z "$w" ] || bad "$(basename "$page"): groff warns: $w"
         # (tr drops UTF-8 continuation bytes, so that awk counts characters)
-        wide=$(groff -man -Tutf8 -P-cbou "$page" 2>/dev/null | tr -d '\200-\277' | awk 'length > 80 { print "    " $0 }')
+        wide=$(LC_ALL=C groff -man -ww -Tutf8 -P-cbou "$page" 2>"$T/warn" | tr -d '\200-\277' |
+            awk 'length > 80 { print "    " $0 }')
+        [ -s "$T/warn" ] && bad "$(basename "$page"): groff warns: $(cat "$T/warn")"
         [ -z "$wide" ] || bad "$(basename "$page"): lines wider than 80 columns:
 $wide"
     done
