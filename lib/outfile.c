@@ -22,9 +22,25 @@ void tp_out_open(tp_outfile *o, const char *path)
     o->fd = 1;
     if (path && strcmp(path, "-") != 0) {
         o->path = tp_strdup(path);
-        size_t n = strlen(path) + 32;
+        struct stat st, lst;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            tp_die("%s: is a directory", path);
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            /* a device or FIFO (/dev/null, a named pipe) is written to, never replaced */
+            o->fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (o->fd < 0)
+                tp_die("%s: cannot open: %s", path, strerror(errno));
+            tp_pipe_grow(o->fd);
+            o->buf = tp_alloc(OUT_BUF, 1);
+            return;
+        }
+        /* through a symbolic link, the file it names is replaced, not the link */
+        o->target = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) ? realpath(path, NULL) : NULL;
+        if (!o->target)
+            o->target = tp_strdup(path);
+        size_t n = strlen(o->target) + 32;
         o->tmp = tp_alloc(n, 1);
-        snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+        snprintf(o->tmp, n, "%s.tmp.%ld", o->target, (long)getpid());
         o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
         if (o->fd < 0)
             tp_die("%s: cannot create: %s", path, strerror(errno));
@@ -85,11 +101,14 @@ void tp_out_close(tp_outfile *o)
     if (o->path) {
         if (close(o->fd))
             tp_die("%s: write error: %s", o->path, strerror(errno));
-        if (rename(o->tmp, o->path))
-            tp_die("%s: cannot rename %s into place: %s", o->path, o->tmp, strerror(errno));
-        tp_forget_tmp(o->tmp);
+        if (o->tmp) {
+            if (rename(o->tmp, o->target))
+                tp_die("%s: cannot rename %s into place: %s", o->path, o->tmp, strerror(errno));
+            tp_forget_tmp(o->tmp);
+        }
     }
     free(o->path);
+    free(o->target);
     free(o->tmp);
     free(o->buf);
     memset(o, 0, sizeof *o);

@@ -2,7 +2,9 @@
  *
  * A named file is written as PATH.tmp.PID and renamed into place by tp_out_close, so a
  * failed or interrupted run never leaves a partial file under the real name (the signal
- * handlers of tp_init remove the temporary). Write errors end the program: EPIPE quietly
+ * handlers of tp_init remove the temporary). Through a symbolic link the file it points
+ * at is replaced; an existing device or FIFO (/dev/null, a named pipe) is written
+ * directly, never replaced. Write errors end the program: EPIPE quietly
  * as a closed pipe does, anything else with "PROGRAM: PATH: write error: ...".
  */
 #ifndef TP_OUTFILE_H
@@ -12,8 +14,9 @@
 
 typedef struct {
     int fd;
-    char *path; /* NULL for stdout */
-    char *tmp;
+    char *path;   /* NULL for stdout */
+    char *target; /* the file renamed over (path, or a symbolic link's target) */
+    char *tmp;    /* NULL when written directly (stdout, a device, a FIFO) */
     unsigned char *buf;
     size_t len;
 } tp_outfile;

@@ -28,12 +28,22 @@ typedef struct {
 static void collect(void *ctx, int64_t i, const void *rec)
 {
     collect_ctx *c = ctx;
+    if (!c->f)
+        return;
     if (i == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 4096;
         c->x = tp_realloc(c->x, (size_t)c->cap * c->dim, sizeof *c->x);
     }
     tp_to_float((const char *)rec + c->f->offset, c->f->dtype, c->dim, 1.0, c->x + (size_t)i * c->dim);
     c->n = i + 1;
+}
+
+/* Both fields in one pass: the input may be a pipe. */
+static void collect_two(void *ctx, int64_t i, const void *rec)
+{
+    collect_ctx *c = ctx;
+    collect(&c[0], i, rec);
+    collect(&c[1], i, rec);
 }
 
 typedef struct {
@@ -116,7 +126,7 @@ int main(int argc, char **argv)
                   "1e-5; the gradient is exact for N <= 1000, else FFT-interpolated (D 1) or Barnes-Hut (D 2-3).\n"
                   "Meta added: tsne_kl (final KL divergence, exact), tsne_iterations, tsne_perplexity, tsne_method.",
                   opts,
-                  "examples:\n"
+                  "Examples:\n"
                   "  pca -k 50 < mnist.tp | tsne -d 2 > emb.tp\n"
                   "  tsne -d 3 --perplexity 40 -o emb3.tp sample.tp\n"
                   "  tsne --kl-of emb emb-joined.tp     (x: the input vectors, emb: an embedding to score)",
@@ -166,8 +176,18 @@ int main(int argc, char **argv)
     int fi = tp_header_find(h, field);
     if (fi < 0)
         tp_die("%s: no field '%s'", name, field);
-    collect_ctx cc = {&h->fields[fi], NULL, 0, 0, h->fields[fi].nelem};
-    tp_records_scan(rs, collect, &cc);
+    collect_ctx two[2] = {{&h->fields[fi], NULL, 0, 0, h->fields[fi].nelem}, {NULL, NULL, 0, 0, 0}};
+    if (kl_of) {
+        int ei = tp_header_find(h, kl_of);
+        if (ei < 0)
+            tp_die("%s: no field '%s'", name, kl_of);
+        const tp_field *ef = &h->fields[ei];
+        if (ef->nelem != (size_t)dims)
+            tp_die("%s: field '%s' has %zu elements per record; --dims is %d", name, kl_of, ef->nelem, (int)dims);
+        two[1] = (collect_ctx){ef, NULL, 0, 0, ef->nelem};
+    }
+    tp_records_scan(rs, collect_two, two);
+    collect_ctx cc = two[0];
     int64_t n = cc.n;
     int dim = (int)cc.dim;
     if (n < 2)
@@ -203,19 +223,9 @@ int main(int argc, char **argv)
     int d = (int)dims;
     double *y = tp_alloc((size_t)n * (size_t)d, sizeof *y);
     if (kl_of) {
-        int ei = tp_header_find(h, kl_of);
-        if (ei < 0)
-            tp_die("%s: no field '%s'", name, kl_of);
-        const tp_field *ef = &h->fields[ei];
-        if (ef->nelem != (size_t)d)
-            tp_die("%s: field '%s' has %zu elements per record; --dims is %d", name, kl_of, ef->nelem, d);
-        collect_ctx ec = {ef, NULL, 0, 0, ef->nelem};
-        tp_records_close(rs);
-        rs = tp_records_open(in);
-        tp_records_scan(rs, collect, &ec);
         for (int64_t e = 0; e < n * d; e++)
-            y[e] = ec.x[e];
-        free(ec.x);
+            y[e] = two[1].x[e];
+        free(two[1].x);
         printf("%.6f\n", tp_tsne_kl_exact(&P, y, n, d, cfg.dof, (int)threads));
         if (fflush(stdout))
             tp_die("stdout: write error");

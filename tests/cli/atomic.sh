@@ -35,4 +35,23 @@ kill -INT $pid
 wait $pid
 exec 3>&-
 ls "$T" | grep -q 'out2.tp' && fail "idx2raw left $(ls "$T" | grep out2.tp)"
-exit 0
+# named outputs that are not regular files: a device is written to, never replaced; a FIFO
+# gets the stream; through a symbolic link the linked file is replaced and the link stays
+mkidx "$T/lb" u8 1000
+"$BIN/idx2raw" "$T/im" "$T/lb" -o "$T/s.tp" || fail "idx2raw"
+mknod "$T/null" c 1 3 2>/dev/null && {
+    "$BIN/split" --ratio 0.5 --train "$T/half.tp" --test "$T/null" -q "$T/s.tp" || fail "split into a device"
+    [ -c "$T/null" ] || fail "the device was replaced by a regular file"
+}
+rm -f "$T/fifo2"; mkfifo "$T/fifo2"
+cat "$T/fifo2" >"$T/from_fifo.tp" &
+"$BIN/tp2npy" -o "$T/x2.npy" "$T/s.tp" && "$BIN/npy2tp" -o "$T/fifo2" "$T/x2.npy" || fail "writing into a FIFO"
+wait
+[ -p "$T/fifo2" ] || fail "the FIFO was replaced"
+"$BIN/npy2tp" "$T/x2.npy" | cmp -s - "$T/from_fifo.tp" || fail "the FIFO did not carry the stream"
+echo old >"$T/real.tp"
+ln -s real.tp "$T/link.tp"
+"$BIN/idx2raw" "$T/im" "$T/lb" -o "$T/link.tp" || fail "idx2raw through a link"
+[ -L "$T/link.tp" ] || fail "the symbolic link was replaced"
+cmp -s "$T/real.tp" "$T/s.tp" || fail "the linked file does not hold the output"
+echo ok

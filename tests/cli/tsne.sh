@@ -66,7 +66,7 @@ done
 # --kl-of scores a given embedding the same way (the embedding is stored as f32)
 "$BIN/tp2npy" -f x "$T/c.tp" >"$T/x.npy" && "$BIN/tp2npy" -f x "$T/e.tp" >"$T/emb.npy" || fail "tp2npy"
 "$BIN/npy2tp" x="$T/x.npy" emb="$T/emb.npy" >"$T/j.tp" || fail "npy2tp join"
-k3=$("$TS" -d 2 --kl-of emb "$T/j.tp") || fail "--kl-of"
+k3=$(cat "$T/j.tp" | "$TS" -d 2 --kl-of emb) || fail "--kl-of (from a pipe)"
 awk -v a="$kl" -v b="$k3" 'BEGIN {d = a - b; exit !(d < 1e-4 && d > -1e-4)}' || fail "--kl-of $k3 vs meta $kl"
 
 # degenerate inputs
