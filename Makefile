@@ -22,6 +22,7 @@ CPPFLAGS += -Ilib -D_FILE_OFFSET_BITS=64
 CFLAGS   += -fopenmp-simd -fno-math-errno
 LDLIBS   := -lopenblas -lfftw3 -lpng -ljpeg -lz -lm -lpthread
 PREFIX   ?= /usr/local
+MANDIR   ?= $(PREFIX)/share/man
 
 BUILD ?= build
 BIN   ?= bin
@@ -111,8 +112,10 @@ bench: all
 	@tests/bench/run.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/tpipe
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/tpipe $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/libexec/tpipe/
+	for p in $(TOOLS); do install -m 644 tools/$$p.1 $(DESTDIR)$(MANDIR)/man1/tpipe-$$p.1 || exit 1; done
+	install -m 644 tools/tpipe.1 $(DESTDIR)$(MANDIR)/man1/tpipe.1
 	$(call FRONT,$(PREFIX)/libexec/tpipe) > $(DESTDIR)$(PREFIX)/bin/tpipe
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/tpipe
 
