@@ -83,7 +83,6 @@ expect_fail 1 '^tsne: .*small.tp: perplexity 30 must be less than the number of 
 "$TS" -d 2 -n 100 --perplexity 5 "$T/dup.tp" 2>"$T/err" >"$T/dd.tp" || fail "duplicates failed: $(cat "$T/err")"
 grep -q 'could not reach perplexity' "$T/err" || fail "no duplicate warning: $(cat "$T/err")"
 "$BIN/tp2csv" --no-header --fields x "$T/dd.tp" | grep -qi nan && fail "NaN in the embedding of duplicates"
-# constant features beside varying ones are harmless: add a constant column via 11-D data
 expect_fail 1 "^tsne: .*c.tp: no field 'z'$" "$TS" -f z "$T/c.tp"
 expect_fail 2 'dims must be 1, 2 or 3' "$TS" -d 4 "$T/c.tp"
 expect_fail 2 'fft needs --dims 1 or 2' "$TS" -d 3 -m fft "$T/c.tp"
