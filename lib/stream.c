@@ -106,6 +106,14 @@ int tp_header_find(const tp_header *h, const char *name)
     return -1;
 }
 
+int tp_field_or_die(const tp_header *h, const char *input, const char *name)
+{
+    int i = tp_header_find(h, name);
+    if (i < 0)
+        tp_die("%s: no field '%s'", input, name);
+    return i;
+}
+
 int tp_header_find_int(const tp_header *h, const char *name)
 {
     int i = tp_header_find(h, name);

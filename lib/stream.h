@@ -89,6 +89,8 @@ int tp_header_replace_field(tp_header *h, int i, tp_dtype dtype, int rank, const
 void tp_header_remove_field(tp_header *h, int i);
 /* Index of the field called name, or -1. */
 int tp_header_find(const tp_header *h, const char *name);
+/* Index of the field called name, or dies with "PROGRAM: INPUT: no field 'NAME'". */
+int tp_field_or_die(const tp_header *h, const char *input, const char *name);
 /* Index of the field called name when it holds one integer per record (a label), or -1. */
 int tp_header_find_int(const tp_header *h, const char *name);
 

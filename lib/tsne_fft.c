@@ -35,10 +35,9 @@ struct tp_tsne_fft {
     int64_t cap;
 };
 
-void tp_tsne_fft_free(tp_tsne_fft *f)
+/* Frees the plans and grids (not the per-point arrays). */
+static void release_grid(tp_tsne_fft *f)
 {
-    if (!f)
-        return;
     if (f->fwd) {
         fftw_destroy_plan(f->fwd);
         fftw_destroy_plan(f->inv);
@@ -47,6 +46,13 @@ void tp_tsne_fft_free(tp_tsne_fft *f)
     fftw_free(f->grid);
     fftw_free(f->khat);
     fftw_free(f->ghat);
+}
+
+void tp_tsne_fft_free(tp_tsne_fft *f)
+{
+    if (!f)
+        return;
+    release_grid(f);
     free(f->w);
     free(f->base);
     free(f);
@@ -66,14 +72,7 @@ static void setup(tp_tsne_fft *f, int d, int p, int G)
 {
     if (f->fwd && f->G == G && f->d == d && f->p == p)
         return;
-    if (f->fwd) {
-        fftw_destroy_plan(f->fwd);
-        fftw_destroy_plan(f->inv);
-    }
-    fftw_free(f->kern);
-    fftw_free(f->grid);
-    fftw_free(f->khat);
-    fftw_free(f->ghat);
+    release_grid(f);
     f->d = d;
     f->p = p;
     f->G = G;

@@ -63,9 +63,7 @@ int main(int argc, char **argv)
     tp_reader *r = tp_open_or_die(nargs ? args[0] : "-");
     const char *name = tp_reader_name(r);
     const tp_header *h = tp_reader_header(r);
-    int xi = tp_header_find(h, field);
-    if (xi < 0)
-        tp_die("%s: no field '%s'", name, field);
+    int xi = tp_field_or_die(h, name, field);
     const tp_field *f = &h->fields[xi];
     int ch = f->rank == 3 ? (int)f->shape[2] : f->rank == 2 ? 1 : 0;
     if ((ch != 1 && ch != 3) || f->shape[0] > 4096 || f->shape[1] > 4096)

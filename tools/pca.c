@@ -65,9 +65,7 @@ static void apply(const char *path, tp_reader *r, const char *field, const char 
         tp_die("%s: %s", path, err);
     const char *name = tp_reader_name(r);
     const tp_header *h = tp_reader_header(r);
-    int xi = tp_header_find(h, field);
-    if (xi < 0)
-        tp_die("%s: no field '%s'", name, field);
+    int xi = tp_field_or_die(h, name, field);
     const tp_field *f = &h->fields[xi];
     if ((int64_t)f->nelem != m.d)
         tp_die("%s: field '%s' holds %zu values per record, but the model %s was fitted on %lld", name, field, f->nelem,
@@ -222,9 +220,7 @@ int main(int argc, char **argv)
     }
     const char *name = tp_reader_name(r);
     const tp_header *h = tp_reader_header(r);
-    int xi = tp_header_find(h, field);
-    if (xi < 0)
-        tp_die("%s: no field '%s'", name, field);
+    int xi = tp_field_or_die(h, name, field);
     const tp_field *f = &h->fields[xi];
     int64_t n;
     unsigned char *recs = read_all(r, &n);

@@ -68,9 +68,7 @@ int main(int argc, char **argv)
     tp_reader *r = tp_open_or_die(nargs > 1 ? args[1] : "-");
     const char *name = tp_reader_name(r);
     const tp_header *h = tp_reader_header(r);
-    int xi = tp_header_find(h, field);
-    if (xi < 0)
-        tp_die("%s: no field '%s'", name, field);
+    int xi = tp_field_or_die(h, name, field);
     const tp_field *f = &h->fields[xi];
     int c = f->rank == 3 ? (int)f->shape[2] : f->rank == 2 ? 1 : 0;
     if (f->dtype != TP_U8 || (c != 1 && c != 3))

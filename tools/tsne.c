@@ -173,14 +173,10 @@ int main(int argc, char **argv)
     tp_records *rs = tp_records_open(in);
     const tp_header *h = tp_records_header(rs);
     const char *name = tp_records_name(rs);
-    int fi = tp_header_find(h, field);
-    if (fi < 0)
-        tp_die("%s: no field '%s'", name, field);
+    int fi = tp_field_or_die(h, name, field);
     collect_ctx two[2] = {{&h->fields[fi], NULL, 0, 0, h->fields[fi].nelem}, {NULL, NULL, 0, 0, 0}};
     if (kl_of) {
-        int ei = tp_header_find(h, kl_of);
-        if (ei < 0)
-            tp_die("%s: no field '%s'", name, kl_of);
+        int ei = tp_field_or_die(h, name, kl_of);
         const tp_field *ef = &h->fields[ei];
         if (ef->nelem != (size_t)dims)
             tp_die("%s: field '%s' has %zu elements per record; --dims is %d", name, kl_of, ef->nelem, (int)dims);
