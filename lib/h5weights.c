@@ -12,8 +12,6 @@
 
 #ifndef TP_HDF5
 
-int tp_wset_have_hdf5(void) { return 0; }
-
 int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
 {
     (void)s;
@@ -28,8 +26,6 @@ int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
 #else
 
 #include <hdf5.h>
-
-int tp_wset_have_hdf5(void) { return 1; }
 
 static int herr(char *err, size_t errlen, const char *fmt, ...) TP_PRINTF(3, 4);
 static int herr(char *err, size_t errlen, const char *fmt, ...)

@@ -53,8 +53,6 @@ int tp_wset_read(tp_wset *s, const char *path, char *err, size_t errlen);
 int tp_wset_read_tfjs(tp_wset *s, const char *path, char *err, size_t errlen);
 /* Reads a Keras .h5 file; without libhdf5 (built without TP_HDF5) it fails saying so. */
 int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen);
-/* 1 when this build reads .h5 files. */
-int tp_wset_have_hdf5(void);
 void tp_wset_free(tp_wset *s);
 
 /* Adds a tensor (its data copied, name and shape as given; role from the name) to layer
