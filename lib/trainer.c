@@ -60,15 +60,17 @@ void tp_dataset_shape(const tp_dataset *d, int *h, int *w, int *c)
     *c = f->rank == 3 ? (int)f->shape[2] : f->rank == 2 ? 1 : (int)f->shape[0];
 }
 
-/* m fetched records in buf into the network input (scaled) and labels; dies on a label
- * outside [0, classes), naming the record by idx. */
+/* m fetched records in buf into the network input (scaled, then prepared by prep when not
+ * NULL) and labels; dies on a label outside [0, classes), naming the record by idx. */
 static void convert(tp_dataset *d, const unsigned char *buf, const int64_t *idx, int m, float *in, int32_t *lab,
-                    double scale, int classes)
+                    double scale, const tp_prep *prep, int channels, int classes)
 {
     size_t ne = d->x->nelem;
     for (int s = 0; s < m; s++) {
         const unsigned char *rec = buf + (size_t)s * d->rsz;
         tp_to_float(rec + d->x->offset, d->x->dtype, ne, scale, in + (size_t)s * ne);
+        if (prep)
+            tp_prep_apply(prep, in + (size_t)s * ne, ne, channels);
         int64_t y = (int64_t)tp_elem_as_double(rec + d->y->offset, d->y->dtype, 0);
         if (y < 0 || y >= classes)
             tp_die("%s: record %lld has label %lld, outside the network's %d classes", d->name, (long long)idx[s],
@@ -82,6 +84,7 @@ typedef struct {
     tp_dataset *d;
     int batch, classes;
     double scale;
+    const tp_prep *prep;
     unsigned char **buf;
     int32_t **lab;
     double *loss;     /* per thread */
@@ -101,7 +104,7 @@ static void eval_batch(void *ctx, int64_t b, int t)
             idx[s] = start + k + s;
         tp_dataset_fetch(j->d, idx, q, j->buf[t]);
         convert(j->d, j->buf[t], idx, q, w->a[0] + (size_t)k * tp_layer_out_size(w->net, -1), j->lab[t] + k, j->scale,
-                j->classes);
+                j->prep, w->net->ic, j->classes);
     }
     tp_nn_forward(w, m, 0, NULL);
     const float *p = w->a[w->net->n];
@@ -117,7 +120,7 @@ void tp_trainer_evaluate(tp_trainer *t, tp_dataset *d, double *loss, double *acc
 {
     double *l = tp_calloc((size_t)t->T, sizeof *l);
     int64_t *right = tp_calloc((size_t)t->T, sizeof *right);
-    eval_job j = {t->ws, d, t->wcap, t->net->classes, t->scale, t->buf, t->lab, l, right};
+    eval_job j = {t->ws, d, t->wcap, t->net->classes, t->scale, t->prep, t->buf, t->lab, l, right};
     tp_parallel_for((d->n + t->wcap - 1) / t->wcap, t->T, eval_batch, &j);
     double sl = 0;
     int64_t sr = 0;
@@ -138,6 +141,7 @@ typedef struct {
     const unsigned char *recs; /* the batch's records, fetched by the main thread */
     int32_t **lab;
     double scale;
+    const tp_prep *prep;
     tp_rng step;
     float smoothing;
     double *loss;
@@ -162,7 +166,8 @@ static void train_shard(void *ctx, int64_t t, int thread)
         return;
     }
     w->first = lo;
-    convert(j->d, j->recs + (size_t)lo * j->d->rsz, j->idx + lo, n, w->a[0], j->lab[t], j->scale, w->net->classes);
+    convert(j->d, j->recs + (size_t)lo * j->d->rsz, j->idx + lo, n, w->a[0], j->lab[t], j->scale, j->prep, w->net->ic,
+            w->net->classes);
     if (j->aug) { /* augment's warp, drawn per record and epoch: the same for any split */
         const tp_net *net = w->net;
         size_t sz = (size_t)net->ih * (size_t)net->iw * (size_t)net->ic;
@@ -238,7 +243,7 @@ void tp_trainer_free(tp_trainer *t)
 double tp_trainer_step(tp_trainer *t, tp_dataset *d, const unsigned char *recs, const int64_t *idx, int m,
                        const tp_rng *step, const tp_rng *aug_epoch, int64_t *right)
 {
-    step_job j = {t->ws, t->T, d, idx, m, recs, t->lab, t->scale, *step, t->smoothing, t->loss, t->right, t->aug,
+    step_job j = {t->ws, t->T, d, idx, m, recs, t->lab, t->scale, t->prep, *step, t->smoothing, t->loss, t->right, t->aug,
                   *aug_epoch, t->scratch};
     tp_parallel_for(t->T, t->T, train_shard, &j);
     double loss = 0;

@@ -10,6 +10,7 @@
 #include "augment.h"
 #include "net.h"
 #include "nn.h"
+#include "preprocess.h"
 #include "records.h"
 #include "rng.h"
 #include "stream.h"
@@ -43,6 +44,7 @@ typedef struct {
     int32_t **lab;          /* per thread: labels */
     float **scratch;        /* per thread: one augmented image */
     double scale;           /* input scale (1/255 for u8) */
+    const tp_prep *prep;    /* after the scale (caffe, tf, torch); NULL: the scale alone */
     float smoothing;
     const tp_augment *aug;  /* NULL: none */
     double *loss;           /* per shard, last step */
@@ -50,7 +52,8 @@ typedef struct {
 } tp_trainer;
 
 /* Workspaces for batches of up to batch samples on threads threads, records up to rsz
- * bytes. aug (when not NULL) warps each training image. */
+ * bytes. aug (when not NULL) warps each training image. Set t->prep afterwards for a
+ * preprocessing mode beyond the scale. */
 void tp_trainer_init(tp_trainer *t, tp_net *net, int threads, int batch, size_t rsz, double scale, float smoothing,
                      const tp_augment *aug);
 void tp_trainer_free(tp_trainer *t);

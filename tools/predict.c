@@ -1,4 +1,5 @@
-/* predict — class predictions of a trained model, for a stream or for image files. */
+/* predict — class predictions of a trained model, for a stream or for image files; or the
+ * activations of one of its layers (features for a head trained on a frozen base). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,13 +11,28 @@
 #include "net.h"
 #include "nn.h"
 #include "parallel.h"
+#include "preprocess.h"
 #include "progress.h"
 #include "stats.h"
 #include "stream.h"
+#include "transfer.h"
 #include "util.h"
 
+#define AUTO_BATCH_BYTES ((size_t)256 << 20)
+
+/* Records per batch when --batch is 0: as many as keep one thread's activations within
+ * AUTO_BATCH_BYTES, at most 64 (VGG16 at 224x224: 4). */
+static int64_t auto_batch(const tp_net *net)
+{
+    size_t per = 0;
+    for (int i = -1; i < net->n; i++)
+        per += tp_layer_out_size(net, i) * sizeof(float);
+    size_t b = AUTO_BATCH_BYTES / (per ? per : 1);
+    return b < 1 ? 1 : b > 64 ? 64 : (int64_t)b;
+}
+
 /* predict MODEL a.jpg b.png ...: one line per file, "name class probability". */
-static void predict_files(tp_net *net, const tp_header *mh, double scale, char **files, int n)
+static void predict_files(tp_net *net, const tp_header *mh, const tp_prep *prep, char **files, int n)
 {
     tp_nn w;
     tp_nn_init(&w, net, 1);
@@ -42,7 +58,8 @@ static void predict_files(tp_net *net, const tp_header *mh, double scale, char *
         } else
             memcpy(tmp, a, ne * sizeof *tmp);
         for (size_t e = 0; e < ne; e++)
-            w.a[0][e] = (float)(tmp[e] * scale);
+            w.a[0][e] = (float)(tmp[e] * prep->scale);
+        tp_prep_apply(prep, w.a[0], ne, net->ic);
         tp_nn_forward(&w, 1, 0, NULL);
         const float *p = w.a[net->n];
         int k = tp_argmax(p, net->classes);
@@ -62,15 +79,15 @@ typedef struct {
     tp_nn *ws;              /* one workspace per thread */
     const tp_header *in, *out;
     const tp_field *fx;
-    int pi, qi;
+    int pi, qi;             /* pred and prob in out; or pi = -1 and qi the features field */
     int64_t batch, k;       /* batch size, records in this round */
-    double scale;
+    const tp_prep *prep;
     const unsigned char *src;
     unsigned char *dst;
 } pred_job;
 
-/* Batch b of the round on thread t: inputs scaled to floats, forward, pred and prob
- * written beside the passed-through fields. */
+/* Batch b of the round on thread t: inputs scaled to floats, forward, pred and prob (or
+ * the features) written beside the passed-through fields. */
 static void pred_batch(void *ctx, int64_t b, int t)
 {
     pred_job *j = ctx;
@@ -79,13 +96,19 @@ static void pred_batch(void *ctx, int64_t b, int t)
     size_t ne = j->fx->nelem;
     for (int64_t s = 0; s < n; s++) {
         const unsigned char *rec = j->src + (size_t)(lo + s) * j->in->record_size;
-        tp_to_float(rec + j->fx->offset, j->fx->dtype, ne, j->scale, w->a[0] + (size_t)s * ne);
+        tp_to_float(rec + j->fx->offset, j->fx->dtype, ne, j->prep->scale, w->a[0] + (size_t)s * ne);
+        tp_prep_apply(j->prep, w->a[0] + (size_t)s * ne, ne, w->net->ic);
     }
     tp_nn_forward(w, (int)n, 0, NULL);
     int K = w->net->classes;
     for (int64_t s = 0; s < n; s++) {
         unsigned char *ro = j->dst + (size_t)(lo + s) * j->out->record_size;
         tp_copy_fields(j->in, j->src + (size_t)(lo + s) * j->in->record_size, j->out, ro);
+        if (j->pi < 0) { /* features: layer k's output as it is */
+            const tp_field *f = &j->out->fields[j->qi];
+            memcpy(ro + f->offset, w->a[w->net->n] + (size_t)s * f->nelem, f->nbytes);
+            continue;
+        }
         const float *p = w->a[w->net->n] + (size_t)s * (size_t)K;
         int32_t c = tp_argmax(p, K);
         memcpy(ro + j->out->fields[j->pi].offset, &c, 4);
@@ -96,14 +119,16 @@ static void pred_batch(void *ctx, int64_t b, int t)
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
-    const char *out = "-", *in = "-", *xname = "x";
-    int64_t batch = 64, threads = tp_cpu_count();
+    const char *out = "-", *in = "-", *xname = "x", *prep_name = NULL, *features = NULL;
+    int64_t batch = 0, threads = tp_cpu_count();
     double rescale = -1;
     const tp_option opts[] = {
         {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
         {"input", 'i', TP_OPT_STRING, &in, "FILE", "read the stream from FILE"},
-        {"batch", 'b', TP_OPT_INT, &batch, "N", "records per batch"},
+        {"features", 0, TP_OPT_STRING, &features, "LAYER", "instead of predicting, replace the input field by the f32 output of layer LAYER: a number (as in train --summary) or 'base' (the layer before the first flatten, gap or dense)"},
+        {"batch", 'b', TP_OPT_INT, &batch, "N", "records per batch (0: as many as fit 256 MiB of activations per thread, at most 64)"},
         {"threads", 't', TP_OPT_INT, &threads, "N", "threads, each running its own batches"},
+        {"preprocess", 0, TP_OPT_STRING, &prep_name, "MODE", "input preparation: rescale, caffe, tf or torch (default: the model's, from training)"},
         {"rescale", 0, TP_OPT_DOUBLE, &rescale, "X", "input scale (default: the model's, from training)"},
         {"field", 'f', TP_OPT_STRING, &xname, "NAME", "the input field"},
         {0},
@@ -113,27 +138,53 @@ int main(int argc, char **argv)
         "Runs a trained model. On a stream (stdin or --input) it adds to every record 'pred'\n"
         "(i32, the most probable class) and 'prob' (f32[K], the class probabilities) and\n"
         "passes every other field through. Given JPEG or PNG files instead, it prints one line\n"
-        "per file: the file, its class name and that class's probability.",
+        "per file: the file, its class name and that class's probability. Inputs are prepared\n"
+        "as in training (the model's 'preprocess' and 'rescale' metadata).\n"
+        "With --features it writes what the model's first layers make of each input instead:\n"
+        "a frozen base's output, computed once, for training a head on (train, then graft).",
         opts,
-        "Examples:\n  predict model.tp < test.tp | confmat\n  predict model.tp digit.png",
+        "Examples:\n  predict model.tp < test.tp | confmat\n  predict model.tp digit.png\n"
+        "  predict --features base vgg16.tp < train.tp > features.tp",
         1, -1,
     };
     char **args;
     int nargs = tp_cli_parse(&cli, argc, argv, &args);
-    if (batch < 1 || batch > 65536)
-        tp_usage("--batch must be 1 to 65536");
+    if (batch < 0 || batch > 65536)
+        tp_usage("--batch must be 0 (automatic) to 65536");
     if (threads < 1 || threads > 256)
         tp_usage("--threads must be 1 to 256");
+    if (features && nargs > 1)
+        tp_usage("--features works on a stream, not on image files");
     openblas_set_num_threads(1);
     tp_net net;
     tp_header mh;
     tp_net_read_model(&net, args[0], &mh);
-    double scale = rescale;
-    const char *rs = tp_header_get_meta(&mh, "rescale");
-    if (scale < 0)
-        scale = rs ? atof(rs) : 1;
+    char err[512];
+    tp_prep prep;
+    if (tp_prep_from_meta(&mh, &prep, err, sizeof err))
+        tp_die("%s: %s", args[0], err);
+    if (prep_name) {
+        tp_prep_mode pm;
+        if (tp_prep_parse(prep_name, &pm))
+            tp_usage("--preprocess is rescale, caffe, tf or torch, not '%s'", prep_name);
+        prep = tp_prep_make(pm, prep.scale);
+    }
+    if (rescale >= 0)
+        prep.scale = rescale;
+    if (tp_prep_check(&prep, net.ic, err, sizeof err))
+        tp_die("%s: %s", args[0], err);
+    tp_net view, *run = &net; /* the layers that run: all, or the first k for --features */
+    int keep = net.n;
+    if (features) {
+        if (tp_net_layer_arg(&net, features, &keep, err, sizeof err))
+            tp_usage("--features: %s", err);
+        tp_net_prefix(&net, keep, &view);
+        run = &view;
+    }
+    if (batch == 0)
+        batch = auto_batch(run);
     if (nargs > 1) {
-        predict_files(&net, &mh, scale, args + 1, nargs - 1);
+        predict_files(&net, &mh, &prep, args + 1, nargs - 1);
         goto done;
     }
 
@@ -148,27 +199,40 @@ int main(int argc, char **argv)
         tp_die("%s: field '%s' has %zu values, the model takes %dx%dx%d", name, xname, fx->nelem, net.ih, net.iw, net.ic);
     tp_header oh;
     tp_header_copy(&oh, h);
-    char err[256];
-    int pi = tp_header_find(&oh, "pred"), qi = tp_header_find(&oh, "prob");
-    int64_t K = net.classes;
-    if (pi >= 0 ? tp_header_replace_field(&oh, pi, TP_I32, 0, NULL, err, sizeof err) : tp_header_add_field(&oh, "pred", TP_I32, 0, NULL, err, sizeof err) < 0)
-        tp_die("%s: %s", name, err);
-    if (qi >= 0 ? tp_header_replace_field(&oh, qi, TP_F32, 1, &K, err, sizeof err) : tp_header_add_field(&oh, "prob", TP_F32, 1, &K, err, sizeof err) < 0)
-        tp_die("%s: %s", name, err);
-    pi = tp_header_find(&oh, "pred");
-    qi = tp_header_find(&oh, "prob");
-    if (!tp_header_get_meta(&oh, "classes") && tp_header_get_meta(&mh, "classes"))
-        tp_header_set_meta(&oh, "classes", tp_header_get_meta(&mh, "classes"));
+    int pi, qi;
+    if (features) { /* the input field becomes layer k's output: H x W x C, or a vector */
+        const tp_layer *l = &net.l[keep - 1];
+        int64_t fs[3] = {l->oh, l->ow, l->oc};
+        if (tp_header_replace_field(&oh, xi, TP_F32, l->flat ? 1 : 3, l->flat ? fs + 2 : fs, err, sizeof err))
+            tp_die("%s: %s", name, err);
+        char what[256];
+        snprintf(what, sizeof what, "%s layer %d (%s)", tp_basename(args[0]), keep, tp_layer_name(l->kind));
+        tp_header_set_meta(&oh, "features", what);
+        pi = -1;
+        qi = xi;
+    } else {
+        pi = tp_header_find(&oh, "pred");
+        qi = tp_header_find(&oh, "prob");
+        int64_t K = net.classes;
+        if (pi >= 0 ? tp_header_replace_field(&oh, pi, TP_I32, 0, NULL, err, sizeof err) : tp_header_add_field(&oh, "pred", TP_I32, 0, NULL, err, sizeof err) < 0)
+            tp_die("%s: %s", name, err);
+        if (qi >= 0 ? tp_header_replace_field(&oh, qi, TP_F32, 1, &K, err, sizeof err) : tp_header_add_field(&oh, "prob", TP_F32, 1, &K, err, sizeof err) < 0)
+            tp_die("%s: %s", name, err);
+        pi = tp_header_find(&oh, "pred");
+        qi = tp_header_find(&oh, "prob");
+        if (!tp_header_get_meta(&oh, "classes") && tp_header_get_meta(&mh, "classes"))
+            tp_header_set_meta(&oh, "classes", tp_header_get_meta(&mh, "classes"));
+    }
     int T = (int)threads;
     tp_nn *ws = tp_alloc((size_t)T, sizeof *ws);
     for (int t = 0; t < T; t++)
-        tp_nn_init(&ws[t], &net, (int)batch);
+        tp_nn_init(&ws[t], run, (int)batch);
     int64_t round = batch * T; /* records read, computed and written together */
     unsigned char *src = tp_alloc((size_t)round, h->record_size), *dst = tp_calloc((size_t)round, oh.record_size);
-    pred_job j = {ws, h, &oh, fx, pi, qi, batch, 0, scale, src, dst};
+    pred_job j = {ws, h, &oh, fx, pi, qi, batch, 0, &prep, src, dst};
     tp_writer *wr = tp_writer_open(out, &oh);
     tp_progress pr;
-    tp_progress_start(&pr, "predict", h->count, "records");
+    tp_progress_start(&pr, features ? "features" : "predict", h->count, "records");
     int64_t done = 0;
     for (;;) {
         int64_t k = tp_reader_read(r, src, round);

@@ -11,6 +11,7 @@
 #include "nn.h"
 #include "optim.h"
 #include "parallel.h"
+#include "preprocess.h"
 #include "progress.h"
 #include "trainer.h"
 #include "rng.h"
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
     tp_init(argv[0]);
     const char *netfile = NULL, *val = NULL, *out = "-", *ckpt = NULL, *hist = NULL, *init = NULL;
     const char *opt_name = "adam", *sched_name = "constant", *monitor = "val_accuracy", *xname = "x", *yname = "y";
+    const char *prep_name = NULL;
     int64_t epochs = 10, batch = 32, seed = 42, patience = 0, freeze = 0, step_every = 10, threads = tp_cpu_count();
     int64_t epoch_size = 0;
     double lr = 0.001, momentum = 0, decay = 0, smoothing = 0, rescale = -1, gamma = 0.1;
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
         {"decay", 0, TP_OPT_DOUBLE, &decay, "X", "decoupled weight decay"},
         {"smoothing", 0, TP_OPT_DOUBLE, &smoothing, "X", "label smoothing"},
         {"rescale", 0, TP_OPT_DOUBLE, &rescale, "X", "multiply inputs by X (default: 1/255 for u8 input, else 1)"},
+        {"preprocess", 0, TP_OPT_STRING, &prep_name, "MODE", "input preparation, kept in the model for predict: rescale (by --rescale), or Keras' preprocess_input modes caffe (VGG16's), tf, torch; default: the --init model's, else rescale"},
         {"init", 0, TP_OPT_STRING, &init, "MODEL", "start from this model's network and weights (resume, fine-tune)"},
         {"freeze", 0, TP_OPT_INT, &freeze, "N", "keep the first N layers' weights fixed"},
         {"seed", 's', TP_OPT_INT, &seed, "N", "seed for initialisation, shuffling and dropout"},
@@ -124,11 +127,23 @@ int main(int argc, char **argv)
     tp_header model_meta;
     tp_header_init(&model_meta);
     char err[512];
+    tp_prep prep = tp_prep_make(TP_PREP_RESCALE, -1);
+    if (prep_name) {
+        tp_prep_mode pm;
+        if (tp_prep_parse(prep_name, &pm))
+            tp_usage("--preprocess is rescale, caffe, tf or torch, not '%s'", prep_name);
+        if (pm != TP_PREP_RESCALE && rescale >= 0)
+            tp_usage("--rescale goes with --preprocess rescale: %s sets its own scale", prep_name);
+        prep = tp_prep_make(pm, -1);
+    }
     if (init) {
         tp_header ih_;
         tp_net_read_model(&net, init, &ih_);
         if (net.ih != ih || net.iw != iw || net.ic != ic)
             tp_die("%s: the model takes %dx%dx%d inputs, %s holds %dx%dx%d", init, net.ih, net.iw, net.ic, tr.name, ih, iw, ic);
+        /* fine-tuning keeps the preparation the model was made with */
+        if (!prep_name && rescale < 0 && tp_header_get_meta(&ih_, "preprocess") && tp_prep_from_meta(&ih_, &prep, err, sizeof err))
+            tp_die("%s: %s", init, err);
         tp_header_free(&ih_);
     } else {
         if (tp_net_load_file(&net, netfile, err, sizeof err) || tp_net_build(&net, ih, iw, ic, netfile, err, sizeof err))
@@ -144,13 +159,15 @@ int main(int argc, char **argv)
         if (vh != ih || vw != iw || vc != ic)
             tp_die("%s: inputs are %dx%dx%d, the training data's %dx%dx%d", va.name, vh, vw, vc, ih, iw, ic);
     }
-    double scale = rescale >= 0 ? rescale : tr.x->dtype == TP_U8 ? 1.0 / 255 : 1;
+    if (prep.mode == TP_PREP_RESCALE && prep.scale < 0)
+        prep.scale = rescale >= 0 ? rescale : tr.x->dtype == TP_U8 ? 1.0 / 255 : 1;
+    if (tp_prep_check(&prep, ic, err, sizeof err))
+        tp_die("%s: %s", tr.name, err);
+    double scale = prep.scale;
     const char *classes = tp_header_get_meta(tp_dataset_header(&tr), "classes");
     if (classes)
         tp_header_set_meta(&model_meta, "classes", classes);
-    char sbuf[64];
-    snprintf(sbuf, sizeof sbuf, "%.17g", scale);
-    tp_header_set_meta(&model_meta, "rescale", sbuf);
+    tp_prep_to_meta(&prep, &model_meta);
     if (summary)
         tp_net_summary(&net, stderr);
 
@@ -176,6 +193,7 @@ int main(int argc, char **argv)
     tp_trainer trn;
     tp_trainer_init(&trn, &net, (int)threads, (int)batch, tr.rsz > va.rsz ? tr.rsz : va.rsz, scale, (float)smoothing,
                     augmenting ? &ac.a : NULL);
+    trn.prep = prep.mode == TP_PREP_RESCALE ? NULL : &prep;
     tp_rng aug_root = tp_rng_split(&root_for_aug, 0x415547ull); /* "AUG" */
     tp_header hh;
     history_header(&hh);

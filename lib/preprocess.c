@@ -1,0 +1,94 @@
+/* preprocess.c — see preprocess.h. */
+#include "preprocess.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char *const names[] = {"rescale", "caffe", "tf", "torch"};
+
+int tp_prep_parse(const char *s, tp_prep_mode *m)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *m = (tp_prep_mode)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *tp_prep_name(tp_prep_mode m) { return names[m]; }
+
+tp_prep tp_prep_make(tp_prep_mode m, double scale)
+{
+    tp_prep p = {m, scale};
+    if (m == TP_PREP_CAFFE)
+        p.scale = 1;
+    else if (m == TP_PREP_TF)
+        p.scale = 1 / 127.5;
+    else if (m == TP_PREP_TORCH)
+        p.scale = 1 / 255.0;
+    return p;
+}
+
+int tp_prep_check(const tp_prep *p, int c, char *err, size_t errlen)
+{
+    if ((p->mode == TP_PREP_CAFFE || p->mode == TP_PREP_TORCH) && c != 3) {
+        snprintf(err, errlen, "%s preprocessing needs RGB images (3 channels), not %d channel%s (resize --rgb makes them)",
+                 names[p->mode], c, c == 1 ? "" : "s");
+        return -1;
+    }
+    return 0;
+}
+
+void tp_prep_apply(const tp_prep *p, float *x, size_t n, int c)
+{
+    if (p->mode == TP_PREP_RESCALE)
+        return;
+    if (p->mode == TP_PREP_TF) {
+        for (size_t e = 0; e < n; e++)
+            x[e] -= 1.0f;
+        return;
+    }
+    TP_ASSERT(c == 3);
+    if (p->mode == TP_PREP_CAFFE) { /* BGR order, then the means of B, G, R */
+        for (size_t e = 0; e + 3 <= n; e += 3) {
+            float r = x[e], b = x[e + 2];
+            x[e] = b - 103.939f;
+            x[e + 1] -= 116.779f;
+            x[e + 2] = r - 123.68f;
+        }
+        return;
+    }
+    static const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+    for (size_t e = 0; e + 3 <= n; e += 3)
+        for (int k = 0; k < 3; k++)
+            x[e + (size_t)k] = (x[e + (size_t)k] - mean[k]) / sd[k];
+}
+
+int tp_prep_from_meta(const tp_header *h, tp_prep *p, char *err, size_t errlen)
+{
+    const char *mode = tp_header_get_meta(h, "preprocess"), *rs = tp_header_get_meta(h, "rescale");
+    tp_prep_mode m = TP_PREP_RESCALE;
+    double scale = 1;
+    if (mode && tp_prep_parse(mode, &m)) {
+        snprintf(err, errlen, "unknown preprocessing '%s' in the model's metadata (rescale, caffe, tf, torch)", mode);
+        return -1;
+    }
+    if (rs && (tp_parse_f64(rs, &scale) || !(scale >= 0))) {
+        snprintf(err, errlen, "bad 'rescale' metadata '%s'", rs);
+        return -1;
+    }
+    *p = tp_prep_make(m, scale);
+    return 0;
+}
+
+void tp_prep_to_meta(const tp_prep *p, tp_header *h)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17g", p->scale);
+    tp_header_set_meta(h, "rescale", buf);
+    tp_header_set_meta(h, "preprocess", names[p->mode]);
+}

@@ -1,0 +1,144 @@
+/* wimport — a model stream from weights trained elsewhere: a Keras .h5 file or a
+ * TensorFlow.js layers model, mapped onto a tpipe network file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "net.h"
+#include "preprocess.h"
+#include "stream.h"
+#include "util.h"
+#include "weights.h"
+
+/* "224x224x3" (or "HxW" for one channel) into h, w, c; 0 or -1. */
+static int parse_shape(const char *s, int *h, int *w, int *c)
+{
+    char buf[64];
+    int64_t a, b, cc = 1;
+    if (strlen(s) >= sizeof buf)
+        return -1;
+    strcpy(buf, s);
+    char *x2 = strrchr(buf, 'x');
+    if (x2 && strchr(buf, 'x') != x2) { /* two x: the last part is the channels */
+        *x2 = 0;
+        if (tp_parse_i64(x2 + 1, &cc) || cc < 1 || cc > 65536)
+            return -1;
+    }
+    if (tp_parse_hw(buf, &a, &b) || a < 1 || b < 1 || a > 65536 || b > 65536)
+        return -1;
+    *h = (int)a, *w = (int)b, *c = (int)cc;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    const char *netfile = NULL, *shape = "224x224x3", *out = "-", *prep_name = "caffe", *classes = NULL;
+    int64_t seed = 42;
+    int base_only = 0, list = 0, quiet = 0;
+    double rescale = 1.0 / 255;
+    const tp_option opts[] = {
+        {"net", 'n', TP_OPT_STRING, &netfile, "FILE", "the network file the weights belong to"},
+        {"input", 'i', TP_OPT_STRING, &shape, "HxWxC", "the input shape the model takes"},
+        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the model to FILE"},
+        {"base-only", 0, TP_OPT_FLAG, &base_only, NULL, "take only the file's conv and batchnorm layers; every dense layer is initialised"},
+        {"preprocess", 0, TP_OPT_STRING, &prep_name, "MODE", "input preparation stored in the model: caffe (the published VGG16 weights), tf, torch or rescale"},
+        {"rescale", 0, TP_OPT_DOUBLE, &rescale, "X", "the scale of --preprocess rescale"},
+        {"classes", 0, TP_OPT_STRING, &classes, "FILE", "class names, one a line, for the model's metadata"},
+        {"seed", 's', TP_OPT_INT, &seed, "N", "seed for the layers the file does not hold (Keras' initialisers)"},
+        {"list", 'l', TP_OPT_FLAG, &list, NULL, "only list the file's layers and tensors on stdout"},
+        {"quiet", 'q', TP_OPT_FLAG, &quiet, NULL, "do not report the mapping on stderr"},
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] --net FILE WEIGHTS",
+        "Reads weights trained by Keras or TensorFlow.js and writes a tpipe model of the network\n"
+        "in --net with them, ready for predict, train --init (fine-tuning, --freeze) and\n"
+        "predict --features. WEIGHTS is a Keras .h5 file (model.save_weights or model.save;\n"
+        "needs a build with libhdf5) or a TensorFlow.js layers model (model.json, or its folder,\n"
+        "with the shard files beside it). The file's layers that hold weights are matched in\n"
+        "order with the network's conv, dense and batchnorm layers; kernels are H x W x in x out\n"
+        "and in x out in both, as in tpipe. Dense layers past the end of the file (a new head)\n"
+        "are initialised from --seed. A layer missing from the file, or a tensor of another\n"
+        "shape, is an error that names it. The mapping is reported on stderr.",
+        opts,
+        "Example (Keras' VGG16 without its top, as the VGG16 notebook uses it):\n"
+        "  wimport --net pipelines/nets/vgg16.net --input 224x224x3 --preprocess caffe \\\n"
+        "      vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 > vgg16.tp\n"
+        "The file is at https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        1, 1,
+    };
+    char **args;
+    tp_cli_parse(&cli, argc, argv, &args);
+    const char *path = args[0];
+    char err[1024];
+    tp_wset ws;
+    memset(&ws, 0, sizeof ws);
+    if (tp_wset_read(&ws, path, err, sizeof err))
+        tp_die("%s", err);
+    if (list) {
+        for (int i = 0; i < ws.n; i++)
+            for (int k = 0; k < ws.l[i].nt; k++) {
+                const tp_wtensor *t = &ws.l[i].t[k];
+                printf("%s %s", ws.l[i].name, t->name);
+                for (int d = 0; d < t->rank; d++)
+                    printf("%c%lld", d ? 'x' : ' ', (long long)t->shape[d]);
+                printf("\n");
+            }
+        if (fflush(stdout))
+            tp_die("stdout: write error");
+        tp_wset_free(&ws);
+        free(args);
+        return 0;
+    }
+    if (!netfile)
+        tp_usage("give the network file with --net");
+    int h, w, c;
+    if (parse_shape(shape, &h, &w, &c))
+        tp_usage("--input wants HxWxC, e.g. 224x224x3, not '%s'", shape);
+    tp_prep_mode pm;
+    if (tp_prep_parse(prep_name, &pm))
+        tp_usage("--preprocess is caffe, tf, torch or rescale, not '%s'", prep_name);
+    if (!(rescale > 0))
+        tp_usage("--rescale must be > 0");
+    tp_prep prep = tp_prep_make(pm, rescale);
+    if (tp_prep_check(&prep, c, err, sizeof err))
+        tp_usage("%s", err);
+
+    tp_net net;
+    memset(&net, 0, sizeof net);
+    if (tp_net_load_file(&net, netfile, err, sizeof err) || tp_net_build(&net, h, w, c, netfile, err, sizeof err))
+        tp_die("%s", err);
+    tp_net_init(&net, (uint64_t)seed);
+    int filled = tp_wset_apply(&ws, &net, base_only, quiet ? NULL : stderr, err, sizeof err);
+    if (filled < 0)
+        tp_die("%s: %s", path, err);
+    tp_header meta;
+    tp_header_init(&meta);
+    tp_prep_to_meta(&prep, &meta);
+    tp_header_set_meta(&meta, "source", tp_basename(path));
+    if (classes) { /* one name a line, as the classes metadata holds them */
+        FILE *f = fopen(classes, "r");
+        if (!f)
+            tp_die("%s: cannot open", classes);
+        char line[4096];
+        int k = 0;
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\r\n")] = 0;
+            if (tp_header_append_meta(&meta, "classes", line, strlen(line)))
+                tp_die("%s: too many metadata keys", classes);
+            k++;
+        }
+        fclose(f);
+        if (k != net.classes)
+            tp_die("%s: %d class names, the network has %d classes", classes, k, net.classes);
+    }
+    tp_net_save(&net, &meta, out);
+    tp_header_free(&meta);
+    tp_net_free(&net);
+    tp_wset_free(&ws);
+    free(args);
+    return 0;
+}
