@@ -21,6 +21,23 @@ CPPFLAGS += -Ilib -D_FILE_OFFSET_BITS=64
 # no code reads errno after a math function, so sqrt can be vectorised
 CFLAGS   += -fopenmp-simd -fno-math-errno
 LDLIBS   := -lopenblas -lfftw3 -lpng -ljpeg -lz -lm -lpthread
+# libhdf5 (optional, HDF5=0 turns it off): Keras .h5 weight files in wimport; without it
+# wimport reads TensorFlow.js weights and says how to get .h5 support
+HDF5 ?= auto
+ifneq ($(HDF5),0)
+  HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
+  HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null)
+  ifeq ($(HDF5_LIBS),)
+    ifneq ($(wildcard /usr/include/hdf5/serial/hdf5.h),)
+      HDF5_CFLAGS := -I/usr/include/hdf5/serial
+      HDF5_LIBS   := -lhdf5_serial
+    endif
+  endif
+  ifneq ($(HDF5_LIBS),)
+    CPPFLAGS += -DTP_HDF5 $(HDF5_CFLAGS)
+    LDLIBS   += $(HDF5_LIBS)
+  endif
+endif
 PREFIX   ?= /usr/local
 MANDIR   ?= $(PREFIX)/share/man
 

@@ -50,7 +50,7 @@ t2=$(date +%s.%N)
     --title "t-SNE + GMM clusters (majority vote)" "$out/gmm.tp" >"$out/confmat.txt"
 "$bin/plot" -o "$out/scatter.png" --title "t-SNE of $data ($dims-D), coloured by label" "$out/emb.tp"
 kl=$(grep -a -m1 '^meta tsne_kl ' "$out/emb.tp" | cut -d' ' -f3)
-acc=$(awk '/^accuracy/ {print $2; exit}' "$out/confmat.txt")
+acc=$(awk '/^Accuracy/ {print $2; exit}' "$out/confmat.txt")
 awk -v n="$name" -v a="$acc" -v kl="$kl" -v t0="$t0" -v t1="$t1" -v t2="$t2" 'BEGIN {
     printf "cluster %s: accuracy %.2f%% (majority vote), t-SNE KL %s; pca+tsne %.1f s, gmm %.1f s\n",
         n, 100 * a, kl, t1 - t0, t2 - t1}' | tee "$out/result.txt"

@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/fuzz/run.sh — builds the libFuzzer targets and runs each for FUZZ_SECONDS (make fuzz).
 #
-#   FUZZ_SECONDS=60 tests/fuzz/run.sh          both targets, one after the other
-#   FUZZ_SECONDS=300 tests/fuzz/run.sh idx     only fuzz_idx (names: stream, idx)
+#   FUZZ_SECONDS=60 tests/fuzz/run.sh          every target, one after the other
+#   FUZZ_SECONDS=300 tests/fuzz/run.sh idx     only fuzz_idx (names: stream, idx, json)
 #
 # Targets are built into build-fuzz/ with clang (-fsanitize=fuzzer,address,undefined),
 # compiling lib/*.c together with each target. Each run starts from a scratch copy of
@@ -42,7 +42,7 @@ fi
 rm -f "$probe" "$OUT/probe" "$OUT/probe.log"
 
 CFLAGS_FUZZ="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ilib -D_FILE_OFFSET_BITS=64"
-targets=${*:-stream idx}
+targets=${*:-stream idx json}
 for t in $targets; do
     if [ ! -f "tests/fuzz/fuzz_$t.c" ]; then
         echo "fuzz: no target tests/fuzz/fuzz_$t.c" >&2
