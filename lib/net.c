@@ -131,6 +131,7 @@ static int parse_layer(tp_layer *l, char **w, int nw, const char *name, char *er
 
 int tp_net_parse(tp_net *net, const char *text, const char *name, char *err, size_t errlen)
 {
+    memset(net, 0, sizeof *net);
     net->text = tp_strdup(text);
     char *copy = tp_strdup(text), *save = NULL;
     int line = 0, rc = 0;

@@ -54,6 +54,8 @@ typedef struct {
     int ih, iw, ic;   /* input shape */
     int classes;      /* units of the softmax layer */
     size_t ntrain;    /* trainable parameters: params[0 .. ntrain) */
+    int frozen;       /* leading layers left out of backward passes (train --freeze): their
+                         gradients stay 0 and nothing propagates into them */
     size_t nparams;   /* all parameters, moving statistics after the trainable ones */
     float *params;
     char *text;       /* the network description */

@@ -452,10 +452,11 @@ double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing)
                 loss -= t * (isnan(pk) ? NAN : log(pk > 1e-30f ? pk : 1e-30f));
             g[(size_t)s * (size_t)K + (size_t)k] = (pk - t) / (float)n;
         }
-    for (int i = L - 1; i >= 0; i--) {
+    int stop = net->frozen > 0 && net->frozen < L ? net->frozen : 0;
+    for (int i = L - 1; i >= stop; i--) {
         const tp_layer *l = &net->l[i];
         const float *x = w->a[i], *y = w->a[i + 1];
-        float *dy = w->g[i + 1], *dx = i > 0 ? w->g[i] : NULL;
+        float *dy = w->g[i + 1], *dx = i > stop ? w->g[i] : NULL;
         size_t count = (size_t)n * tp_layer_out_size(net, i);
         if (l->act == TP_ACT_RELU) /* through the fused activation */
             for (size_t e = 0; e < count; e++)

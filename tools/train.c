@@ -171,7 +171,9 @@ int main(int argc, char **argv)
     if (summary)
         tp_net_summary(&net, stderr);
 
-    /* parameters of frozen layers get no updates: they precede all others in the block */
+    /* frozen layers get no updates (their parameters precede all others in the block), and
+     * backward passes stop at the first layer that learns, as in Keras */
+    net.frozen = (int)freeze;
     size_t first_free = net.ntrain;
     for (int i = 0; i < net.n; i++)
         if (i >= freeze && net.l[i].nw + net.l[i].nb > 0) {

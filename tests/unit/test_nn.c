@@ -66,6 +66,27 @@ static void check_net(const char *text, int h, int wd, int c, int n)
         fprintf(stderr, "%d of %zu gradients off (worst relative error %.3g)\n", bad, net.ntrain, worst);
         check_failures++;
     }
+    /* a frozen prefix: the backward pass stops at the first learning layer, the others'
+     * gradients are exactly those of the full pass and the frozen ones stay 0 */
+    for (int f = 1; f < net.n; f++) {
+        size_t first = net.ntrain;
+        for (int i = f; i < net.n; i++)
+            if (net.l[i].nw + net.l[i].nb > 0) {
+                first = net.l[i].w;
+                break;
+            }
+        net.frozen = f;
+        memcpy(w.a[0], x, in * (size_t)n * sizeof *x);
+        loss_at(&w, n, y, &step);
+        int off = 0;
+        for (size_t k = 0; k < net.ntrain; k++)
+            off += k < first ? w.grad[k] != 0 : w.grad[k] != grad[k];
+        if (off) {
+            fprintf(stderr, "%s: frozen %d: %d gradients differ from the full pass\n", text, f, off);
+            check_failures++;
+        }
+        net.frozen = 0;
+    }
     free(x);
     free(grad);
     tp_nn_free(&w);
