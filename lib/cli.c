@@ -39,6 +39,8 @@ void tp_cli_help(const tp_cli *cli)
                  o->short_name ? ',' : ' ', o->name, o->type == TP_OPT_FLAG ? "" : " ",
                  o->type == TP_OPT_FLAG ? "" : (o->metavar ? o->metavar : "VALUE"));
         format_default(o, def, sizeof def);
+        if (strstr(o->help, "(default")) /* the help states its own default: no second one */
+            def[0] = 0;
         printf("  %-26s %s", left, o->help);
         if (def[0])
             printf(" (default: %s)", def);

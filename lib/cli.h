@@ -24,7 +24,8 @@ typedef struct {
     tp_opt_type type;
     void *ptr;
     const char *metavar; /* shown after the option in --help, e.g. "FILE" */
-    const char *help;    /* one line; the current value of *ptr is shown as the default */
+    const char *help;    /* one line; the current value of *ptr is shown as the default, unless
+                            the line says "(default" itself */
 } tp_option;
 
 typedef struct {

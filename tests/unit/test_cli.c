@@ -13,11 +13,13 @@ static int64_t n;
 static double lr;
 static const char *out;
 static int verbose;
+static double ratio;
 static const tp_option opts[] = {
     {"limit", 'n', TP_OPT_INT, &n, "N", "how many"},
     {"lr", 0, TP_OPT_DOUBLE, &lr, "X", "learning rate"},
     {"output", 'o', TP_OPT_STRING, &out, "FILE", "where"},
     {"verbose", 'v', TP_OPT_FLAG, &verbose, NULL, "talk"},
+    {"ratio", 'r', TP_OPT_DOUBLE, &ratio, "R", "share (default 0.8 with a second output, else 1)"},
     {0},
 };
 static const tp_cli cli = {"[OPTIONS] FILE...", "A test program.", opts, NULL, 1, 3};
@@ -27,7 +29,7 @@ static int parse(char **argv, char ***args)
     int argc = 0;
     while (argv[argc])
         argc++;
-    n = 5, lr = 0.001, out = "-", verbose = 0;
+    n = 5, lr = 0.001, out = "-", verbose = 0, ratio = -1;
     return tp_cli_parse(&cli, argc, argv, args);
 }
 
@@ -82,6 +84,10 @@ int main(void)
     CHECK(strstr(buf, "-n, --limit N") && strstr(buf, "(default: 5)"));
     CHECK(strstr(buf, "--lr X") && strstr(buf, "(default: 0.001)"));
     CHECK(strstr(buf, "-v, --verbose") && strstr(buf, "--version"));
+    /* a help line that states its default gets no second, automatic one (here -1) */
+    const char *rl = strstr(buf, "--ratio R");
+    CHECK(rl && strstr(rl, "share (default 0.8 with a second output, else 1)\n") != NULL);
+    CHECK(strstr(buf, "(default: -1)") == NULL);
     char *ver[] = {"prog", "--version", NULL};
     CHECK_INT(child_status(ver, buf, sizeof buf), 0);
     CHECK(strstr(buf, TP_VERSION) != NULL);
