@@ -225,6 +225,11 @@ int main(int argc, char **argv)
         printf("%.6f\n", tp_tsne_kl_exact(&P, y, n, d, cfg.dof, (int)threads));
         if (fflush(stdout))
             tp_die("stdout: write error");
+        tp_csr_free(&P);
+        free(y);
+        free(cc.x);
+        tp_records_close(rs);
+        free(args);
         return 0;
     }
     if (!strcmp(init, "pca")) {
