@@ -139,7 +139,7 @@ int main(int argc, char **argv)
         {"save-model", 'o', TP_OPT_STRING, &save, "FILE", "write the fitted model to FILE (a one-record stream)"},
         {"model", 'm', TP_OPT_STRING, &model_path, "FILE", "do not fit: assign the records with the model in FILE"},
         {"init-model", 0, TP_OPT_STRING, &init_model, "FILE", "one EM run starting from the parameters in FILE"},
-        {"threads", 't', TP_OPT_INT, &threads, "N", "worker threads (all CPUs by default)"},
+        {"threads", 't', TP_OPT_INT, &threads, "N", "worker threads (default: all CPUs)"},
         {"verbose", 'v', TP_OPT_FLAG, &verbose, NULL, "a line per run, and the events of every run"},
         {"quiet", 'q', TP_OPT_FLAG, &quiet, NULL, "print nothing on stderr but errors and warnings"},
         {0},
