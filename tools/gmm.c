@@ -128,10 +128,10 @@ int main(int argc, char **argv)
     const tp_option opts[] = {
         {"components", 'k', TP_OPT_INT, &k, "K", "number of mixture components"},
         {"covariance", 0, TP_OPT_STRING, &cov_s, "TYPE", "full, tied, diag or spherical"},
-        {"init", 0, TP_OPT_STRING, &init_s, "METHOD", "kmeans, k-means++, random or random_from_data"},
+        {"init", 0, TP_OPT_STRING, &init_s, "METHOD", "kmeans (Lloyd from k-means++ seeds), k-means++ (the seeds alone), random or random_from_data"},
         {"n-init", 0, TP_OPT_INT, &n_init, "N", "EM runs from different initialisations; the best lower bound is kept"},
         {"max-iter", 0, TP_OPT_INT, &max_iter, "N", "EM steps per run at most (0: the initialisation alone)"},
-        {"tol", 0, TP_OPT_DOUBLE, &tol, "T", "a run has converged when the mean log-likelihood changes by less"},
+        {"tol", 0, TP_OPT_DOUBLE, &tol, "T", "a run has converged when an EM step changes the mean log-likelihood by less"},
         {"reg-covar", 0, TP_OPT_DOUBLE, &reg, "R", "added to every covariance's diagonal"},
         {"seed", 's', TP_OPT_INT, &seed, "N", "random seed: run r of seed s is the same whatever --n-init"},
         {"field", 'f', TP_OPT_STRING, &field, "NAME", "the field to cluster (any numeric dtype and shape, flattened)"},
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
         {"save-model", 'o', TP_OPT_STRING, &save, "FILE", "write the fitted model to FILE (a one-record stream)"},
         {"model", 'm', TP_OPT_STRING, &model_path, "FILE", "do not fit: assign the records with the model in FILE"},
         {"init-model", 0, TP_OPT_STRING, &init_model, "FILE", "one EM run starting from the parameters in FILE"},
-        {"threads", 't', TP_OPT_INT, &threads, "N", "worker threads (all CPUs by default)"},
+        {"threads", 't', TP_OPT_INT, &threads, "N", "worker threads (default: all CPUs)"},
         {"verbose", 'v', TP_OPT_FLAG, &verbose, NULL, "a line per run, and the events of every run"},
         {"quiet", 'q', TP_OPT_FLAG, &quiet, NULL, "print nothing on stderr but errors and warnings"},
         {0},
@@ -153,11 +153,12 @@ int main(int argc, char **argv)
         "EM run from one k-means result often stops in a poor local optimum, so gmm fits 10 times\n"
         "by default and keeps the run with the highest final lower bound, as n_init does.\n"
         "Metadata added: gmm_loglik (the mean log-likelihood of the records under the model,\n"
-        "scikit-learn's score), gmm_iterations, gmm_converged, gmm_bic, gmm_aic; the same on\n"
-        "stderr. Components that empty are re-seeded, covariances that collapse or are not\n"
-        "positive definite are regularised, and each is reported on stderr. The records are held\n"
-        "in memory as doubles (N x D). With --model or --init-model, the number of components\n"
-        "and the covariance type come from the model file.",
+        "scikit-learn's score), gmm_iterations and gmm_converged (of the run kept), gmm_bic,\n"
+        "gmm_aic, gmm_components, gmm_covariance; a summary on stderr. Components that empty\n"
+        "are re-seeded, covariances that collapse or are not positive definite are regularised,\n"
+        "and each is reported on stderr. The records are held in memory as doubles (N x D).\n"
+        "With --model or --init-model, the number of components and the covariance type come\n"
+        "from the model file.",
         opts,
         "Examples:\n"
         "  gmm -k 10 < embedding.tp | tp2csv --fields y,cluster\n"
