@@ -7,6 +7,8 @@
 #   make demo            the main job on real MNIST (what the README's first command runs)
 #   make fuzz            fuzz the stream and IDX readers (FUZZ_SECONDS each, clang/libFuzzer)
 #   make bench           throughput figures
+#   make cluster-full    an experiment of pipelines/ (also mnist-best, mnist-small, mnist-lenet5,
+#                        jpeg-notebook, vgg16-notebook, cluster-notebook)
 #   make install PREFIX=/usr/local
 #
 # Knobs: MARCH=-march=x86-64-v3, OPT=-O3, CUDA=0 (no GPU parts), SAN=1, CC=clang.
@@ -78,7 +80,8 @@ endif
 VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' lib/util.h)
 FRONT = sed -e 's|@LIBEXEC@|$(1)|' -e 's|@VERSION@|$(VERSION)|' tools/tpipe.sh
 
-.PHONY: all deps test data demo fuzz bench install clean
+.PHONY: all deps test data demo fuzz bench install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
+        vgg16-notebook cluster-notebook cluster-full
 all: $(PROGS) $(BIN)/tpipe
 
 $(BIN)/tpipe: tools/tpipe.sh lib/util.h
@@ -120,6 +123,15 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@tools/getdata.sh mnist
 	@pipelines/demo.sh
+
+# The experiments of pipelines/ (outputs under out/; DATA=fashion and each script's knobs
+# pass through the environment, e.g. make cluster-full SIZE=20000)
+mnist-best mnist-small mnist-lenet5: all
+	@pipelines/mnist.sh $(@:mnist-%=%)
+jpeg-notebook vgg16-notebook: all
+	@pipelines/$@.sh
+cluster-notebook cluster-full: all
+	@pipelines/cluster.sh $(@:cluster-%=%)
 
 FUZZ_SECONDS ?= 60
 fuzz:
