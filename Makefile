@@ -93,6 +93,9 @@ $(BUILD)/libtpipe.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+# the Barnes-Hut kernels vectorise only with -O3's inlining (type-punned exp2/log2)
+$(BUILD)/lib/tsne_bh.o: CFLAGS += -O3
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@

@@ -8,6 +8,7 @@
  * small cell share one interaction list, built with r measured from the cell's bounding
  * box, so the test holds for every member and the list is evaluated by vectorised loops. */
 #include <float.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,35 @@ typedef struct {
     ilist *lists; /* one per thread */
 } walk_job;
 
+/* 2^y for y in (-126, 0] (a Taylor polynomial on (-1, 0]; the caller keeps y in range),
+ * and log2(x) for normal x > 0, in single precision with
+ * relative errors near 1e-6: plain arithmetic and bit moves, so that loops calling them
+ * vectorise (the C library's powf does not). Used for kernels of any degrees of freedom,
+ * (1 + r2/dof)^-((dof+1)/2) = 2^(-(dof+1)/2 log2(1 + r2/dof)). */
+static inline float exp2_neg(float y)
+{
+    int32_t k = (int32_t)y; /* towards zero: f = y - k in (-1, 0] */
+    float f = y - (float)k;
+    float p = 1.0f + f * (0.69314718f + f * (0.24022651f + f * (0.05550411f + f * (0.00961813f +
+              f * (0.00133336f + f * (1.5403530e-4f + f * 1.5252734e-5f))))));
+    uint32_t bits = (uint32_t)(k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline float log2_pos(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    float e = (float)((int32_t)(b >> 23 & 255) - 127), m;
+    b = (b & 0x007fffffu) | 0x3f800000u; /* the mantissa, in [1, 2) */
+    memcpy(&m, &b, sizeof m);
+    float z = (m - 1) / (m + 1), z2 = z * z; /* log2 m = 2/ln 2 (z + z^3/3 + z^5/5 + ...) */
+    return e + z * (2.88539008f + z2 * (0.96179669f + z2 * (0.57707802f + z2 * (0.41219859f +
+                    z2 * (0.32059891f + z2 * 0.26230820f)))));
+}
+
 /* Sums over the list for one point at yi (relative to the group's centre): Z's share into
  * *z, R into r. One loop per dimension and kernel, so that each vectorises. */
 static void eval_list(const ilist *l, const float *yi, int d, double dof, double *z, double *r)
@@ -165,14 +195,28 @@ static void eval_list(const ilist *l, const float *yi, int d, double dof, double
             r2s += mk2 * c;
         }
     } else {
-        for (int64_t q = 0; q < n; q++) {
-            float a = y0 - X[q], b = y1 - Y[q], c = y2 - Zc[q];
-            double k1, k2;
-            tp_tsne_kernel((double)(a * a + b * b + c * c), dof, &k1, &k2);
-            zs += M[q] * (float)k1;
-            r0 += M[q] * (float)k2 * a;
-            r1 += M[q] * (float)k2 * b;
-            r2s += M[q] * (float)k2 * c;
+        /* in chunks: kernel values by elementwise loops, then the sums */
+        float inv = (float)(1 / dof), ex = (float)(-(dof + 1) / 2), u[64], k1[64];
+        float umax = (float)fmin(exp2(125.0 / ((dof + 1) / 2)), 1e30); /* K1(umax) ~ 2^-125 */
+        for (int64_t q0 = 0; q0 < n; q0 += 64) {
+            int m = n - q0 < 64 ? (int)(n - q0) : 64;
+            const float *Xq = X + q0, *Yq = Y + q0, *Zq = Zc + q0, *Mq = M + q0;
+            for (int j = 0; j < m; j++) {
+                float a = y0 - Xq[j], b = y1 - Yq[j], c = y2 - Zq[j];
+                float v = 1 + (a * a + b * b + c * c) * inv;
+                u[j] = v < umax ? v : umax; /* keeps exp2_neg in range */
+            }
+            for (int j = 0; j < m; j++)
+                k1[j] = exp2_neg(ex * log2_pos(u[j]));
+#pragma omp simd reduction(+ : zs, r0, r1, r2s)
+            for (int j = 0; j < m; j++) {
+                float a = y0 - Xq[j], b = y1 - Yq[j], c = y2 - Zq[j];
+                float mk1 = Mq[j] * k1[j], mk2 = mk1 / u[j];
+                zs += mk1;
+                r0 += mk2 * a;
+                r1 += mk2 * b;
+                r2s += mk2 * c;
+            }
         }
     }
     *z = zs;
