@@ -80,7 +80,7 @@ endif
 VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' lib/util.h)
 FRONT = sed -e 's|@LIBEXEC@|$(1)|' -e 's|@VERSION@|$(VERSION)|' tools/tpipe.sh
 
-.PHONY: all deps test data demo fuzz bench install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
+.PHONY: all deps test data demo fuzz bench bench-vgg16 install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
         vgg16-notebook cluster-notebook cluster-full
 all: $(PROGS) $(BIN)/tpipe
 
@@ -142,6 +142,10 @@ fuzz:
 
 bench: all
 	@tests/bench/run.sh
+
+# the VGG16 notebook's CPU cost (about 25 minutes; not part of make bench)
+bench-vgg16: all
+	@tests/bench/vgg16.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/tpipe $(DESTDIR)$(MANDIR)/man1
