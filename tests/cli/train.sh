@@ -1,26 +1,7 @@
 # train and predict on a small task worked out by construction: which quadrant of an 8x8
 # image holds a bright square. Learning, determinism, checkpoints, history, errors.
 . "$TESTS/cli/lib.sh"
-"$PY" - "$T" <<'PYEOF'
-import random, struct, sys
-d = sys.argv[1]
-def write(name, n, seed):
-    r = random.Random(seed)
-    px, lb = bytearray(), bytearray()
-    for i in range(n):
-        c = r.randrange(4)
-        img = [r.randrange(40) for _ in range(64)]
-        y0, x0 = (c // 2) * 4 + r.randrange(2), (c % 2) * 4 + r.randrange(2)
-        for y in range(y0, y0 + 3):
-            for x in range(x0, x0 + 3):
-                img[y * 8 + x] = 200 + r.randrange(56)
-        px += bytes(img)
-        lb.append(c)
-    open(d + "/" + name + "-im", "wb").write(struct.pack(">HBBIII", 0, 8, 3, n, 8, 8) + px)
-    open(d + "/" + name + "-lb", "wb").write(struct.pack(">HBBI", 0, 8, 1, n) + lb)
-write("train", 400, 1)
-write("val", 200, 2)
-PYEOF
+"$PY" "$TESTS/cli/quadrants.py" "$T" || fail "quadrants.py"   # which quadrant holds a bright square
 "$BIN/idx2raw" "$T/train-im" "$T/train-lb" --classes tl,tr,bl,br >"$T/train.tp"
 "$BIN/idx2raw" "$T/val-im" "$T/val-lb" >"$T/val.tp"
 printf 'conv 4 3x3 relu pad=same\nmaxpool 2\nflatten\ndense 8 relu\ndropout 0.2\ndense 4 softmax\n' >"$T/q.net"
