@@ -125,7 +125,7 @@ row "tsne 3-D dof 0.6, notebook (the recipe's)" "$(since "$t0")" "-" "-"
 t0=$(now); "$bin/gmm" -q -k 10 -s 0 --n-init 1 <"$w/70k.tp" >/dev/null; t_g1=$(since "$t0")
 t0=$(now); "$bin/gmm" -q -k 10 -s 0 <"$w/70k.tp" >/dev/null; t_g10=$(since "$t0")
 "$bin/tp2npy" -f x "$w/70k.tp" >"$w/70k-x.npy"
-read -r _ _ _ _ t_sg < <(SEEDS=1 S=1 sk_gmm_acc "$w/70k.tp" "$w/70k-x.npy")
+read -r _ _ _ _ t_sg _ < <(SEEDS=1 S=1 sk_gmm_acc "$w/70k.tp" "$w/70k-x.npy")
 t_sg10=$("$NP" -c "
 import time, warnings, numpy as np
 from sklearn.mixture import GaussianMixture
