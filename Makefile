@@ -19,9 +19,6 @@ MARCH    ?= -march=native
 CFLAGS   ?= $(OPT) $(MARCH) -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Ilib -D_FILE_OFFSET_BITS=64
-# 'omp simd' pragmas mark reductions that may be vectorised (no OpenMP runtime is used);
-# no code reads errno after a math function, so sqrt can be vectorised
-CFLAGS   += -fopenmp-simd -fno-math-errno
 LDLIBS   := -lopenblas -lfftw3 -lpng -ljpeg -lz -lm -lpthread
 # libhdf5 (optional, HDF5=0 turns it off): Keras .h5 weight files in wimport; without it
 # wimport reads TensorFlow.js weights and says how to get .h5 support
@@ -51,6 +48,9 @@ ifeq ($(SAN),1)
   CFLAGS := -O1 -g $(MARCH) -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
 endif
+# 'omp simd' pragmas mark reductions that may be vectorised (no OpenMP runtime is used);
+# no code reads errno after a math function, so sqrt can be vectorised
+CFLAGS   += -fopenmp-simd -fno-math-errno
 
 LIB_SRC   := $(wildcard lib/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)

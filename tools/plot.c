@@ -196,7 +196,7 @@ static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w
     double area = (double)w * h * 0.5, per = sqrt(area / (double)n);
     double radius = o->radius > 0 ? o->radius : fmin(3.5, fmax(1.3, per / 4));
     double alpha = o->alpha > 0 ? o->alpha : fmin(1.0, fmax(0.35, per / 12));
-    char l[3][TP_MAX_NAME + 8];
+    char l[3][TP_MAX_NAME + 16]; /* NAME[d] with room for any int */
     for (int d = 0; d < 3; d++)
         snprintf(l[d], sizeof l[d], "%s[%d]", f->name, d);
     tp_scatter s = {
