@@ -26,10 +26,7 @@ NP=/usr/bin/python3
 w=$root/build/bench/cluster
 mkdir -p "$w"
 export TP_PROGRESS=0
-row() { printf '%-48s %9s %9s %8s\n' "$@"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.3f", b - a}'; }
+. "$root/tests/bench/lib.sh"
 
 # inputs
 "$bin/idx2raw" "$D/train-images-idx3-ubyte" "$D/train-labels-idx1-ubyte" |

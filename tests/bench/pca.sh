@@ -19,21 +19,7 @@ all=$w/mnist70k.tp
 [ -s "$all" ] || cat <("$bin/idx2raw" "$D/train-images-idx3-ubyte" "$D/train-labels-idx1-ubyte") \
     <("$bin/idx2raw" "$D/t10k-images-idx3-ubyte" "$D/t10k-labels-idx1-ubyte") >"$all"
 
-# best wall-clock seconds of N runs of a shell command
-best() {
-    local n=$1 cmd=$2 b=
-    for _ in $(seq "$n"); do
-        local t0 t1
-        t0=$(date +%s.%N)
-        bash -c "$cmd"
-        t1=$(date +%s.%N)
-        b=$(awk -v a="$t0" -v c="$t1" -v b="$b" 'BEGIN {d = c - a; print (b == "" || d < b) ? d : b}')
-    done
-    echo "$b"
-}
-row() { printf '%-48s %9s %9s %8s\n' "$@"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-f3() { awk -v x="$1" 'BEGIN {printf "%.3f", x}'; }
+. "$root/tests/bench/lib.sh"
 
 reader="src = open('$root/README.md').read()
 exec(src.split('<!-- numpy-reader -->')[1].split('<!-- /numpy-reader -->')[0].replace('\`\`\`python', '').replace('\`\`\`', ''))"

@@ -17,24 +17,11 @@ for f in train-images-idx3-ubyte train-labels-idx1-ubyte; do
     [ -f "$w/$f.gz" ] || gzip -6 -c "$D/$f" >"$w/$f.gz"
 done
 
-# best wall-clock seconds of N runs of a shell command
-best() {
-    local n=$1 cmd=$2 b=
-    for _ in $(seq "$n"); do
-        local t0 t1
-        t0=$(date +%s.%N)
-        bash -c "$cmd"
-        t1=$(date +%s.%N)
-        b=$(awk -v a="$t0" -v c="$t1" -v b="$b" 'BEGIN {d = c - a; print (b == "" || d < b) ? d : b}')
-    done
-    echo "$b"
-}
+. "$root/tests/bench/lib.sh"
 # peak resident memory (KiB) of the last command of a pipeline given as a script
 peak_kib() { /usr/bin/time -f %M bash -c "$1" 2>&1 >/dev/null | tail -1; }
 
 read -r mem_read mem_copy < <("$w/membw" 2>/dev/null)
-row() { printf '%-48s %9s %9s %8s\n' "$@"; }
-f3() { awk -v x="$1" 'BEGIN {if (x == "-") print "-"; else printf "%.3f", x}'; }
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "memory bandwidth (1 thread): read ${mem_read} GB/s, copy ${mem_copy} GB/s"
 echo
