@@ -200,21 +200,14 @@ int main(int argc, char **argv)
                     name, (long long)n, (long long)(n - 1), (long long)(3 * perplexity + 1));
         k = n - 1;
     }
-    double t0 = tp_now();
-    int32_t *idx = tp_alloc((size_t)n * (size_t)k, sizeof *idx);
-    double *d2 = tp_alloc((size_t)n * (size_t)k, sizeof *d2), *cp = tp_alloc((size_t)n * (size_t)k, sizeof *cp);
-    tp_knn(cc.x, n, dim, (int)k, (int)threads, idx, d2);
-    double t_knn = tp_now() - t0, worst;
-    int64_t missed = tp_perplexity_rows(d2, n, (int)k, perplexity, 1e-5, 200, (int)threads, cp, NULL, &worst);
+    double t0 = tp_now(), worst;
+    tp_csr P;
+    int64_t missed = tp_affinities(cc.x, n, dim, (int)k, perplexity, (int)threads, &P, &worst);
+    double t_knn = tp_now() - t0;
     if (missed)
         tp_warn("%s: %lld points could not reach perplexity %g (worst entropy error %.3g): duplicate points or "
                 "too few distinct neighbours",
                 name, (long long)missed, perplexity, worst);
-    tp_csr P;
-    tp_joint_affinities(idx, cp, n, (int)k, &P);
-    free(cp);
-    free(d2);
-    free(idx);
 
     int d = (int)dims;
     double *y = tp_alloc((size_t)n * (size_t)d, sizeof *y);
@@ -270,7 +263,7 @@ int main(int argc, char **argv)
     for (int64_t e = 0; e < n * d; e++)
         if (!isfinite(y[e]))
             tp_die("%s: the optimisation diverged (non-finite embedding); lower --learning-rate", name);
-    fprintf(stderr, "%s: %lld points, %lld neighbours, %s gradient, %d iterations, KL %.4f (knn %.1f s, optimise %.1f s)\n",
+    fprintf(stderr, "%s: %lld points, %lld neighbours, %s gradient, %d iterations, KL %.4f (affinities %.1f s, optimise %.1f s)\n",
             tp_progname(), (long long)n, (long long)k, tp_tsne_method_name(t.method), done, kl, t_knn, t_opt);
 
     tp_header oh;

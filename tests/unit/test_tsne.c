@@ -134,14 +134,7 @@ static void test_perplexity_and_joint(void)
 static void small_problem(int64_t n, int k, tp_csr *P)
 {
     float *x = points(n, 6, 3);
-    int32_t *idx = tp_alloc((size_t)n * k, sizeof *idx);
-    double *d2 = tp_alloc((size_t)n * k, sizeof *d2), *c = tp_alloc((size_t)n * k, sizeof *c);
-    tp_knn(x, n, 6, k, 1, idx, d2);
-    tp_perplexity_rows(d2, n, k, k / 3.0, 1e-5, 200, 1, c, NULL, NULL);
-    tp_joint_affinities(idx, c, n, k, P);
-    free(c);
-    free(d2);
-    free(idx);
+    tp_affinities(x, n, 6, k, k / 3.0, 1, P, NULL);
     free(x);
 }
 
