@@ -13,8 +13,7 @@ D=$root/data/mnist
 w=$root/build/bench/vgg16
 mkdir -p "$w"
 export TP_PROGRESS=0
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
+. "$root/tests/bench/lib.sh"
 "$b/idx2raw" "$D/train-images-idx3-ubyte" "$D/train-labels-idx1-ubyte" | "$b/split" --take 6000 -q |
     "$b/resize" 224x224 --rgb | "$b/split" --ratio 0.8 --train "$w/tr.tp" --test "$w/va.tp" -q
 "$b/split" --take 32 -q "$w/tr.tp" | "$b/train" --net "$root/pipelines/nets/vgg16.net" --epochs 1 -o "$w/v16.tp" 2>/dev/null
