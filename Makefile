@@ -59,30 +59,34 @@ PROGS     := $(addprefix $(BIN)/,$(TOOLS))
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-# CUDA: built only where nvcc exists (CUDA=0 turns it off). Each cuda/NAME.cu is a GPU twin
-# of a lib/ kernel behind the same C interface; programs choose at run time (--device).
+# CUDA: built only where nvcc exists (CUDA=0 turns it off). cuda/*.cu become one shared
+# library, libtpipe-cuda.so, that programs load at run time for --device (lib/device.c): the
+# programs themselves never link CUDA, so they run where its libraries are missing. It is
+# built once in build/ (a SAN=1 build loads the same one).
 CUDA     ?= auto
 NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CU_SRC   := $(wildcard cuda/*.cu)
+CUDA_SO  :=
 ifneq ($(CUDA),0)
 ifneq ($(NVCC),)
 ifneq ($(CU_SRC),)
   CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
   CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 \
                -gencode arch=compute_75,code=sm_75 -gencode arch=compute_90,code=compute_90
-  LIB_OBJ  += $(CU_SRC:%.cu=$(BUILD)/%.o)
-  CPPFLAGS += -DTP_CUDA=1
-  LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart -lcublas
+  CUDA_SO   := build/libtpipe-cuda.so
+  CU_OBJ    := $(CU_SRC:%.cu=build/%.o)
+  CU_LIBS   := -L$(CUDA_HOME)/lib64 -Xlinker -rpath=$(CUDA_HOME)/lib64 -lcublas -lcufft -lcudart
 endif
 endif
 endif
+LDLIBS   += -ldl
 
 VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' lib/util.h)
 FRONT = sed -e 's|@LIBEXEC@|$(1)|' -e 's|@VERSION@|$(VERSION)|' tools/tpipe.sh
 
 .PHONY: all deps test data demo fuzz bench bench-vgg16 install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
         vgg16-notebook cluster-notebook cluster-full
-all: $(PROGS) $(BIN)/tpipe
+all: $(PROGS) $(BIN)/tpipe $(CUDA_SO)
 
 $(BIN)/tpipe: tools/tpipe.sh lib/util.h
 	@mkdir -p $(dir $@)
@@ -100,9 +104,12 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
 
-$(BUILD)/%.o: %.cu
+build/cuda/%.o: cuda/%.cu lib/gpu.h lib/gpu_nn.h lib/gpu_tsne.h lib/gpu_gmm.h lib/philox.h
 	@mkdir -p $(dir $@)
-	$(NVCC) -O2 $(CUDA_ARCH) -Ilib -Xcompiler -Wall,-Wextra -c $< -o $@
+	$(NVCC) -O3 $(CUDA_ARCH) -Ilib -Xcompiler -fPIC,-Wall,-Wextra -c $< -o $@
+
+$(CUDA_SO): $(CU_OBJ)
+	$(NVCC) -shared $(CUDA_ARCH) $^ $(CU_LIBS) -o $@
 
 $(BIN)/%: $(BUILD)/tools/%.o $(BUILD)/libtpipe.a
 	@mkdir -p $(dir $@)
@@ -116,8 +123,8 @@ deps:
 	@tools/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory $(PROGS) $(BIN)/tpipe $(UNITS)
-	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) tests/run.sh
+	@$(MAKE) --no-print-directory $(PROGS) $(BIN)/tpipe $(UNITS) $(CUDA_SO)
+	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) TPIPE_CUDA_LIB=$(if $(CUDA_SO),$(abspath $(CUDA_SO))) tests/run.sh
 
 data:
 	@tools/getdata.sh
@@ -150,6 +157,7 @@ bench-vgg16: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/tpipe $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/libexec/tpipe/
+	$(if $(CUDA_SO),install -m 755 $(CUDA_SO) $(DESTDIR)$(PREFIX)/libexec/tpipe/)
 	for p in $(TOOLS); do install -m 644 tools/$$p.1 $(DESTDIR)$(MANDIR)/man1/tpipe-$$p.1 || exit 1; done
 	install -m 644 tools/tpipe.1 $(DESTDIR)$(MANDIR)/man1/tpipe.1
 	$(call FRONT,$(PREFIX)/libexec/tpipe) > $(DESTDIR)$(PREFIX)/bin/tpipe

@@ -3,34 +3,13 @@
 
 #include <math.h>
 
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
+#include "philox.h"
+
 #define SPLIT_TAG 0x53504C54u /* "SPLT" */
 
 void tp_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
 {
-    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
-    uint32_t k0 = key[0], k1 = key[1];
-    for (int round = 0; round < 10; round++) {
-        if (round) {
-            k0 += PHILOX_W0;
-            k1 += PHILOX_W1;
-        }
-        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
-        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
-        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        c1 = (uint32_t)p1;
-        c3 = (uint32_t)p0;
-        c0 = n0;
-        c2 = n2;
-    }
-    out[0] = c0;
-    out[1] = c1;
-    out[2] = c2;
-    out[3] = c3;
+    tp_philox_block(ctr[0], ctr[1], ctr[2], ctr[3], key[0], key[1], out);
 }
 
 void tp_rng_seed(tp_rng *r, uint64_t seed)
@@ -51,13 +30,7 @@ tp_rng tp_rng_split(const tp_rng *r, uint64_t id)
     return c;
 }
 
-uint32_t tp_rng_at(const uint32_t key[2], uint64_t j)
-{
-    uint64_t b = j >> 2;
-    uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), 0, 0}, out[4];
-    tp_philox4x32_10(ctr, key, out);
-    return out[j & 3];
-}
+uint32_t tp_rng_at(const uint32_t key[2], uint64_t j) { return tp_philox_at(key[0], key[1], j); }
 
 uint32_t tp_rng_u32(tp_rng *r)
 {

@@ -1,0 +1,124 @@
+/* device.c — see device.h. */
+#include "device.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define SO_NAME "libtpipe-cuda.so"
+
+/* dlopen of one candidate; the handle stays open for the process's life. */
+static const tp_gpu_api *try_load(const char *path, char *why, size_t len)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(why, len, "%s", dlerror());
+        return NULL;
+    }
+    tp_gpu_api_get_fn get;
+    *(void **)&get = dlsym(h, TP_GPU_SYMBOL);
+    const tp_gpu_api *api = get ? get(TP_GPU_ABI) : NULL;
+    if (!api) {
+        snprintf(why, len, "%s: not a tpipe CUDA backend of this version (ABI %d)", path, TP_GPU_ABI);
+        dlclose(h);
+    }
+    return api;
+}
+
+const tp_gpu_api *tp_gpu_load(char *why, size_t len)
+{
+    snprintf(why, len, "no CUDA backend: " SO_NAME " is not beside the program (nvcc was missing when it was built, or it was not installed)");
+    const char *env = getenv("TPIPE_CUDA_LIB");
+    if (env && *env)
+        return try_load(env, why, len);
+    char exe[4096];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0)
+        return NULL;
+    exe[k] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = 0;
+    static const char *const rel[] = {"", "/..", "/../build"};
+    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s%s/" SO_NAME, exe, rel[i]);
+        if (access(path, F_OK) == 0)
+            return try_load(path, why, len);
+    }
+    return NULL;
+}
+
+static void die_cuda(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    tp_die("%s", msg);
+}
+
+void tp_device_open(tp_device *d, const char *spec, const char *precision, int verbose)
+{
+    memset(d, 0, sizeof *d);
+    if (!precision || !strcmp(precision, "fp32"))
+        d->prec = TP_PREC_FP32;
+    else if (!strcmp(precision, "tf32"))
+        d->prec = TP_PREC_TF32;
+    else if (!strcmp(precision, "bf16"))
+        d->prec = TP_PREC_BF16;
+    else
+        tp_usage("--precision must be fp32, tf32 or bf16, not '%s'", precision);
+    int want = 0, index = 0; /* want: 0 auto, 1 cpu, 2 cuda */
+    if (!spec || !strcmp(spec, "auto"))
+        want = 0;
+    else if (!strcmp(spec, "cpu"))
+        want = 1;
+    else if (!strncmp(spec, "cuda", 4) && (!spec[4] || spec[4] == ':')) {
+        want = 2;
+        if (spec[4]) {
+            char *end;
+            long v = strtol(spec + 5, &end, 10);
+            if (end == spec + 5 || *end || v < 0 || v > 255)
+                tp_usage("--device cuda:N needs a device number, not '%s'", spec);
+            index = (int)v;
+        }
+    } else
+        tp_usage("--device must be auto, cpu, cuda or cuda:N, not '%s'", spec);
+    snprintf(d->name, sizeof d->name, "cpu");
+    if (want == 1)
+        return;
+    char why[512];
+    const tp_gpu_api *api = tp_gpu_load(why, sizeof why);
+    tp_gpu *g = NULL;
+    if (api && !(g = api->open(index, d->prec, die_cuda, why, sizeof why)))
+        api = NULL;
+    if (!api) {
+        if (want == 2)
+            tp_die("--device %s: %s", spec, why);
+        if (verbose)
+            tp_warn("running on the CPU: %s", why);
+        return;
+    }
+    d->api = api;
+    d->gpu = g;
+    api->describe(g, d->name, sizeof d->name);
+    if (verbose)
+        tp_warn("running on %s", d->name);
+}
+
+void tp_device_close(tp_device *d)
+{
+    if (d->api)
+        d->api->close(d->gpu);
+    memset(d, 0, sizeof *d);
+}
+
+int tp_device_is_gpu(const tp_device *d) { return d->api != NULL; }

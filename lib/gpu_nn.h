@@ -1,0 +1,62 @@
+/* gpu_nn.h — the network's forward and backward passes and the optimisers on the GPU, the
+ * twins of nn.c and optim.c (see gpu.h). A tp_gnn holds one network's parameters, gradient,
+ * optimiser state and activations for batches of up to cap samples on the device, and
+ * optionally whole data sets, so training on a data set that fits copies nothing per batch
+ * but the batch's record numbers. */
+#ifndef TP_GPU_NN_H
+#define TP_GPU_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net.h"
+#include "optim.h"
+
+typedef struct tp_gnn tp_gnn;
+
+/* How a record becomes network input, as trainer.c's convert: x of dtype (tp_dtype) times
+ * scale, then the preprocessing mode prep (tp_prep_mode) over channels. */
+typedef struct {
+    size_t rsz, xoff, yoff;
+    int xdtype, ydtype;
+    int64_t xelem;
+    double scale;
+    int prep; /* TP_PREP_*: 0 rescale only */
+    int channels;
+} tp_gnn_records;
+
+typedef struct {
+    /* A workspace for net (layers, shapes, frozen) with net->params copied to the device. */
+    tp_gnn *(*create)(tp_gpu *g, const tp_net *net, int cap);
+    void (*destroy)(tp_gnn *w);
+    /* Parameters (all of net->nparams, moving statistics included) to or from the host. */
+    void (*set_params)(tp_gnn *w, const float *host);
+    void (*get_params)(tp_gnn *w, float *host);
+    /* n input samples (floats, the network's input shape) and their labels from the host;
+     * labels may be NULL for inference. */
+    void (*set_batch)(tp_gnn *w, const float *x, const int32_t *labels, int n);
+    /* Keeps n records (format f) on the device in slot 0 or 1 (train, validation). 0, or
+     * -1 when they do not fit in device memory (nothing is kept then). */
+    int (*load_records)(tp_gnn *w, int slot, const void *recs, int64_t n, const tp_gnn_records *f);
+    /* Makes the batch from records idx[0..n) of a slot (idx on the host, n <= cap); dies
+     * naming the record when a label is outside [0, classes). */
+    void (*gather)(tp_gnn *w, int slot, const int64_t *idx, int n);
+    /* As tp_nn_forward: train uses dropout drawn from key (the step generator's key) with
+     * samples numbered from first, and batch statistics. */
+    void (*forward)(tp_gnn *w, int n, int train, const uint32_t key[2], int64_t first);
+    /* As tp_nn_backward after a training forward: the gradient (overwritten) of the mean
+     * cross-entropy with label smoothing; returns the summed (not mean) loss over n and
+     * adds the count of right predictions to *right. */
+    double (*backward)(tp_gnn *w, int n, float smoothing, int64_t *right);
+    /* After an inference forward: summed cross-entropy (clamped at 1e-30) and right count. */
+    double (*score)(tp_gnn *w, int n, int64_t *right);
+    /* One optimiser step (as tp_optim_step, whose state o holds: kind, hyper-parameters,
+     * t, which this advances) on parameters [first, ntrain) at learning rate lr. The moments
+     * live on the device. */
+    void (*step)(tp_gnn *w, tp_optim *o, size_t first, double lr);
+    /* Copies to the host: activation i (0: input .. n: probabilities) or its gradient
+     * (grad = 1) for n samples, the gradient of the trainable parameters (i = -1). */
+    void (*read)(tp_gnn *w, int i, int grad, int n, float *host);
+} tp_gpu_nn_api;
+
+#endif
