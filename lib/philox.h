@@ -50,4 +50,13 @@ TP_HD static inline uint32_t tp_philox_at(uint32_t k0, uint32_t k1, uint64_t j)
     return out[j & 3];
 }
 
+/* The child key of key k0 k1 for id (tp_rng_split): the block at counter {id, "SPLT", 0}. */
+TP_HD static inline void tp_philox_split(uint32_t k0, uint32_t k1, uint64_t id, uint32_t child[2])
+{
+    uint32_t out[4];
+    tp_philox_block((uint32_t)id, (uint32_t)(id >> 32), 0x53504C54u, 0, k0, k1, out);
+    child[0] = out[0];
+    child[1] = out[1];
+}
+
 #endif

@@ -5,8 +5,6 @@
 
 #include "philox.h"
 
-#define SPLIT_TAG 0x53504C54u /* "SPLT" */
-
 void tp_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
 {
     tp_philox_block(ctr[0], ctr[1], ctr[2], ctr[3], key[0], key[1], out);
@@ -21,11 +19,8 @@ void tp_rng_seed(tp_rng *r, uint64_t seed)
 
 tp_rng tp_rng_split(const tp_rng *r, uint64_t id)
 {
-    uint32_t ctr[4] = {(uint32_t)id, (uint32_t)(id >> 32), SPLIT_TAG, 0}, out[4];
-    tp_philox4x32_10(ctr, r->key, out);
     tp_rng c;
-    c.key[0] = out[0];
-    c.key[1] = out[1];
+    tp_philox_split(r->key[0], r->key[1], id, c.key);
     c.pos = 0;
     return c;
 }
