@@ -57,6 +57,9 @@ typedef struct {
     /* Copies to the host: activation i (0: input .. n: probabilities) or its gradient
      * (grad = 1) for n samples, the gradient of the trainable parameters (i = -1). */
     void (*read)(tp_gnn *w, int i, int grad, int n, float *host);
+    /* Every device buffer of the workspace is followed by guard bytes set at create: the
+     * number of guard bytes changed since (0 unless a kernel wrote out of bounds). */
+    int64_t (*guards)(tp_gnn *w);
 } tp_gpu_nn_api;
 
 #endif
