@@ -132,6 +132,26 @@ void tp_trainer_evaluate(tp_trainer *t, tp_dataset *d, double *loss, double *acc
     free(right);
 }
 
+void tp_batch_input(tp_dataset *d, const unsigned char *recs, const int64_t *idx, int n, double scale,
+                    const tp_prep *prep, const tp_net *net, const tp_augment *aug, const tp_rng *aug_epoch,
+                    float *scratch, float *x, int32_t *lab)
+{
+    convert(d, recs, idx, n, x, lab, scale, prep, net->ic, net->classes);
+    if (!aug)
+        return;
+    /* augment's warp, drawn per record and epoch: the same for any split of the batch */
+    size_t sz = (size_t)net->ih * (size_t)net->iw * (size_t)net->ic;
+    for (int s = 0; s < n; s++) {
+        tp_rng r = tp_rng_split(aug_epoch, (uint64_t)idx[s]);
+        tp_augment_draw dr;
+        double m[6];
+        tp_augment_sample(aug, &r, net->ih, net->iw, &dr);
+        tp_augment_matrix(aug, &dr, net->ih, net->iw, m);
+        tp_augment_warp(aug, &dr, m, x + (size_t)s * sz, scratch, net->ih, net->iw, net->ic);
+        memcpy(x + (size_t)s * sz, scratch, sz * sizeof(float));
+    }
+}
+
 typedef struct {
     tp_nn *ws;        /* one workspace per shard */
     int shards;
@@ -166,21 +186,8 @@ static void train_shard(void *ctx, int64_t t, int thread)
         return;
     }
     w->first = lo;
-    convert(j->d, j->recs + (size_t)lo * j->d->rsz, j->idx + lo, n, w->a[0], j->lab[t], j->scale, j->prep, w->net->ic,
-            w->net->classes);
-    if (j->aug) { /* augment's warp, drawn per record and epoch: the same for any split */
-        const tp_net *net = w->net;
-        size_t sz = (size_t)net->ih * (size_t)net->iw * (size_t)net->ic;
-        for (int s = 0; s < n; s++) {
-            tp_rng r = tp_rng_split(&j->aug_epoch, (uint64_t)j->idx[lo + s]);
-            tp_augment_draw d;
-            double m[6];
-            tp_augment_sample(j->aug, &r, net->ih, net->iw, &d);
-            tp_augment_matrix(j->aug, &d, net->ih, net->iw, m);
-            tp_augment_warp(j->aug, &d, m, w->a[0] + (size_t)s * sz, j->scratch[t], net->ih, net->iw, net->ic);
-            memcpy(w->a[0] + (size_t)s * sz, j->scratch[t], sz * sizeof(float));
-        }
-    }
+    tp_batch_input(j->d, j->recs + (size_t)lo * j->d->rsz, j->idx + lo, n, j->scale, j->prep, w->net, j->aug,
+                   &j->aug_epoch, j->scratch[t], w->a[0], j->lab[t]);
     tp_nn_forward(w, n, 1, &j->step);
     double loss = tp_nn_backward(w, n, j->lab[t], j->smoothing);
     float share = (float)n / (float)j->m;

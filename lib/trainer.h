@@ -62,6 +62,13 @@ void tp_trainer_free(tp_trainer *t);
  * t->ws[0].grad, returns the summed loss and adds the correct predictions to *right. */
 double tp_trainer_step(tp_trainer *t, tp_dataset *d, const unsigned char *recs, const int64_t *idx, int m,
                        const tp_rng *step, const tp_rng *aug_epoch, int64_t *right);
+/* Records recs (numbers idx[0..n)) as network input x and labels lab: scaled by scale,
+ * prepared by prep (NULL: the scale alone), and, when aug is not NULL, warped with draws of
+ * aug_epoch keyed by record number (scratch: one image). Dies on a label outside the
+ * network's classes. */
+void tp_batch_input(tp_dataset *d, const unsigned char *recs, const int64_t *idx, int n, double scale,
+                    const tp_prep *prep, const tp_net *net, const tp_augment *aug, const tp_rng *aug_epoch,
+                    float *scratch, float *x, int32_t *lab);
 /* Mean loss and accuracy on all of d (inference mode, threads over batches). */
 void tp_trainer_evaluate(tp_trainer *t, tp_dataset *d, double *loss, double *acc);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "device.h"
 #include "image.h"
 #include "imgio.h"
 #include "net.h"
@@ -76,7 +77,11 @@ static void predict_files(tp_net *net, const tp_header *mh, const tp_prep *prep,
 }
 
 typedef struct {
-    tp_nn *ws;              /* one workspace per thread */
+    tp_nn *ws;              /* one workspace per thread (the CPU) */
+    const tp_gpu_nn_api *gn; /* or the GPU's network, one thread */
+    tp_gnn *gw;
+    const tp_net *net;
+    float *gx, *gy;         /* the GPU's batch input and output on the host */
     const tp_header *in, *out;
     const tp_field *fx;
     int pi, qi;             /* pred and prob in out; or pi = -1 and qi the features field */
@@ -91,25 +96,36 @@ typedef struct {
 static void pred_batch(void *ctx, int64_t b, int t)
 {
     pred_job *j = ctx;
-    tp_nn *w = &j->ws[t];
+    tp_nn *w = j->gw ? NULL : &j->ws[t];
+    const tp_net *net = j->net;
     int64_t lo = b * j->batch, n = j->k - lo < j->batch ? j->k - lo : j->batch;
     size_t ne = j->fx->nelem;
     for (int64_t s = 0; s < n; s++) {
         const unsigned char *rec = j->src + (size_t)(lo + s) * j->in->record_size;
-        tp_to_float(rec + j->fx->offset, j->fx->dtype, ne, j->prep->scale, w->a[0] + (size_t)s * ne);
-        tp_prep_apply(j->prep, w->a[0] + (size_t)s * ne, ne, w->net->ic);
+        float *x = (w ? w->a[0] : j->gx) + (size_t)s * ne;
+        tp_to_float(rec + j->fx->offset, j->fx->dtype, ne, j->prep->scale, x);
+        tp_prep_apply(j->prep, x, ne, net->ic);
     }
-    tp_nn_forward(w, (int)n, 0, NULL);
-    int K = w->net->classes;
+    const float *y;
+    if (w) {
+        tp_nn_forward(w, (int)n, 0, NULL);
+        y = w->a[net->n];
+    } else {
+        j->gn->set_batch(j->gw, j->gx, NULL, (int)n);
+        j->gn->forward(j->gw, (int)n, 0, NULL, 0);
+        j->gn->read(j->gw, net->n, 0, (int)n, j->gy);
+        y = j->gy;
+    }
+    int K = net->classes;
     for (int64_t s = 0; s < n; s++) {
         unsigned char *ro = j->dst + (size_t)(lo + s) * j->out->record_size;
         tp_copy_fields(j->in, j->src + (size_t)(lo + s) * j->in->record_size, j->out, ro);
         if (j->pi < 0) { /* features: layer k's output as it is */
             const tp_field *f = &j->out->fields[j->qi];
-            memcpy(ro + f->offset, w->a[w->net->n] + (size_t)s * f->nelem, f->nbytes);
+            memcpy(ro + f->offset, y + (size_t)s * f->nelem, f->nbytes);
             continue;
         }
-        const float *p = w->a[w->net->n] + (size_t)s * (size_t)K;
+        const float *p = y + (size_t)s * (size_t)K;
         int32_t c = tp_argmax(p, K);
         memcpy(ro + j->out->fields[j->pi].offset, &c, 4);
         memcpy(ro + j->out->fields[j->qi].offset, p, (size_t)K * sizeof *p);
@@ -120,6 +136,7 @@ int main(int argc, char **argv)
 {
     tp_init(argv[0]);
     const char *out = "-", *in = "-", *xname = "x", *prep_name = NULL, *features = NULL;
+    const char *device = "auto", *precision = "fp32";
     int64_t batch = 0, threads = tp_cpu_count();
     double rescale = -1;
     const tp_option opts[] = {
@@ -128,6 +145,8 @@ int main(int argc, char **argv)
         {"features", 0, TP_OPT_STRING, &features, "LAYER", "instead of predicting, replace the input field by the f32 output of layer LAYER: a number (as in train --summary) or 'base' (the layer before the first flatten, gap or dense)"},
         {"batch", 'b', TP_OPT_INT, &batch, "N", "records per batch (0: as many as fit 256 MiB of activations per thread, at most 64)"},
         {"threads", 't', TP_OPT_INT, &threads, "N", "threads, each running its own batches"},
+        {"device", 0, TP_OPT_STRING, &device, "DEV", "auto, cpu, cuda or cuda:N (auto: a GPU when one works, else the CPU; image files are always predicted on the CPU)"},
+        {"precision", 0, TP_OPT_STRING, &precision, "P", "GPU matrix products: fp32, tf32 or bf16"},
         {"preprocess", 0, TP_OPT_STRING, &prep_name, "MODE", "input preparation: rescale, caffe, tf or torch (default: the model's, from training)"},
         {"rescale", 0, TP_OPT_DOUBLE, &rescale, "X", "input scale (default: the model's, from training)"},
         {"field", 'f', TP_OPT_STRING, &xname, "NAME", "the input field"},
@@ -156,6 +175,8 @@ int main(int argc, char **argv)
     if (features && nargs > 1)
         tp_usage("--features works on a stream, not on image files");
     openblas_set_num_threads(1);
+    tp_device dev;
+    tp_device_open(&dev, device, precision, 0);
     tp_net net;
     tp_header mh;
     tp_net_read_model(&net, args[0], &mh);
@@ -181,6 +202,7 @@ int main(int argc, char **argv)
         tp_net_prefix(&net, keep, &view);
         run = &view;
     }
+    int batch_auto = batch == 0;
     if (batch == 0)
         batch = auto_batch(run);
     if (nargs > 1) {
@@ -223,13 +245,27 @@ int main(int argc, char **argv)
         if (!tp_header_get_meta(&oh, "classes") && tp_header_get_meta(&mh, "classes"))
             tp_header_set_meta(&oh, "classes", tp_header_get_meta(&mh, "classes"));
     }
-    int T = (int)threads;
-    tp_nn *ws = tp_alloc((size_t)T, sizeof *ws);
-    for (int t = 0; t < T; t++)
-        tp_nn_init(&ws[t], run, (int)batch);
+    int T = dev.api ? 1 : (int)threads;
+    tp_nn *ws = NULL;
+    pred_job j = {NULL, NULL, NULL, run, NULL, NULL, h, &oh, fx, pi, qi, batch, 0, &prep, NULL, NULL};
+    if (dev.api) { /* the GPU: larger batches, one thread feeding it */
+        if (batch_auto)
+            batch = 256;
+        j.gn = &dev.api->nn;
+        j.gw = j.gn->create(dev.gpu, run, (int)batch);
+        j.gx = tp_alloc((size_t)batch, tp_layer_out_size(run, -1) * sizeof(float));
+        j.gy = tp_alloc((size_t)batch, tp_layer_out_size(run, run->n - 1) * sizeof(float));
+    } else {
+        ws = tp_alloc((size_t)T, sizeof *ws);
+        for (int t = 0; t < T; t++)
+            tp_nn_init(&ws[t], run, (int)batch);
+    }
+    j.ws = ws;
+    j.batch = batch;
     int64_t round = batch * T; /* records read, computed and written together */
     unsigned char *src = tp_alloc((size_t)round, h->record_size), *dst = tp_calloc((size_t)round, oh.record_size);
-    pred_job j = {ws, h, &oh, fx, pi, qi, batch, 0, &prep, src, dst};
+    j.src = src;
+    j.dst = dst;
     tp_writer *wr = tp_writer_open(out, &oh);
     tp_progress pr;
     tp_progress_start(&pr, features ? "features" : "predict", h->count, "records");
@@ -250,12 +286,18 @@ int main(int argc, char **argv)
     tp_progress_end(&pr, done);
     free(src);
     free(dst);
-    for (int t = 0; t < T; t++)
-        tp_nn_free(&ws[t]);
+    if (j.gw) {
+        j.gn->destroy(j.gw);
+        free(j.gx), free(j.gy);
+    } else {
+        for (int t = 0; t < T; t++)
+            tp_nn_free(&ws[t]);
+    }
     free(ws);
     tp_header_free(&oh);
     tp_reader_close(r);
 done:
+    tp_device_close(&dev);
     tp_header_free(&mh);
     tp_net_free(&net);
     free(args);

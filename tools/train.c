@@ -7,6 +7,7 @@
 
 #include "augment.h"
 #include "cli.h"
+#include "device.h"
 #include "net.h"
 #include "nn.h"
 #include "optim.h"
@@ -29,10 +30,68 @@ static void history_header(tp_header *h)
         tp_header_add(h, f[i], TP_F32, 0, NULL);
 }
 
+/* Keeps all of d's records on the GPU in slot (labels checked here, as the CPU path does
+ * per batch); 1 when they fit, 0 to go on with per-batch copies. */
+static int keep_on_gpu(const tp_gpu_nn_api *gn, tp_gnn *gw, int slot, tp_dataset *d, const tp_net *net,
+                       const tp_prep *prep)
+{
+    if (!d->rs || (double)d->n * (double)d->rsz > 16e9)
+        return 0;
+    unsigned char *all = tp_alloc((size_t)d->n, d->rsz);
+    int64_t idx[1024];
+    for (int64_t b = 0; b < d->n; b += 1024) {
+        int q = (int)(d->n - b < 1024 ? d->n - b : 1024);
+        for (int s = 0; s < q; s++)
+            idx[s] = b + s;
+        tp_dataset_fetch(d, idx, q, all + (size_t)b * d->rsz);
+    }
+    for (int64_t i = 0; i < d->n; i++) {
+        int64_t y = (int64_t)tp_elem_as_double(all + (size_t)i * d->rsz + d->y->offset, d->y->dtype, 0);
+        if (y < 0 || y >= net->classes)
+            tp_die("%s: record %lld has label %lld, outside the network's %d classes", d->name, (long long)i,
+                   (long long)y, net->classes);
+    }
+    tp_gnn_records f = {d->rsz, d->x->offset, d->y->offset, (int)d->x->dtype, (int)d->y->dtype,
+                        (int64_t)d->x->nelem, prep->scale, (int)prep->mode, net->ic};
+    int rc = gn->load_records(gw, slot, all, d->n, &f);
+    free(all);
+    return rc == 0;
+}
+
+/* Mean loss and accuracy of the GPU's network on all of d (slot 1 when resident). */
+static void gpu_evaluate(const tp_gpu_nn_api *gn, tp_gnn *gw, tp_dataset *d, int resident, int batch,
+                         const tp_prep *prep, const tp_net *net, double *loss, double *acc)
+{
+    int64_t *idx = tp_alloc((size_t)batch, sizeof *idx), right = 0;
+    unsigned char *recs = resident ? NULL : tp_alloc((size_t)batch, d->rsz);
+    float *x = resident ? NULL : tp_alloc((size_t)batch, tp_layer_out_size(net, -1) * sizeof(float));
+    int32_t *lab = tp_alloc((size_t)batch, sizeof *lab);
+    double sum = 0;
+    for (int64_t b = 0; b < d->n; b += batch) {
+        int m = (int)(d->n - b < batch ? d->n - b : batch);
+        for (int s = 0; s < m; s++)
+            idx[s] = b + s;
+        if (resident) {
+            gn->gather(gw, 1, idx, m);
+        } else {
+            tp_dataset_fetch(d, idx, m, recs);
+            tp_batch_input(d, recs, idx, m, prep->scale, prep->mode == TP_PREP_RESCALE ? NULL : prep, net, NULL, NULL,
+                           NULL, x, lab);
+            gn->set_batch(gw, x, lab, m);
+        }
+        gn->forward(gw, m, 0, NULL, 0);
+        sum += gn->score(gw, m, &right);
+    }
+    *loss = d->n ? sum / (double)d->n : NAN;
+    *acc = d->n ? (double)right / (double)d->n : NAN;
+    free(idx), free(recs), free(x), free(lab);
+}
+
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
     const char *netfile = NULL, *val = NULL, *out = "-", *ckpt = NULL, *hist = NULL, *init = NULL;
+    const char *device = "auto", *precision = "fp32";
     const char *opt_name = "adam", *sched_name = "constant", *monitor = "val_accuracy", *xname = "x", *yname = "y";
     const char *prep_name = NULL;
     int64_t epochs = 10, batch = 32, seed = 42, patience = 0, freeze = 0, step_every = 10, threads = tp_cpu_count();
@@ -67,6 +126,8 @@ int main(int argc, char **argv)
         {"freeze", 0, TP_OPT_INT, &freeze, "N", "keep the first N layers' weights fixed"},
         {"seed", 's', TP_OPT_INT, &seed, "N", "seed for initialisation, shuffling and dropout"},
         {"threads", 't', TP_OPT_INT, &threads, "N", "threads, each taking a share of every batch"},
+        {"device", 0, TP_OPT_STRING, &device, "DEV", "auto, cpu, cuda or cuda:N (auto: a GPU when one works, else the CPU)"},
+        {"precision", 0, TP_OPT_STRING, &precision, "P", "GPU matrix products: fp32, tf32 or bf16"},
         {"summary", 0, TP_OPT_FLAG, &summary, NULL, "print the layer table on stderr before training"},
         {"field", 'f', TP_OPT_STRING, &xname, "NAME", "the input field"},
         {"label", 'l', TP_OPT_STRING, &yname, "NAME", "the label field"},
@@ -192,10 +253,28 @@ int main(int argc, char **argv)
     int augmenting = tp_augment_active(&ac.a);
     if (augmenting && net.ih < 2 && net.iw < 2)
         tp_die("%s: augmentation needs images, not vectors", tr.name);
+    tp_device dev;
+    tp_device_open(&dev, device, precision, 0);
+    const tp_gpu_nn_api *gn = dev.api ? &dev.api->nn : NULL;
+    tp_gnn *gw = NULL;
+    int resident[2] = {0, 0};
+    float *gx = NULL, *gscratch = NULL;
+    int32_t *glab = NULL;
     tp_trainer trn;
-    tp_trainer_init(&trn, &net, (int)threads, (int)batch, tr.rsz > va.rsz ? tr.rsz : va.rsz, scale, (float)smoothing,
-                    augmenting ? &ac.a : NULL);
-    trn.prep = prep.mode == TP_PREP_RESCALE ? NULL : &prep;
+    memset(&trn, 0, sizeof trn);
+    if (gn) { /* the whole network on the GPU; the data too when it fits and needs no warping */
+        gw = gn->create(dev.gpu, &net, (int)batch);
+        resident[0] = !augmenting && keep_on_gpu(gn, gw, 0, &tr, &net, &prep);
+        resident[1] = val && keep_on_gpu(gn, gw, 1, &va, &net, &prep);
+        gx = tp_alloc((size_t)batch, tp_layer_out_size(&net, -1) * sizeof *gx);
+        gscratch = tp_alloc(tp_layer_out_size(&net, -1), sizeof *gscratch);
+        glab = tp_alloc((size_t)batch, sizeof *glab);
+        fprintf(stderr, "train: on %s%s\n", dev.name, resident[0] ? ", the training data kept on the device" : "");
+    } else {
+        tp_trainer_init(&trn, &net, (int)threads, (int)batch, tr.rsz > va.rsz ? tr.rsz : va.rsz, scale, (float)smoothing,
+                        augmenting ? &ac.a : NULL);
+        trn.prep = prep.mode == TP_PREP_RESCALE ? NULL : &prep;
+    }
     tp_rng aug_root = tp_rng_split(&root_for_aug, 0x415547ull); /* "AUG" */
     tp_header hh;
     history_header(&hh);
@@ -221,19 +300,36 @@ int main(int argc, char **argv)
         int64_t seen = 0;
         for (int64_t b = 0; b < tr.n; b += batch, t++) {
             int m = (int)(tr.n - b < batch ? tr.n - b : batch);
-            m = tp_dataset_fetch(&tr, order + b, m, recs);
+            if (!resident[0])
+                m = tp_dataset_fetch(&tr, order + b, m, recs);
             if (m == 0)
                 break; /* a stream that ended */
             seen += m;
             tp_rng step = tp_rng_split(&root, (uint64_t)t), aug_epoch = tp_rng_split(&aug_root, (uint64_t)e);
-            double loss = tp_trainer_step(&trn, &tr, recs, order + b, m, &step, &aug_epoch, &right);
+            double loss;
+            if (gw) {
+                if (resident[0]) {
+                    gn->gather(gw, 0, order + b, m);
+                } else {
+                    tp_batch_input(&tr, recs, order + b, m, scale, prep.mode == TP_PREP_RESCALE ? NULL : &prep, &net,
+                                   augmenting ? &ac.a : NULL, &aug_epoch, gscratch, gx, glab);
+                    gn->set_batch(gw, gx, glab, m);
+                }
+                gn->forward(gw, m, 1, step.key, 0);
+                loss = gn->backward(gw, m, (float)smoothing, &right);
+            } else {
+                loss = tp_trainer_step(&trn, &tr, recs, order + b, m, &step, &aug_epoch, &right);
+            }
             if (!isfinite(loss))
                 tp_die("loss is %g at epoch %lld, batch %lld: stopped%s%s%s", loss / m, (long long)(e + 1),
                        (long long)(b / batch + 1), ckpt ? " (" : "", ckpt ? ckpt : "",
                        ckpt ? " keeps the best model so far)" : "");
             sum_loss += loss;
             cur_lr = tp_sched_lr(&sched, t, total, steps_per_epoch);
-            tp_optim_step(&opt, net.params + first_free, trn.ws[0].grad + first_free, cur_lr);
+            if (gw)
+                gn->step(gw, &opt, first_free, cur_lr);
+            else
+                tp_optim_step(&opt, net.params + first_free, trn.ws[0].grad + first_free, cur_lr);
             tp_progress_update(&pr, b + m);
         }
         tp_progress_end(&pr, seen);
@@ -242,7 +338,11 @@ int main(int argc, char **argv)
             break;
         }
         double loss = sum_loss / (double)seen, acc = (double)right / (double)seen, vl = NAN, vacc = NAN;
-        if (val)
+        if (gw) /* the host's copy of the parameters, for checkpoints and the output */
+            gn->get_params(gw, net.params);
+        if (val && gw)
+            gpu_evaluate(gn, gw, &va, resident[1], (int)batch, &prep, &net, &vl, &vacc);
+        else if (val)
             tp_trainer_evaluate(&trn, &va, &vl, &vacc);
         double secs = tp_now() - t0;
         fprintf(stderr, "Epoch %lld/%lld - %.0fs - loss: %.4f - accuracy: %.4f", (long long)(e + 1), (long long)epochs,
@@ -283,7 +383,13 @@ int main(int argc, char **argv)
     tp_header_free(&model_meta);
     free(order);
     free(recs);
-    tp_trainer_free(&trn);
+    if (gw) {
+        gn->destroy(gw);
+        free(gx), free(gscratch), free(glab);
+    } else {
+        tp_trainer_free(&trn);
+    }
+    tp_device_close(&dev);
     tp_optim_free(&opt);
     tp_net_free(&net);
     tp_dataset_close(&tr);

@@ -1,0 +1,23 @@
+# --device and --precision on every program that computes: parsing, and auto's fallback to
+# the CPU where no GPU works (which must give the CPU's bytes), on the quadrants task.
+. "$TESTS/cli/lib.sh"
+"$PY" "$TESTS/cli/quadrants.py" "$T" || fail "quadrants.py"
+"$BIN/idx2raw" "$T/train-im" "$T/train-lb" >"$T/train.tp"
+printf 'conv 4 3x3 relu pad=same\nmaxpool 2\nflatten\ndense 8 relu\ndropout 0.2\ndense 4 softmax\n' >"$T/q.net"
+for p in train predict; do
+    "$BIN/$p" --help | grep -q -- '--device DEV' || fail "$p --help lists no --device"
+    "$BIN/$p" --help | grep -q -- '--precision P' || fail "$p --help lists no --precision"
+done
+expect_fail 2 '^train: --device must be auto, cpu, cuda or cuda:N' "$BIN/train" --device gpu --net "$T/q.net" "$T/train.tp"
+expect_fail 2 '^train: --device cuda:N needs a device number' "$BIN/train" --device cuda:x --net "$T/q.net" "$T/train.tp"
+expect_fail 2 '^predict: --precision must be fp32, tf32 or bf16' "$BIN/predict" --precision fp16 "$T/train.tp"
+# a backend that cannot be loaded: auto runs on the CPU, cuda says why and stops
+export TPIPE_CUDA_LIB=$T/missing/libtpipe-cuda.so
+"$BIN/train" --device cpu --net "$T/q.net" --epochs 2 --batch 16 <"$T/train.tp" >"$T/cpu.tp" 2>/dev/null || fail "cpu"
+"$BIN/train" --device auto --net "$T/q.net" --epochs 2 --batch 16 <"$T/train.tp" >"$T/auto.tp" 2>/dev/null || fail "auto"
+cmp "$T/cpu.tp" "$T/auto.tp" || fail "--device auto without a backend differs from --device cpu"
+expect_fail 1 "^train: --device cuda: .*missing/libtpipe-cuda.so" "$BIN/train" --device cuda --net "$T/q.net" "$T/train.tp"
+[ -e "$T/m.tp" ] && fail "a failed run left output"
+"$BIN/predict" --device auto "$T/cpu.tp" <"$T/train.tp" | cmp - <("$BIN/predict" --device cpu "$T/cpu.tp" <"$T/train.tp") ||
+    fail "predict --device auto differs from --device cpu"
+exit 0
