@@ -24,6 +24,7 @@ extern "C" {
 #define GUARD 256                  /* bytes after each workspace buffer (gpu_nn.h: guards) */
 #define GUARD_BYTE 0xA5
 #define MAX_BUFS 1024
+#define RING 4 /* steps the host may run ahead of the GPU */
 
 struct tp_gnn {
     tp_gpu *g;
@@ -48,6 +49,10 @@ struct tp_gnn {
     int64_t nrec[2];
     tp_gnn_records fmt[2];
     int64_t *idx;           /* cap record numbers */
+    int64_t *pin;           /* RING x cap record numbers in pinned host memory, so that their
+                               copies do not wait for the stream */
+    cudaEvent_t ev[RING];   /* recorded after each ring slot's copy */
+    int ring;
     void *buf[MAX_BUFS];    /* every allocation, for the guards */
     size_t bufsz[MAX_BUFS];
     int nbuf;
@@ -519,17 +524,22 @@ __global__ void xent(const float *p, const int32_t *lab, float *g, int n, int K,
     }
 }
 
-static double reduce_loss(tp_gnn *w, int n, int train, float smoothing, int64_t *right)
+static void reduce_loss(tp_gnn *w, int n, int train, float smoothing)
 {
     tp_gpu *g = w->g;
     int K = w->classes;
     float off = smoothing / (float)K, on = 1 - smoothing + off;
-    TP_CU(g, cudaMemsetAsync(w->red, 0, 2 * sizeof *w->red, g->stream));
     xent<<<tp_blocks((size_t)n, 128), 128, 0, g->stream>>>(w->a[w->L], w->labels, w->d[w->L], n, K, on, off, train,
                                                            w->red);
     TP_LAUNCHED(g);
+}
+
+static double totals(tp_gnn *w, int64_t *right)
+{
+    tp_gpu *g = w->g;
     double red[2];
     TP_CU(g, cudaMemcpyAsync(red, w->red, sizeof red, cudaMemcpyDeviceToHost, g->stream));
+    TP_CU(g, cudaMemsetAsync(w->red, 0, sizeof red, g->stream));
     TP_CU(g, cudaStreamSynchronize(g->stream));
     if (right)
         *right += (int64_t)llround(red[1]);
@@ -618,6 +628,10 @@ static tp_gnn *create(tp_gpu *g, const tp_net *net, int cap)
     w->labels = (int32_t *)galloc(w, (size_t)cap * sizeof(int32_t));
     w->idx = (int64_t *)galloc(w, (size_t)cap * sizeof(int64_t));
     w->red = (double *)galloc(w, 2 * sizeof(double));
+    TP_CU(g, cudaMallocHost((void **)&w->pin, RING * (size_t)cap * sizeof(int64_t)));
+    for (int k = 0; k < RING; k++)
+        TP_CU(g, cudaEventCreateWithFlags(&w->ev[k], cudaEventDisableTiming));
+    TP_CU(g, cudaMemsetAsync(w->red, 0, 2 * sizeof(double), g->stream));
     TP_CU(g, cudaStreamSynchronize(g->stream));
     return w;
 }
@@ -629,6 +643,9 @@ static void destroy(tp_gnn *w)
     cudaStreamSynchronize(w->g->stream);
     for (int k = 0; k < w->nbuf; k++)
         cudaFree(w->buf[k]);
+    for (int k = 0; k < RING; k++)
+        cudaEventDestroy(w->ev[k]);
+    cudaFreeHost(w->pin);
     cudaFree(w->rec[0]), cudaFree(w->rec[1]);
     free(w->a), free(w->d), free(w->arg), free(w->bn), free(w->l), free(w);
 }
@@ -727,14 +744,17 @@ static void gather(tp_gnn *w, int slot, const int64_t *idx, int n)
     tp_gpu *g = w->g;
     if (!w->rec[slot] || n > w->cap)
         g->die("gpu: gather from an empty slot or beyond the workspace");
-    TP_CU(g, cudaMemcpyAsync(w->idx, idx, (size_t)n * sizeof *idx, cudaMemcpyHostToDevice, g->stream));
+    int k = w->ring++ % RING;
+    int64_t *pin = w->pin + (size_t)k * (size_t)w->cap;
+    TP_CU(g, cudaEventSynchronize(w->ev[k])); /* the slot's last copy is done */
+    memcpy(pin, idx, (size_t)n * sizeof *idx);
+    TP_CU(g, cudaMemcpyAsync(w->idx, pin, (size_t)n * sizeof *idx, cudaMemcpyHostToDevice, g->stream));
+    TP_CU(g, cudaEventRecord(w->ev[k], g->stream));
     const tp_gnn_records *f = &w->fmt[slot];
     int C = f->prep == TP_PREP_RESCALE || f->prep == TP_PREP_TF ? 1 : f->channels;
     size_t pix = (size_t)f->xelem / (size_t)C;
     gather_k<<<tp_blocks((size_t)n * pix, 256), 256, 0, g->stream>>>(w->rec[slot], *f, w->idx, n, w->a[0], w->labels);
     TP_LAUNCHED(g);
-    /* idx is a host buffer the caller may reuse: the copy must have been made */
-    TP_CU(g, cudaStreamSynchronize(g->stream));
 }
 
 static void forward(tp_gnn *w, int n, int train, const uint32_t key[2], int64_t first)
@@ -782,11 +802,11 @@ static void forward(tp_gnn *w, int n, int train, const uint32_t key[2], int64_t 
     }
 }
 
-static double backward(tp_gnn *w, int n, float smoothing, int64_t *right)
+static void backward(tp_gnn *w, int n, float smoothing)
 {
     tp_gpu *g = w->g;
     TP_CU(g, cudaMemsetAsync(w->grad, 0, w->ntrain * sizeof(float), g->stream));
-    double loss = reduce_loss(w, n, 1, smoothing, right);
+    reduce_loss(w, n, 1, smoothing);
     int L = w->L, stop = w->frozen > 0 && w->frozen < L ? w->frozen : 0;
     for (int i = L - 1; i >= stop; i--) {
         const tp_layer *l = &w->l[i];
@@ -834,10 +854,9 @@ static double backward(tp_gnn *w, int n, float smoothing, int64_t *right)
         }
         TP_LAUNCHED(g);
     }
-    return loss;
 }
 
-static double score(tp_gnn *w, int n, int64_t *right) { return reduce_loss(w, n, 0, 0, right); }
+static void score(tp_gnn *w, int n) { reduce_loss(w, n, 0, 0); }
 
 /* ---- optimisers (optim.c's update rules) ---- */
 
@@ -928,5 +947,5 @@ static void read(tp_gnn *w, int i, int grad, int n, float *host)
 }
 
 extern const tp_gpu_nn_api tp_cuda_nn;
-const tp_gpu_nn_api tp_cuda_nn = {create, destroy, set_params, get_params, set_batch, load_records, gather,
-                                  forward,  backward, score,     step,       read,         guards};
+const tp_gpu_nn_api tp_cuda_nn = {create,  destroy, set_params, get_params, set_batch, load_records, gather,
+                                  forward, backward, score,     totals,     step,      read,         guards};

@@ -45,11 +45,15 @@ typedef struct {
      * samples numbered from first, and batch statistics. */
     void (*forward)(tp_gnn *w, int n, int train, const uint32_t key[2], int64_t first);
     /* As tp_nn_backward after a training forward: the gradient (overwritten) of the mean
-     * cross-entropy with label smoothing; returns the summed (not mean) loss over n and
-     * adds the count of right predictions to *right. */
-    double (*backward)(tp_gnn *w, int n, float smoothing, int64_t *right);
-    /* After an inference forward: summed cross-entropy (clamped at 1e-30) and right count. */
-    double (*score)(tp_gnn *w, int n, int64_t *right);
+     * cross-entropy with label smoothing. The summed loss and the right predictions go to
+     * running totals on the device (see totals), so a step need not wait for the GPU. */
+    void (*backward)(tp_gnn *w, int n, float smoothing);
+    /* After an inference forward: adds the summed cross-entropy (clamped at 1e-30, as
+     * trainer.c's evaluation) and the right predictions to the running totals. */
+    void (*score)(tp_gnn *w, int n);
+    /* The running totals since the last call (then zeroed): the summed loss, returned, and
+     * the right predictions, added to *right. Waits for the GPU. */
+    double (*totals)(tp_gnn *w, int64_t *right);
     /* One optimiser step (as tp_optim_step, whose state o holds: kind, hyper-parameters,
      * t, which this advances) on parameters [first, ntrain) at learning rate lr. The moments
      * live on the device. */
