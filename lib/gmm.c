@@ -2,7 +2,14 @@
  *
  * Work is split two ways, both independent of the thread count: the E-step (and k-means'
  * assignment) over fixed blocks of BLOCK samples, whose partial sums are added in block
- * order; the M-step over components, each component's sums taken by one thread. */
+ * order; the M-step over components, each component's sums taken by one thread.
+ *
+ * On a GPU (tp_gmm_options.device) the E-step and the sums of the M-step run on the device
+ * (gpu_gmm.h), which holds the samples and the responsibilities for the whole fit; what
+ * follows them (means, normalisation, reg_covar, Cholesky factors, events, re-seeding, the
+ * convergence test, the choice of the best run) is this file's code on either device. The
+ * initialisation (k-means++, Lloyd, random draws) stays on the CPU, so a seed gives the
+ * same starting point on both. */
 #include "gmm.h"
 
 #include <cblas.h>
@@ -12,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
 #include "parallel.h"
 #include "rng.h"
 #include "stats.h"
@@ -251,6 +259,13 @@ typedef struct {
     int reseeded;      /* the last M-step re-seeded a component */
     int run, iter;
     tp_gmm_info *info;
+    /* on a GPU: the device's copy of X and the responsibilities, and what it returns */
+    const tp_gpu_api *api;
+    tp_gpu_gmm *gs;
+    double *base;  /* k: log weight + log det - d/2 log 2 pi */
+    double *gstat; /* 1 + k + k*d: sum of log p, responsibility sums, weighted sums */
+    double *gscat; /* the M-step's scatter: full k*d*d, diag and spherical k*d */
+    int gpu_m;     /* the running M-step's scatter is in gscat */
 } ws;
 
 static double *scratch(const ws *w, int t) { return w->scratch + (size_t)t * w->scr_per; }
@@ -429,24 +444,9 @@ static void estep_block(void *ctx, int64_t b, int t)
     }
     double sum = 0;
     for (int64_t i = 0; i < nb; i++) {
-        double *l = lp + i * k, mx = l[0];
-        int arg = 0;
-        for (int c = 1; c < k; c++)
-            if (l[c] > mx) {
-                mx = l[c];
-                arg = c;
-            }
-        double s = 0;
-        if (!(mx > -INFINITY)) { /* no component can produce the sample: share it evenly */
-            mx = 0;
-            for (int c = 0; c < k; c++)
-                l[c] = -log((double)k);
-        }
-        for (int c = 0; c < k; c++) { /* l becomes exp(l - max); below e^-746 that is 0 */
-            double e = l[c] - mx;
-            s += l[c] = e > -746 ? exp(e) : 0;
-        }
-        double lse = mx + log(s), inv = 1 / s;
+        double *l = lp + i * k, inv;
+        int arg;
+        double lse = tp_gmm_lse(l, 1, k, &arg, &inv); /* l becomes exp(l - max) */
         sum += lse;
         if (w->resp) {
             for (int c = 0; c < k; c++)
@@ -492,10 +492,31 @@ static double reduce_stats(ws *w)
     return lsum;
 }
 
+/* nk and sums from what the device summed; returns the sum of log p. */
+static double gpu_stats(ws *w)
+{
+    memcpy(w->nk, w->gstat + 1, (size_t)w->k * sizeof *w->nk);
+    memcpy(w->sums, w->gstat + 1 + w->k, (size_t)w->k * (size_t)w->d * sizeof *w->sums);
+    return w->gstat[0];
+}
+
+/* The E-step on the device: the sum of log p. */
+static double gpu_estep(ws *w)
+{
+    const tp_gmm_model *m = w->m;
+    double c0 = -0.5 * w->d * LOG_2PI;
+    for (int c = 0; c < w->k; c++)
+        w->base[c] = c0 + w->logdet[c] + w->logw[c];
+    w->api->gmm.estep(w->gs, w->base, w->ref, m->prec_chol, w->muu, m->means, w->prec2, w->gstat);
+    return gpu_stats(w);
+}
+
 /* The mean log-likelihood of the current model, with responsibilities and sums. */
 static double estep(ws *w)
 {
     derive(w);
+    if (w->gs)
+        return gpu_estep(w) / (double)w->n;
     tp_parallel_for(w->nblocks, w->threads, estep_block, w);
     return reduce_stats(w) / (double)w->n;
 }
@@ -531,7 +552,8 @@ static double make_pd_var(double *v, size_t n, double *p, double scale)
     return -1;
 }
 
-/* The M-step for component c: mean, covariance (+ reg_covar), its precision factor. */
+/* The M-step for component c: mean, covariance (+ reg_covar), its precision factor; the
+ * scatter from the device when it computed it (gpu_m). */
 static void mstep_comp(void *ctx, int64_t cc, int t)
 {
     ws *w = ctx;
@@ -550,32 +572,36 @@ static void mstep_comp(void *ctx, int64_t cc, int t)
     double *sc = scratch(w, t), tr = 0;
     if (w->cov == TP_GMM_FULL) {
         double *S = m->covariances + c * dd, *W = sc, *tmp = sc + (size_t)BLOCK * d, *z = tmp + dd;
-        memset(S, 0, dd * sizeof *S);
-        /* S = sum of r (x - mu)(x - mu)^T as W^T W, W's rows sqrt(r) (x - mu) gathered BLOCK
-         * at a time from the samples that count (sel: those of one block of samples) */
-        int rows = 0;
-        int64_t *sel = (int64_t *)(z + dd);
-        for (int64_t i0 = 0; i0 < w->n; i0 += BLOCK) {
-            int64_t i1 = i0 + BLOCK < w->n ? i0 + BLOCK : w->n, nsel = 0;
-            for (int64_t i = i0; i < i1; i++)
-                if (r[i] >= R_SKIP)
-                    sel[nsel++] = i;
-            for (int64_t q = 0; q < nsel; q++) {
-                if (q + 8 < nsel) /* scattered rows: fetch ahead */
-                    for (int j = 0; j < d; j += 8)
-                        __builtin_prefetch(w->X + sel[q + 8] * d + j);
-                double s = sqrt(r[sel[q]]), *wr = W + (size_t)rows * d;
-                const double *x = w->X + sel[q] * d;
-                for (int j = 0; j < d; j++)
-                    wr[j] = s * (x[j] - mu[j]);
-                if (++rows == BLOCK) {
-                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, rows, 1.0, W, d, 1.0, S, d);
-                    rows = 0;
+        if (w->gpu_m) {
+            memcpy(S, w->gscat + c * dd, dd * sizeof *S);
+        } else {
+            memset(S, 0, dd * sizeof *S);
+            /* S = sum of r (x - mu)(x - mu)^T as W^T W, W's rows sqrt(r) (x - mu) gathered
+             * BLOCK at a time from the samples that count (sel: those of one block of samples) */
+            int rows = 0;
+            int64_t *sel = (int64_t *)(z + dd);
+            for (int64_t i0 = 0; i0 < w->n; i0 += BLOCK) {
+                int64_t i1 = i0 + BLOCK < w->n ? i0 + BLOCK : w->n, nsel = 0;
+                for (int64_t i = i0; i < i1; i++)
+                    if (r[i] >= R_SKIP)
+                        sel[nsel++] = i;
+                for (int64_t q = 0; q < nsel; q++) {
+                    if (q + 8 < nsel) /* scattered rows: fetch ahead */
+                        for (int j = 0; j < d; j += 8)
+                            __builtin_prefetch(w->X + sel[q + 8] * d + j);
+                    double s = sqrt(r[sel[q]]), *wr = W + (size_t)rows * d;
+                    const double *x = w->X + sel[q] * d;
+                    for (int j = 0; j < d; j++)
+                        wr[j] = s * (x[j] - mu[j]);
+                    if (++rows == BLOCK) {
+                        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, rows, 1.0, W, d, 1.0, S, d);
+                        rows = 0;
+                    }
                 }
             }
+            if (rows)
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, rows, 1.0, W, d, 1.0, S, d);
         }
-        if (rows)
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, rows, 1.0, W, d, 1.0, S, d);
         for (int i = 0; i < d; i++) {
             for (int j = i; j < d; j++)
                 S[(size_t)j * d + i] = S[(size_t)i * d + j] = S[(size_t)i * d + j] / nk;
@@ -586,15 +612,19 @@ static void mstep_comp(void *ctx, int64_t cc, int t)
         w->added[c] = make_pd(S, d, m->prec_chol + c * dd, tmp, z, w->scale);
     } else {
         double *v = sc; /* d variances */
-        memset(v, 0, (size_t)d * sizeof *v);
-        for (int64_t i = 0; i < w->n; i++) {
-            const double *x = w->X + i * d;
-            double ri = r[i];
-            if (ri < R_SKIP)
-                continue;
-            for (int j = 0; j < d; j++) {
-                double e = x[j] - mu[j];
-                v[j] += ri * e * e;
+        if (w->gpu_m) {
+            memcpy(v, w->gscat + (size_t)c * d, (size_t)d * sizeof *v);
+        } else {
+            memset(v, 0, (size_t)d * sizeof *v);
+            for (int64_t i = 0; i < w->n; i++) {
+                const double *x = w->X + i * d;
+                double ri = r[i];
+                if (ri < R_SKIP)
+                    continue;
+                for (int j = 0; j < d; j++) {
+                    double e = x[j] - mu[j];
+                    v[j] += ri * e * e;
+                }
             }
         }
         for (int j = 0; j < d; j++)
@@ -671,7 +701,14 @@ static void reseed(ws *w, int c, int64_t i, const int *empty)
 static int mstep(ws *w, int reseed_ok)
 {
     tp_gmm_model *m = w->m;
-    int k = w->k;
+    int k = w->k, d = w->d;
+    w->gpu_m = w->gs && w->cov != TP_GMM_TIED;
+    if (w->gpu_m) { /* the means as mstep_comp computes them, for the device's scatter */
+        for (int c = 0; c < k; c++)
+            for (int j = 0; j < d; j++)
+                m->means[(size_t)c * d + j] = w->sums[(size_t)c * d + j] / (w->nk[c] + NK_EPS);
+        w->api->gmm.scatter(w->gs, m->means, R_SKIP, w->gscat);
+    }
     tp_parallel_for(k, w->threads, mstep_comp, w);
     if (w->cov == TP_GMM_TIED) {
         double a = mstep_tied(w);
@@ -704,6 +741,8 @@ static int mstep(ws *w, int reseed_ok)
             w->collapsed[c] = reseed_ok && w->collapse_now[c];
         }
     }
+    if (nempty && w->gs) /* log p of every sample, to find the worst explained */
+        w->api->gmm.results(w->gs, NULL, w->lpn, NULL);
     double tot = 0;
     for (int c = 0; c < k; c++) {
         if (empty[c]) {
@@ -978,8 +1017,13 @@ static int initialise(ws *w, tp_gmm_init init, tp_rng *r)
             free(idx);
         }
     }
-    tp_parallel_for(w->nblocks, w->threads, stats_block, w);
-    reduce_stats(w);
+    if (w->gs) {
+        w->api->gmm.set_resp(w->gs, resp, w->gstat);
+        gpu_stats(w);
+    } else {
+        tp_parallel_for(w->nblocks, w->threads, stats_block, w);
+        reduce_stats(w);
+    }
     return mstep(w, 0);
 }
 
@@ -1008,8 +1052,49 @@ static void ws_alloc(ws *w, int64_t n, int d, int k, int threads)
     w->scratch = tp_alloc((size_t)threads, w->scr_per * sizeof(double));
 }
 
+/* Whether the samples go to dev: a GPU, and few enough of them for its int-sized products. */
+static int on_gpu(const tp_device *dev, int64_t n) { return dev && tp_device_is_gpu(dev) && n <= INT32_MAX / 2; }
+
+/* Puts w's samples on dev's GPU: from here on the E-step and the M-step's sums run there. */
+static void gpu_attach(ws *w, const tp_device *dev)
+{
+    size_t kd = (size_t)w->k * (size_t)w->d;
+    w->api = dev->api;
+    w->gs = w->api->gmm.create(dev->gpu, w->X, w->n, w->d, w->k, (int)w->cov);
+    w->base = tp_alloc((size_t)w->k, sizeof(double));
+    w->gstat = tp_alloc(stat_len(w), sizeof(double));
+    w->gscat = tp_alloc(w->cov == TP_GMM_FULL ? kd * (size_t)w->d : kd, sizeof(double));
+}
+
+/* The fit's buffers (responsibilities, sums, the M-step's bookkeeping; X^T X for tied) of
+ * a ws whose samples are set. */
+static void ws_fit_alloc(ws *w)
+{
+    int k = w->k, d = w->d;
+    w->resp = tp_alloc((size_t)k * (size_t)w->n, sizeof(double));
+    w->lpn = tp_alloc((size_t)w->n, sizeof(double));
+    w->nk = tp_alloc((size_t)k, sizeof(double));
+    w->sums = tp_alloc((size_t)k * (size_t)d, sizeof(double));
+    w->added = tp_alloc((size_t)k, sizeof(double));
+    w->collapsed = tp_alloc((size_t)k, sizeof(int));
+    w->collapse_now = tp_alloc((size_t)k, sizeof(int));
+    w->notpd = tp_alloc((size_t)k, sizeof(int));
+    if (w->cov == TP_GMM_TIED) {
+        w->XtX = tp_calloc((size_t)d * (size_t)d, sizeof(double));
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)w->n, 1.0, w->X, d, 0.0, w->XtX, d);
+        for (int i = 0; i < d; i++)
+            for (int j = i + 1; j < d; j++)
+                w->XtX[(size_t)j * d + i] = w->XtX[(size_t)i * d + j];
+    }
+}
+
 static void ws_free(ws *w)
 {
+    if (w->gs)
+        w->api->gmm.destroy(w->gs);
+    free(w->base);
+    free(w->gstat);
+    free(w->gscat);
     free(w->logw);
     free(w->logdet);
     free(w->prec2);
@@ -1060,7 +1145,7 @@ int tp_gmm_fit(const double *X, int64_t n, int d, const tp_gmm_options *o, tp_gm
     w.cov = cov;
     w.reg = o->reg_covar;
     w.info = info;
-    size_t nd = (size_t)n * (size_t)d, dd = (size_t)d * (size_t)d;
+    size_t nd = (size_t)n * (size_t)d;
     /* the data centred on its mean: sums of squares lose no digits to a far-away origin */
     double *Xc = tp_alloc(nd, sizeof *Xc), *xbar = tp_calloc((size_t)d, sizeof *xbar);
     for (int64_t i = 0; i < n; i++)
@@ -1077,21 +1162,9 @@ int tp_gmm_fit(const double *X, int64_t n, int d, const tp_gmm_options *o, tp_gm
         }
     w.X = Xc;
     w.scale = var / (double)n / d;
-    w.resp = tp_alloc((size_t)k * (size_t)n, sizeof(double));
-    w.lpn = tp_alloc((size_t)n, sizeof(double));
-    w.nk = tp_alloc((size_t)k, sizeof(double));
-    w.sums = tp_alloc((size_t)k * (size_t)d, sizeof(double));
-    w.added = tp_alloc((size_t)k, sizeof(double));
-    w.collapsed = tp_alloc((size_t)k, sizeof(int));
-    w.collapse_now = tp_alloc((size_t)k, sizeof(int));
-    w.notpd = tp_alloc((size_t)k, sizeof(int));
-    if (cov == TP_GMM_TIED) {
-        w.XtX = tp_calloc(dd, sizeof(double));
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)n, 1.0, Xc, d, 0.0, w.XtX, d);
-        for (int i = 0; i < d; i++)
-            for (int j = i + 1; j < d; j++)
-                w.XtX[(size_t)j * d + i] = w.XtX[(size_t)i * d + j];
-    }
+    ws_fit_alloc(&w);
+    if (on_gpu(o->device, n))
+        gpu_attach(&w, o->device);
     tp_gmm_model cur, best;
     tp_gmm_model_alloc(&cur, k, d, cov);
     tp_gmm_model_alloc(&best, k, d, cov);
@@ -1172,8 +1245,8 @@ int tp_gmm_fit(const double *X, int64_t n, int d, const tp_gmm_options *o, tp_gm
     return rc;
 }
 
-double tp_gmm_predict(const tp_gmm_model *m, const double *X, int64_t n, int threads, int32_t *labels, float *resp,
-                      double *logp)
+double tp_gmm_predict_dev(const tp_gmm_model *m, const double *X, int64_t n, const tp_device *dev, int threads,
+                          int32_t *labels, float *resp, double *logp)
 {
     if (n <= 0)
         return 0;
@@ -1182,16 +1255,94 @@ double tp_gmm_predict(const tp_gmm_model *m, const double *X, int64_t n, int thr
     w.X = X;
     w.cov = m->cov;
     w.m = (tp_gmm_model *)m; /* read only */
-    w.labels = labels;
-    w.resp_out = resp;
-    w.logp_out = logp;
-    derive(&w);
-    tp_parallel_for(w.nblocks, w.threads, estep_block, &w);
     double s = 0;
-    for (int64_t b = 0; b < w.nblocks; b++)
-        s += w.bstat[(size_t)b * stat_len(&w)];
+    if (on_gpu(dev, n)) {
+        int k = m->k;
+        gpu_attach(&w, dev);
+        w.nk = tp_alloc((size_t)k, sizeof(double));
+        w.sums = tp_alloc((size_t)k * (size_t)m->d, sizeof(double));
+        derive(&w);
+        s = gpu_estep(&w);
+        double *r = resp ? tp_alloc((size_t)k * (size_t)n, sizeof *r) : NULL;
+        w.api->gmm.results(w.gs, r, logp, labels);
+        for (int64_t i = 0; r && i < n; i++)
+            for (int c = 0; c < k; c++)
+                resp[(size_t)i * k + c] = (float)r[(size_t)c * (size_t)n + i];
+        free(r);
+    } else {
+        w.labels = labels;
+        w.resp_out = resp;
+        w.logp_out = logp;
+        derive(&w);
+        tp_parallel_for(w.nblocks, w.threads, estep_block, &w);
+        for (int64_t b = 0; b < w.nblocks; b++)
+            s += w.bstat[(size_t)b * stat_len(&w)];
+    }
     ws_free(&w);
     return s / (double)n;
+}
+
+double tp_gmm_predict(const tp_gmm_model *m, const double *X, int64_t n, int threads, int32_t *labels, float *resp,
+                      double *logp)
+{
+    return tp_gmm_predict_dev(m, X, n, NULL, threads, labels, resp, logp);
+}
+
+double tp_gmm_estep(const tp_gmm_model *m, const double *X, int64_t n, const tp_device *dev, int threads, double *resp,
+                    double *logp, double *nk, double *sums)
+{
+    ws w = {0};
+    ws_alloc(&w, n, m->d, m->k, threads >= 1 ? threads : 1);
+    w.X = X;
+    w.cov = m->cov;
+    w.m = (tp_gmm_model *)m; /* read only */
+    w.resp = resp;
+    w.lpn = logp;
+    w.nk = nk;
+    w.sums = sums;
+    if (on_gpu(dev, n))
+        gpu_attach(&w, dev);
+    double lb = estep(&w);
+    if (w.gs)
+        w.api->gmm.results(w.gs, resp, logp, NULL);
+    w.resp = w.lpn = w.nk = w.sums = NULL; /* the caller's */
+    ws_free(&w);
+    return lb;
+}
+
+int tp_gmm_mstep(tp_gmm_model *m, const double *X, int64_t n, const double *resp, double reg_covar,
+                 const tp_device *dev, int threads)
+{
+    ws w = {0};
+    int d = m->d;
+    ws_alloc(&w, n, d, m->k, threads >= 1 ? threads : 1);
+    w.X = X;
+    w.cov = m->cov;
+    w.reg = reg_covar;
+    w.m = m;
+    ws_fit_alloc(&w);
+    memcpy(w.resp, resp, (size_t)m->k * (size_t)n * sizeof *w.resp);
+    double var = 0;
+    for (int j = 0; j < d; j++) {
+        double mean = 0;
+        for (int64_t i = 0; i < n; i++)
+            mean += X[(size_t)i * d + j];
+        mean /= (double)n;
+        for (int64_t i = 0; i < n; i++)
+            var += (X[(size_t)i * d + j] - mean) * (X[(size_t)i * d + j] - mean);
+    }
+    w.scale = var / (double)n / d;
+    if (on_gpu(dev, n)) {
+        gpu_attach(&w, dev);
+        w.api->gmm.set_resp(w.gs, w.resp, w.gstat);
+        gpu_stats(&w);
+    } else {
+        tp_parallel_for(w.nblocks, w.threads, stats_block, &w);
+        reduce_stats(&w);
+    }
+    int rc = mstep(&w, 0);
+    ws_free(&w);
+    return rc;
 }
 
 /* ---- the model as a stream ---- */

@@ -16,6 +16,10 @@
  * its diagonal (growing tenfold) instead of ending the fit. Both are recorded as events.
  * Results do not depend on the thread count: every sum is taken in a fixed order.
  *
+ * On a GPU (options.device) the E-step and the M-step's sums run on the device in double
+ * precision; the rest of the algorithm is the same code as on the CPU, so a fit on either
+ * differs only by the order of the sums (log-likelihoods within about 1e-12 relative).
+ *
  * Parameter layouts (row-major doubles), as sklearn's attributes:
  *   weights [K], means [K][D],
  *   covariances / prec_chol: full [K][D][D], tied [D][D], diag [K][D], spherical [K].
@@ -27,6 +31,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "device.h"
 
 typedef enum { TP_GMM_FULL, TP_GMM_TIED, TP_GMM_DIAG, TP_GMM_SPHERICAL } tp_gmm_cov;
 typedef enum { TP_GMM_INIT_KMEANS, TP_GMM_INIT_KMEANSPP, TP_GMM_INIT_RANDOM, TP_GMM_INIT_FROM_DATA } tp_gmm_init;
@@ -89,6 +95,7 @@ typedef struct {
     double tol, reg_covar;
     uint64_t seed;
     int threads;
+    const tp_device *device; /* NULL or the CPU: the CPU; a GPU: the E- and M-steps run there */
     /* When not NULL: one EM run from these parameters (init and n_init are not used), as
      * sklearn's weights_init, means_init and precisions_init. */
     const tp_gmm_model *start;
@@ -124,6 +131,21 @@ void tp_gmm_info_free(tp_gmm_info *info);
  * sample i (each may be NULL). Returns the mean log-likelihood (sklearn's score). */
 double tp_gmm_predict(const tp_gmm_model *m, const double *X, int64_t n, int threads, int32_t *labels, float *resp,
                       double *logp);
+/* tp_gmm_predict on dev's GPU when it is one (NULL: the CPU). */
+double tp_gmm_predict_dev(const tp_gmm_model *m, const double *X, int64_t n, const tp_device *dev, int threads,
+                          int32_t *labels, float *resp, double *logp);
+
+/* One E-step of m on the n samples of X, on dev (NULL: the CPU): resp[c*n + i] the
+ * responsibilities (k x n), logp[n], nk[k] the responsibility sums and sums[k x d] the
+ * weighted sums of the samples. Returns the mean log-likelihood. For the tests of the GPU. */
+double tp_gmm_estep(const tp_gmm_model *m, const double *X, int64_t n, const tp_device *dev, int threads, double *resp,
+                    double *logp, double *nk, double *sums);
+/* One M-step on dev (NULL: the CPU): m's weights, means, covariances (with reg_covar) and
+ * prec_chol from the responsibilities resp[c*n + i] of the n samples of X (m allocated with
+ * its k, d and type; no re-seeding). Returns 0, or -1 when a covariance cannot be made
+ * positive definite. For the tests of the GPU. */
+int tp_gmm_mstep(tp_gmm_model *m, const double *X, int64_t n, const double *resp, double reg_covar,
+                 const tp_device *dev, int threads);
 
 /* Writes m atomically to path as a one-record stream: fields weights, means, covariances,
  * precisions_cholesky (f64), meta kind gmm and covariance_type, then the nmeta KEY, VALUE
