@@ -36,7 +36,7 @@ fi
 "$TS" --device cpu -m exact -o "$T/cpu.tp" "$T/in.tp" 2>"$T/err" || fail "CPU run: $(cat "$T/err")"
 "$TS" --device cuda -m bh -o "$T/gpu.tp" "$T/in.tp" 2>"$T/err" || fail "GPU run: $(cat "$T/err")"
 grep -q 'exact gradient' "$T/err" || fail "the GPU run should say exact gradient: $(cat "$T/err")"
-meta() { grep -a "^meta $2 " "$1" | cut -d' ' -f3-; }
+meta() { grep -a "^meta $2 " "$1" | cut -d' ' -f3- | sed 's/ *$//'; }
 [ "$(meta "$T/cpu.tp" device)" = cpu ] || fail "CPU run: device '$(meta "$T/cpu.tp" device)'"
 dev=$(meta "$T/gpu.tp" device)
 case $dev in "" | cpu) fail "GPU run: device '$dev'" ;; esac
