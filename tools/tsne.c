@@ -284,7 +284,7 @@ int main(int argc, char **argv)
     report_ctx rc = {&prog, verbose, label};
     o.report = report;
     o.ctx = &rc;
-    double t1 = tp_now(), kl;
+    double t1 = tp_now(), t_opt, kl;
     int done;
     const char *method_name;
     if (gpu) {
@@ -292,6 +292,7 @@ int main(int argc, char **argv)
         tp_gtsne *w = dev.api->tsne.create(dev.gpu, &P, d, cfg.dof);
         done = dev.api->tsne.optimize(w, y, &o, &kl);
         tp_progress_end(&prog, done);
+        t_opt = tp_now() - t1;
         if (!no_exact_kl)
             kl = dev.api->tsne.kl_exact(w, y);
         dev.api->tsne.destroy(w);
@@ -301,12 +302,12 @@ int main(int argc, char **argv)
         tp_tsne_init(&t, &P, &cfg);
         done = tp_tsne_optimize(&t, y, &o, &kl);
         tp_progress_end(&prog, done);
+        t_opt = tp_now() - t1;
         if (!no_exact_kl)
             kl = tp_tsne_kl_exact(&P, y, n, d, cfg.dof, (int)threads);
         method_name = tp_tsne_method_name(t.method);
         tp_tsne_free(&t);
     }
-    double t_opt = tp_now() - t1;
     for (int64_t e = 0; e < n * d; e++)
         if (!isfinite(y[e]))
             tp_die("%s: the optimisation diverged (non-finite embedding); lower --learning-rate", name);
