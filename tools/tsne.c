@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "device.h"
 #include "knn.h"
 #include "parallel.h"
 #include "pca.h"
@@ -95,6 +96,7 @@ int main(int argc, char **argv)
     int64_t no_progress = 300;
     double perplexity = 30, exaggeration = 12, theta = 0.5, dof = 0, min_grad_norm = 1e-7;
     const char *lr_s = "auto", *init = "pca", *method_s = "auto", *field = "x", *out = "-", *kl_of = NULL;
+    const char *device = "auto", *precision = "fp32";
     int verbose = 0, no_exact_kl = 0;
     tp_option opts[] = {
         {"dims", 'd', TP_OPT_INT, &dims, "D", "embedding dimensions: 1, 2 or 3"},
@@ -105,7 +107,7 @@ int main(int argc, char **argv)
         {"learning-rate", 0, TP_OPT_STRING, &lr_s, "LR", "step size, or auto = max(N / E / 4, 50)"},
         {"iters", 'n', TP_OPT_INT, &iters, "N", "total iterations (scikit-learn's max_iter)"},
         {"init", 0, TP_OPT_STRING, &init, "pca|random", "starting embedding: first principal components or N(0, 1e-4^2)"},
-        {"method", 'm', TP_OPT_STRING, &method_s, "M", "gradient: auto, exact, bh (Barnes-Hut, d 2-3), fft (d 1-2)"},
+        {"method", 'm', TP_OPT_STRING, &method_s, "M", "gradient on the CPU: auto, exact, bh (Barnes-Hut, d 2-3), fft (d 1-2); a GPU always sums exactly"},
         {"theta", 0, TP_OPT_DOUBLE, &theta, "T", "Barnes-Hut opening angle"},
         {"dof", 0, TP_OPT_DOUBLE, &dof, "A", "degrees of freedom of the t kernel (0: max(d-1, 1) as scikit-learn)"},
         {"min-grad-norm", 0, TP_OPT_DOUBLE, &min_grad_norm, "G", "stop when the gradient's norm falls below G"},
@@ -113,6 +115,8 @@ int main(int argc, char **argv)
         {"field", 'f', TP_OPT_STRING, &field, "NAME", "the vectors to embed (any numeric dtype and shape)"},
         {"seed", 's', TP_OPT_INT, &seed, "N", "seed of the random initialisation"},
         {"threads", 't', TP_OPT_INT, &threads, "N", "worker threads"},
+        {"device", 0, TP_OPT_STRING, &device, "DEV", "auto, cpu, cuda or cuda:N (auto: a GPU when one works, else the CPU)"},
+        {"precision", 0, TP_OPT_STRING, &precision, "P", "GPU matrix products (the kNN distances): fp32, tf32 or bf16"},
         {"output", 'o', TP_OPT_STRING, &out, "FILE", "where to write the stream"},
         {"kl-of", 0, TP_OPT_STRING, &kl_of, "FIELD", "no embedding: print the exact KL of the embedding in FIELD"},
         {"no-exact-kl", 0, TP_OPT_FLAG, &no_exact_kl, NULL, "report the final KL with the method's Z instead of the exact O(N^2) one"},
@@ -124,7 +128,10 @@ int main(int argc, char **argv)
                   "by the embedding (f32[D]); every other field and the metadata pass through. Affinities come\n"
                   "from the exact k nearest neighbours (BLAS distances) with a per-point perplexity search to\n"
                   "1e-5; the gradient is exact for N <= 1000, else FFT-interpolated (D 1) or Barnes-Hut (D 2-3).\n"
-                  "Meta added: tsne_kl (final KL divergence, exact), tsne_iterations, tsne_perplexity, tsne_method.",
+                  "On a GPU (--device) the neighbours, the optimisation and the final KL run there, and the\n"
+                  "gradient sums all pairs exactly whatever --method says.\n"
+                  "Meta added: tsne_kl (final KL divergence, exact), tsne_iterations, tsne_perplexity, tsne_method,\n"
+                  "device.",
                   opts,
                   "Examples:\n"
                   "  pca -k 50 < mnist.tp | tsne -d 2 > emb.tp\n"
@@ -169,6 +176,9 @@ int main(int argc, char **argv)
     if (strcmp(lr_s, "auto") && (tp_parse_f64(lr_s, &lr) || !(lr > 0)))
         tp_usage("--learning-rate must be auto or a positive number");
     openblas_set_num_threads(1);
+    tp_device dev;
+    tp_device_open(&dev, device, precision, verbose);
+    int gpu = tp_device_is_gpu(&dev);
 
     tp_records *rs = tp_records_open(in);
     const tp_header *h = tp_records_header(rs);
@@ -202,7 +212,20 @@ int main(int argc, char **argv)
     }
     double t0 = tp_now(), worst;
     tp_csr P;
-    int64_t missed = tp_affinities(cc.x, n, dim, (int)k, perplexity, (int)threads, &P, &worst);
+    int64_t missed;
+    if (gpu) {
+        size_t nk = (size_t)n * (size_t)k;
+        int32_t *idx = tp_alloc(nk, sizeof *idx);
+        double *d2 = tp_alloc(nk, sizeof *d2), *c = tp_alloc(nk, sizeof *c);
+        dev.api->tsne.knn(dev.gpu, cc.x, n, dim, (int)k, idx, d2);
+        missed = tp_perplexity_rows(d2, n, (int)k, perplexity, 1e-5, 200, (int)threads, c, NULL, &worst);
+        tp_joint_affinities(idx, c, n, (int)k, &P);
+        free(c);
+        free(d2);
+        free(idx);
+    } else {
+        missed = tp_affinities(cc.x, n, dim, (int)k, perplexity, (int)threads, &P, &worst);
+    }
     double t_knn = tp_now() - t0;
     if (missed)
         tp_warn("%s: %lld points could not reach perplexity %g (worst entropy error %.3g): duplicate points or "
@@ -215,13 +238,22 @@ int main(int argc, char **argv)
         for (int64_t e = 0; e < n * d; e++)
             y[e] = two[1].x[e];
         free(two[1].x);
-        printf("%.6f\n", tp_tsne_kl_exact(&P, y, n, d, cfg.dof, (int)threads));
+        double v;
+        if (gpu) {
+            tp_gtsne *w = dev.api->tsne.create(dev.gpu, &P, d, cfg.dof);
+            v = dev.api->tsne.kl_exact(w, y);
+            dev.api->tsne.destroy(w);
+        } else {
+            v = tp_tsne_kl_exact(&P, y, n, d, cfg.dof, (int)threads);
+        }
+        printf("%.6f\n", v);
         if (fflush(stdout))
             tp_die("stdout: write error");
         tp_csr_free(&P);
         free(y);
         free(cc.x);
         tp_records_close(rs);
+        tp_device_close(&dev);
         free(args);
         return 0;
     }
@@ -235,8 +267,6 @@ int main(int argc, char **argv)
     }
     free(cc.x);
 
-    tp_tsne t;
-    tp_tsne_init(&t, &P, &cfg);
     tp_tsne_opt o;
     tp_tsne_opt_default(&o, n);
     o.iters = (int)iters;
@@ -254,17 +284,36 @@ int main(int argc, char **argv)
     report_ctx rc = {&prog, verbose, label};
     o.report = report;
     o.ctx = &rc;
-    double t1 = tp_now(), kl;
-    int done = tp_tsne_optimize(&t, y, &o, &kl);
-    tp_progress_end(&prog, done);
-    double t_opt = tp_now() - t1;
-    if (!no_exact_kl)
-        kl = tp_tsne_kl_exact(&P, y, n, d, cfg.dof, (int)threads);
+    double t1 = tp_now(), t_opt, kl;
+    int done;
+    const char *method_name;
+    if (gpu) {
+        /* the whole optimisation on the device, always with the exact all-pairs gradient */
+        tp_gtsne *w = dev.api->tsne.create(dev.gpu, &P, d, cfg.dof);
+        done = dev.api->tsne.optimize(w, y, &o, &kl);
+        tp_progress_end(&prog, done);
+        t_opt = tp_now() - t1;
+        if (!no_exact_kl)
+            kl = dev.api->tsne.kl_exact(w, y);
+        dev.api->tsne.destroy(w);
+        method_name = tp_tsne_method_name(TP_TSNE_EXACT);
+    } else {
+        tp_tsne t;
+        tp_tsne_init(&t, &P, &cfg);
+        done = tp_tsne_optimize(&t, y, &o, &kl);
+        tp_progress_end(&prog, done);
+        t_opt = tp_now() - t1;
+        if (!no_exact_kl)
+            kl = tp_tsne_kl_exact(&P, y, n, d, cfg.dof, (int)threads);
+        method_name = tp_tsne_method_name(t.method);
+        tp_tsne_free(&t);
+    }
     for (int64_t e = 0; e < n * d; e++)
         if (!isfinite(y[e]))
             tp_die("%s: the optimisation diverged (non-finite embedding); lower --learning-rate", name);
-    fprintf(stderr, "%s: %lld points, %lld neighbours, %s gradient, %d iterations, KL %.4f (affinities %.1f s, optimise %.1f s)\n",
-            tp_progname(), (long long)n, (long long)k, tp_tsne_method_name(t.method), done, kl, t_knn, t_opt);
+    fprintf(stderr, "%s: %lld points, %lld neighbours, %s gradient, %d iterations, KL %.4f (affinities %.1f s, optimise %.1f s%s%s)\n",
+            tp_progname(), (long long)n, (long long)k, method_name, done, kl, t_knn, t_opt, gpu ? ", on " : "",
+            gpu ? dev.name : "");
 
     tp_header oh;
     tp_header_copy(&oh, h);
@@ -280,7 +329,8 @@ int main(int argc, char **argv)
     tp_header_set_meta(&oh, "tsne_iterations", buf);
     snprintf(buf, sizeof buf, "%g", perplexity);
     tp_header_set_meta(&oh, "tsne_perplexity", buf);
-    tp_header_set_meta(&oh, "tsne_method", tp_tsne_method_name(t.method));
+    tp_header_set_meta(&oh, "tsne_method", method_name);
+    tp_header_set_meta(&oh, "device", dev.name);
     tp_writer *w = tp_writer_open(out, &oh);
     const tp_field *of = &oh.fields[fi];
     int64_t per = 4096;
@@ -307,7 +357,7 @@ int main(int argc, char **argv)
     free(src);
     tp_header_free(&oh);
     tp_records_close(rs);
-    tp_tsne_free(&t);
+    tp_device_close(&dev);
     tp_csr_free(&P);
     free(y);
     free(args);
