@@ -104,7 +104,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
 
-build/cuda/%.o: cuda/%.cu lib/gpu.h lib/gpu_nn.h lib/gpu_tsne.h lib/gpu_gmm.h lib/philox.h
+build/cuda/%.o: cuda/%.cu cuda/common.cuh $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
 	$(NVCC) -O3 $(CUDA_ARCH) -Ilib -Xcompiler -fPIC,-Wall,-Wextra -c $< -o $@
 

@@ -4,7 +4,7 @@
 "$PY" "$TESTS/cli/quadrants.py" "$T" || fail "quadrants.py"
 "$BIN/idx2raw" "$T/train-im" "$T/train-lb" >"$T/train.tp"
 printf 'conv 4 3x3 relu pad=same\nmaxpool 2\nflatten\ndense 8 relu\ndropout 0.2\ndense 4 softmax\n' >"$T/q.net"
-for p in train predict; do
+for p in train predict tsne gmm; do
     "$BIN/$p" --help | grep -q -- '--device DEV' || fail "$p --help lists no --device"
     "$BIN/$p" --help | grep -q -- '--precision P' || fail "$p --help lists no --precision"
 done
