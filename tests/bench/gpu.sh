@@ -116,6 +116,9 @@ calc() {
     case $1 in *[!0-9.eE+*/\ \(\)-]*) echo - ; return ;; esac
     awk "BEGIN {v = $1; if (tolower(v \"\") ~ /nan|inf/) print \"-\"; else printf \"$2\", v}" 2>/dev/null || echo -
 }
+# the larger of a compute floor and a bandwidth floor (seconds), '-' when either is not a number
+maxf() { local a b; a=$(calc "$1" %.6f) b=$(calc "$2" %.6f); [ "$a" != - ] && [ "$b" != - ] || { echo -; return; }
+    awk -v a="$a" -v b="$b" -v f="$3" 'BEGIN {printf f, (a + 0 > b + 0 ? a : b)}'; }
 rows=()
 add() { rows+=("$(printf '%-50s %9s %9s %8s %9s %8s  %s' "$@")"); }
 # seconds of a history's epoch N (N: 2 is the one after the warm-up)
@@ -169,7 +172,9 @@ for d in 2 3; do
         t=$(since "$t0") kl=$(meta "$w/emb$d.tp" tsne_kl) it=$(meta "$w/emb$d.tp" tsne_iterations)
         method=$(meta "$w/emb$d.tp" tsne_method)
     fi
-    floor=$(calc "20 * $n * $n * $it / ($fp32 * 1e9)" %.3f)
+    # bytes per iteration: the sparse P (91 neighbours, index and value) and the embedding, its
+    # gradient and update
+    floor=$(maxf "20 * $n * $n * $it / ($fp32 * 1e9)" "$n * (91 * 8 + $d * 4 * 4) * $it / ($bw * 1e9)" %.3f)
     add "t-SNE 60 000 x 50 -> $d-D (s)" "$t" - - "$floor" "$(calc "$t / $floor" %.2f)" "KL $kl, $it iterations, $method"
 done
 
@@ -182,7 +187,8 @@ for where in cuda cpu; do
         t=$(since "$t0") ll=$(meta "$w/gmm-$where.tp" gmm_loglik)
         its=$(awk '/run [0-9]+\/[0-9]+: [0-9]+ iterations/ {for (i = 1; i < NF; i++) if ($(i + 1) ~ /^iterations/) s += $i} END {print s + 0}' "$w/gmm-$where.log")
     fi
-    floor=$(calc "2 * 70000 * 10 * 50 * 50 * $its / ($fp32 * 1e9)" %.4f)
+    # bytes per EM step: the data read twice (E and M steps), the responsibilities written and read
+    floor=$(maxf "2 * 70000 * 10 * 50 * 50 * $its / ($fp32 * 1e9)" "70000 * (2 * 50 + 2 * 10) * 4 * $its / ($bw * 1e9)" %.4f)
     label="GMM(10, full) 70 000 x 50, 10 runs, GPU (s)"
     [ $where = cuda ] || label="GMM(10, full) 70 000 x 50, 10 runs, CPU $cores thr (s)"
     if [ $where = cuda ]; then
@@ -204,7 +210,8 @@ done
     echo "floor: the least time (s) or the most images/s that the measured $prec matrix-product rate allows"
     echo "  for the matrix-product FLOPs (3 x forward per training image; MNIST adds the scoring passes);"
     echo "  t-SNE: 20 flops for each of n^2 pairs per iteration (the exact gradient) at the fp32 rate;"
-    echo "  GMM: 2 n k d^2 flops per EM step at the fp32 rate. 'x floor': tpipe's distance from it."
+    echo "  GMM: 2 n k d^2 flops per EM step at the fp32 rate; for both, the memory traffic at the measured"
+    echo "  copy bandwidth when that takes longer. 'x floor': tpipe's distance from it."
     echo "Published anchors, other GPUs: MNIST to 99 % in 0.76 s with PyTorch on a laptop GTX 1660 Ti;"
     echo "  tsne-cuda, 2-D t-SNE of 60 000 MNIST images in 6.98 s (no 3-D anchor)."
 } | tee "$w/table.txt"
