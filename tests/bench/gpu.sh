@@ -120,7 +120,7 @@ calc() {
 maxf() { local a b; a=$(calc "$1" %.6f) b=$(calc "$2" %.6f); [ "$a" != - ] && [ "$b" != - ] || { echo -; return; }
     awk -v a="$a" -v b="$b" -v f="$3" 'BEGIN {printf f, (a + 0 > b + 0 ? a : b)}'; }
 rows=()
-add() { rows+=("$(printf '%-50s %9s %9s %8s %9s %8s  %s' "$@")"); }
+add() { rows+=("$(printf '%-50s %11s %11s %8s %9s %8s  %s' "$@")"); }
 # seconds of a history's epoch N (N: 2 is the one after the warm-up)
 epoch_s() { "$bin/tp2csv" --no-header --fields seconds "$1" | sed -n "${2}p"; }
 
@@ -203,7 +203,7 @@ done
     echo "measured ceilings: matrix products fp32 $fp32, tf32 $tf32, bf16 $bf16 GFLOP/s; memory copy $bw GB/s"
     echo "training precision: $prec (both sides); t-SNE and GMM in fp32"
     echo
-    printf '%-50s %9s %9s %8s %9s %8s  %s\n' "job" "tpipe" "PyTorch" "tp/pt" "floor" "x floor" "notes"
+    printf '%-50s %11s %11s %8s %9s %8s  %s\n' "job" "tpipe" "PyTorch" "tp/pt" "floor" "x floor" "notes"
     printf '%s\n' "${rows[@]}"
     echo
     echo "tp/pt: how many times faster tpipe is (time rows: PyTorch s / tpipe s; rate rows: tpipe / PyTorch)."
