@@ -7,6 +7,7 @@
 #   make demo            the main job on real MNIST (what the README's first command runs)
 #   make fuzz            fuzz the stream and IDX readers (FUZZ_SECONDS each, clang/libFuzzer)
 #   make bench           throughput figures
+#   make bench-gpu       tpipe on an NVIDIA GPU beside PyTorch on it (needs nvcc, PyTorch, data/mnist)
 #   make cluster-full    an experiment of pipelines/ (also mnist-best, mnist-small, mnist-lenet5,
 #                        jpeg-notebook, vgg16-notebook, cluster-notebook)
 #   make install PREFIX=/usr/local
@@ -84,7 +85,7 @@ LDLIBS   += -ldl
 VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' lib/util.h)
 FRONT = sed -e 's|@LIBEXEC@|$(1)|' -e 's|@VERSION@|$(VERSION)|' tools/tpipe.sh
 
-.PHONY: all deps test data demo fuzz bench bench-vgg16 install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
+.PHONY: all deps test data demo fuzz bench bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
         vgg16-notebook cluster-notebook cluster-full
 all: $(PROGS) $(BIN)/tpipe $(CUDA_SO)
 
@@ -153,6 +154,11 @@ bench: all
 # the VGG16 notebook's CPU cost (about 25 minutes; not part of make bench)
 bench-vgg16: all
 	@tests/bench/vgg16.sh
+
+# tpipe on an NVIDIA GPU beside PyTorch on the same GPU (about 5 minutes on an H100); it builds
+# with one job per core itself, for the GPU at hand
+bench-gpu:
+	@tests/bench/gpu.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/tpipe $(DESTDIR)$(MANDIR)/man1

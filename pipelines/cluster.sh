@@ -9,6 +9,8 @@
 #   pipelines/cluster.sh full       all 70 000 images: pca -k 50 | tsne -d 2 | gmm -k 10
 #   DATA=fashion, THREADS=N, SIZE=N (records for full; 70000), DIMS=2|3, SEED=N (gmm),
 #   DOF=A (t kernel's degrees of freedom)
+#   DEVICE=cuda (cuda:N, cpu, auto) and PRECISION=fp32|tf32|bf16 for tsne and gmm
+#   (unset: the programs' own default, auto: a GPU when one works, else the CPU)
 #
 # The notebook run uses a t kernel with 0.6 degrees of freedom: heavier tails than the
 # usual 1 pull clusters further apart (Kobak et al., 2020, "Heavy-tailed kernels reveal a
@@ -20,6 +22,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/bin
+dev=()
+[ -z "${DEVICE:-}${PRECISION:-}" ] || dev=(--device "${DEVICE:-auto}" --precision "${PRECISION:-fp32}")
 name=${1:-notebook}
 data=${DATA:-mnist}
 threads=${THREADS:-$(nproc)}
@@ -42,9 +46,9 @@ full)
 esac
 t0=$(date +%s.%N)
 "$bin/pca" -k 50 -q <"$out/input.tp" |
-    "$bin/tsne" -d "$dims" --dof "$dof" -t "$threads" -o "$out/emb.tp"
+    "$bin/tsne" "${dev[@]}" -d "$dims" --dof "$dof" -t "$threads" -o "$out/emb.tp"
 t1=$(date +%s.%N)
-"$bin/gmm" -k 10 -t "$threads" -s "${SEED:-0}" -q <"$out/emb.tp" >"$out/gmm.tp"
+"$bin/gmm" "${dev[@]}" -k 10 -t "$threads" -s "${SEED:-0}" -q <"$out/emb.tp" >"$out/gmm.tp"
 t2=$(date +%s.%N)
 "$bin/confmat" --field cluster --map majority -o "$out/clusters.tp" --png "$out/confusion.png" \
     --title "t-SNE + GMM clusters (majority vote)" "$out/gmm.tp" >"$out/confmat.txt"

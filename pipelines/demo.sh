@@ -7,6 +7,8 @@
 #   3. the clustering runs (pipelines/cluster.sh): the first notebook's 4800 images in 3-D,
 #      and all 70 000 images (SIZE) in 2-D, clusters scored by majority vote;
 #   4. out/demo/index.html, a page with the figures and pictures.
+# DEVICE=cuda (cuda:N, cpu, auto), PRECISION=fp32|tf32|bf16, EPOCHS and SIZE pass through to
+# pipelines/mnist.sh and pipelines/cluster.sh, which give the device to train, predict, tsne and gmm.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/bin

@@ -7,9 +7,13 @@
 #   pipelines/mnist.sh best          pipelines/nets/mnist-best.net, augmented, onecycle, 18 epochs
 #   pipelines/mnist.sh small         pipelines/nets/mnist-small.net, half the width, 15 epochs
 #   DATA=fashion, EPOCHS=N, THREADS=N to change the data, length, threads
+#   DEVICE=cuda (cuda:N, cpu, auto) and PRECISION=fp32|tf32|bf16 for train and predict
+#   (unset: the programs' own default, auto: a GPU when one works, else the CPU)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/bin
+dev=()
+[ -z "${DEVICE:-}${PRECISION:-}" ] || dev=(--device "${DEVICE:-auto}" --precision "${PRECISION:-fp32}")
 name=${1:-best}
 data=${DATA:-mnist}
 d=$root/data/$data
@@ -29,10 +33,10 @@ small) set -- --net "$root/pipelines/nets/mnist-small.net" --epochs "${EPOCHS:-1
 *) echo "mnist.sh: unknown recipe '$name' (lenet5, best, small)" >&2; exit 2 ;;
 esac
 t0=$(date +%s)
-"$bin/train" "$@" --threads "${THREADS:-$(nproc)}" --val "$out/held.tp" -c "$out/best.tp" \
+"$bin/train" "$@" "${dev[@]}" --threads "${THREADS:-$(nproc)}" --val "$out/held.tp" -c "$out/best.tp" \
     --history "$out/history.tp" <"$out/train.tp" >"$out/last.tp"
 t1=$(date +%s)
-"$bin/predict" "$out/best.tp" <"$out/test.tp" >"$out/test-pred.tp"
+"$bin/predict" "${dev[@]}" "$out/best.tp" <"$out/test.tp" >"$out/test-pred.tp"
 "$bin/tp2csv" --no-header --fields y,pred "$out/test-pred.tp" |
     awk -F, -v s=$((t1 - t0)) -v n="$name" '{c++; r += $1 == $2} END {
         printf "%s: test accuracy %.2f%% (%d of %d), training took %d s\n", n, 100 * r / c, r, c, s}' | tee "$out/result.txt"
