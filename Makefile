@@ -76,7 +76,7 @@ ifneq ($(CU_SRC),)
                -gencode arch=compute_75,code=sm_75 -gencode arch=compute_90,code=compute_90
   CUDA_SO   := build/libtpipe-cuda.so
   CU_OBJ    := $(CU_SRC:%.cu=build/%.o)
-  CU_LIBS   := -L$(CUDA_HOME)/lib64 -Xlinker -rpath=$(CUDA_HOME)/lib64 -lcublas -lcufft -lcudart
+  CU_LIBS   := -L$(CUDA_HOME)/lib64 -Xlinker -rpath=$(CUDA_HOME)/lib64 -lcublas -lcudart
 endif
 endif
 endif

@@ -257,6 +257,7 @@ int main(int argc, char **argv)
     tp_device dev;
     tp_device_open(&dev, device, precision, 0);
     const tp_gpu_nn_api *gn = dev.api ? &dev.api->nn : NULL;
+    tp_header_set_meta(&model_meta, "device", dev.name);
     tp_gnn *gw = NULL;
     int resident[2] = {0, 0};
     float *gx = NULL, *gscratch = NULL;
