@@ -36,13 +36,15 @@ struct tp_gnn {
     float **a, **d;         /* activations and their gradients (host arrays of device pointers) */
     int32_t **arg;          /* maxpool argmax */
     float **bn;             /* batchnorm: xhat (cap x size), mean, istd */
-    double *stat;           /* batchnorm sums: 2 x largest channel count */
+    double *stat;           /* per-channel sums: 2 x largest channel count */
+    double *part;           /* their partials: 2 x SUM_LANES x largest channel count */
+    double *per;            /* per sample: loss, then right (2 x cap) */
     float *col;
     size_t col_cap;
     int32_t *labels;        /* cap */
     double *red;            /* reductions read back by the host: loss, right */
-    float *m, *v;           /* optimiser moments for [first, ntrain) */
-    size_t mfirst;
+    float *m, *v;           /* optimiser moments, indexed as the parameters */
+    size_t mfirst, mn;      /* the range the optimiser covers, once it has stepped */
     uint32_t key[2];        /* the last training step's key */
     int64_t first;
     unsigned char *rec[2];  /* records kept on the device, per slot */
@@ -106,11 +108,14 @@ __global__ void dropout_k(const float *x, float *y, size_t n, uint32_t k0, uint3
     TP_GRID_STRIDE(i, n) y[i] = tp_philox_at(k0, k1, first + i) >= cut ? x[i] * scale : 0;
 }
 
-/* Per-channel sums over rows of x[rows, C] (and of x * h when h is not NULL), in double:
- * blocks of 32 channels x 8 row lanes, partial sums combined with atomics. */
-__global__ void colsum(const float *x, const float *h, size_t rows, int C, double *s1, double *s2)
+#define SUM_LANES 1024 /* row blocks of a channel sum: partials folded in a fixed order */
+
+/* Per-channel partial sums over rows of x[rows, C] (and of x * h when h is not NULL, else of
+ * x^2), in double: blocks of 32 channels x 8 row lanes; block row y writes its partials to
+ * p1[y * C + c] and p2[y * C + c]. No atomics: the sums do not depend on timing. */
+__global__ void colsum(const float *x, const float *h, size_t rows, int C, double *p1, double *p2)
 {
-    __shared__ double p1[8][33], p2[8][33];
+    __shared__ double q1[8][33], q2[8][33];
     int c = blockIdx.x * 32 + threadIdx.x;
     double a = 0, b = 0;
     if (c < C)
@@ -119,15 +124,27 @@ __global__ void colsum(const float *x, const float *h, size_t rows, int C, doubl
             a += v;
             b += h ? v * (double)h[r * (size_t)C + (size_t)c] : v * v;
         }
-    p1[threadIdx.y][threadIdx.x] = a;
-    p2[threadIdx.y][threadIdx.x] = b;
+    q1[threadIdx.y][threadIdx.x] = a;
+    q2[threadIdx.y][threadIdx.x] = b;
     __syncthreads();
     if (threadIdx.y == 0 && c < C) {
         for (int k = 1; k < 8; k++)
-            a += p1[k][threadIdx.x], b += p2[k][threadIdx.x];
-        atomicAdd(&s1[c], a);
-        if (s2)
-            atomicAdd(&s2[c], b);
+            a += q1[k][threadIdx.x], b += q2[k][threadIdx.x];
+        p1[(size_t)blockIdx.y * (size_t)C + (size_t)c] = a;
+        if (p2)
+            p2[(size_t)blockIdx.y * (size_t)C + (size_t)c] = b;
+    }
+}
+
+/* s[c] = the sum of the Y partials of channel c, in order. */
+__global__ void fold(const double *p, int Y, int C, double *s)
+{
+    TP_GRID_STRIDE(c, C)
+    {
+        double t = 0;
+        for (int y = 0; y < Y; y++)
+            t += p[(size_t)y * (size_t)C + c];
+        s[c] = t;
     }
 }
 
@@ -137,15 +154,20 @@ __global__ void add_d2f(float *db, const double *s, int C)
     TP_GRID_STRIDE(c, C) db[c] += (float)s[c];
 }
 
-/* Per-channel sums of rows x C into s1 (and s2: squares, or products with h), zeroed first. */
-static void channel_sums(tp_gpu *g, const float *x, const float *h, size_t rows, int C, double *s1, double *s2)
+/* Per-channel sums of rows x C into s1 (and s2: squares, or products with h), through the
+ * partials buffer part (2 x SUM_LANES x C doubles). */
+static void channel_sums(tp_gpu *g, const float *x, const float *h, size_t rows, int C, double *part, double *s1,
+                         double *s2)
 {
-    TP_CU(g, cudaMemsetAsync(s1, 0, (size_t)C * sizeof *s1, g->stream));
-    if (s2)
-        TP_CU(g, cudaMemsetAsync(s2, 0, (size_t)C * sizeof *s2, g->stream));
     size_t yb = (rows + 8 * 64 - 1) / (8 * 64); /* about 64 rows a lane */
-    dim3 grid((unsigned)((C + 31) / 32), (unsigned)(yb < 1 ? 1 : yb > 1024 ? 1024 : yb)), block(32, 8);
-    colsum<<<grid, block, 0, g->stream>>>(x, h, rows, C, s1, s2);
+    int Y = (int)(yb < 1 ? 1 : yb > SUM_LANES ? SUM_LANES : yb);
+    double *p2 = s2 ? part + (size_t)SUM_LANES * (size_t)C : NULL;
+    dim3 grid((unsigned)((C + 31) / 32), (unsigned)Y), block(32, 8);
+    colsum<<<grid, block, 0, g->stream>>>(x, h, rows, C, part, p2);
+    TP_LAUNCHED(g);
+    fold<<<tp_blocks((size_t)C, 256), 256, 0, g->stream>>>(part, Y, C, s1);
+    if (s2)
+        fold<<<tp_blocks((size_t)C, 256), 256, 0, g->stream>>>(p2, Y, C, s2);
     TP_LAUNCHED(g);
 }
 
@@ -243,7 +265,7 @@ static void conv_backward(tp_gnn *w, const tp_layer *l, const float *x, const fl
     int chunk = conv_chunk(l, w->cap);
     size_t K = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic, isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
     size_t pix = (size_t)l->oh * (size_t)l->ow, osz = pix * (size_t)l->units;
-    channel_sums(g, dy, NULL, (size_t)n * pix, l->units, w->stat, NULL);
+    channel_sums(g, dy, NULL, (size_t)n * pix, l->units, w->part, w->stat, NULL);
     add_d2f<<<tp_blocks((size_t)l->units, 256), 256, 0, g->stream>>>(db, w->stat, l->units);
     TP_LAUNCHED(g);
     for (int s = 0; s < n; s += chunk) {
@@ -314,7 +336,7 @@ static void dense_backward(tp_gnn *w, const tp_layer *l, const float *x, const f
 {
     tp_gpu *g = w->g;
     int K = (int)(l->nw / (size_t)l->units), U = l->units;
-    channel_sums(g, dy, NULL, (size_t)n, U, w->stat, NULL);
+    channel_sums(g, dy, NULL, (size_t)n, U, w->part, w->stat, NULL);
     add_d2f<<<tp_blocks((size_t)U, 256), 256, 0, g->stream>>>(w->grad + l->b, w->stat, U);
     TP_LAUNCHED(g);
     tp_gemm(g, 1, 0, K, U, n, 1.0f, x, K, dy, U, 1.0f, w->grad + l->w, U);
@@ -333,7 +355,7 @@ __global__ void pool_fwd(conv_shape c, int maxpool, const float *x, float *y, in
         size_t s = o / osz, r = o % osz;
         int ch = (int)(r % (size_t)c.ic), ox = (int)(r / (size_t)c.ic % (size_t)c.ow), oy = (int)(r / ((size_t)c.ic * c.ow));
         float best = -FLT_MAX, sum = 0;
-        int32_t at = 0;
+        int32_t at = (int32_t)(((oy * c.sh) * c.iw + ox * c.sw) * c.ic + ch); /* an all-NaN window: its first */
         for (int ky = 0; ky < c.kh; ky++)
             for (int kx = 0; kx < c.kw; kx++) {
                 int32_t idx = (int32_t)((((oy * c.sh + ky) * c.iw) + ox * c.sw + kx) * c.ic + ch);
@@ -463,7 +485,7 @@ static void bn_forward(tp_gnn *w, int i, const tp_layer *l, const float *x, floa
     float *xhat = w->bn[i], *mean = xhat + (size_t)w->cap * out_size(w, i), *istd = mean + C;
     float *P = w->params;
     if (train) {
-        channel_sums(g, x, NULL, rows, C, w->stat, w->stat + C);
+        channel_sums(g, x, NULL, rows, C, w->part, w->stat, w->stat + C);
         bn_stats<<<tp_blocks((size_t)C, 256), 256, 0, g->stream>>>(w->stat, w->stat + C, (double)rows, C, l->eps,
                                                                     l->momentum, 1, mean, istd, P + l->mean, P + l->var);
     } else {
@@ -481,7 +503,7 @@ static void bn_backward(tp_gnn *w, int i, const tp_layer *l, const float *dy, fl
     size_t count = (size_t)n * out_size(w, i), rows = count / (size_t)C;
     const float *xhat = w->bn[i], *istd = xhat + (size_t)w->cap * out_size(w, i) + C;
     double *s1 = w->stat, *s2 = w->stat + C;
-    channel_sums(g, dy, xhat, rows, C, s1, s2);
+    channel_sums(g, dy, xhat, rows, C, w->part, s1, s2);
     add_d2f<<<tp_blocks((size_t)C, 256), 256, 0, g->stream>>>(w->grad + l->b, s1, C);
     add_d2f<<<tp_blocks((size_t)C, 256), 256, 0, g->stream>>>(w->grad + l->w, s2, C);
     TP_LAUNCHED(g);
@@ -494,11 +516,11 @@ static void bn_backward(tp_gnn *w, int i, const tp_layer *l, const float *dy, fl
 
 /* ---- loss: softmax + cross-entropy ---- */
 
-/* One thread a sample: the gradient (p - t) / n of the logits, the loss term and whether
- * the argmax (first on ties) is right, summed into red[0] and red[1]. train = 0 scores only
- * (loss clamped as trainer.c's evaluation, no gradient). */
+/* One thread a sample: the gradient (p - t) / n of the logits, the loss term per[s] and
+ * whether the argmax (first on ties) is right, per[n + s]. train = 0 scores only (loss
+ * clamped as trainer.c's evaluation, no gradient). */
 __global__ void xent(const float *p, const int32_t *lab, float *g, int n, int K, float on, float off, int train,
-                     double *red)
+                     double *per)
 {
     TP_GRID_STRIDE(s, n)
     {
@@ -519,8 +541,31 @@ __global__ void xent(const float *p, const int32_t *lab, float *g, int n, int K,
             float py = ps[lab[s]];
             loss = -log((double)(py > 1e-30f ? py : 1e-30f));
         }
-        atomicAdd(&red[0], loss);
-        atomicAdd(&red[1], best == lab[s] ? 1.0 : 0.0);
+        per[s] = loss;
+        per[n + s] = best == lab[s] ? 1.0 : 0.0;
+    }
+}
+
+/* red[0] += sum of per[0..n), red[1] += sum of per[n..2n): one block of 256, a fixed order. */
+__global__ void fold_xent(const double *per, int n, double *red)
+{
+    __shared__ double a[256], b[256];
+    double x = 0, y = 0;
+    for (int s = threadIdx.x; s < n; s += 256)
+        x += per[s], y += per[n + s];
+    a[threadIdx.x] = x;
+    b[threadIdx.x] = y;
+    __syncthreads();
+    for (int h = 128; h; h >>= 1) {
+        if ((int)threadIdx.x < h) {
+            a[threadIdx.x] += a[threadIdx.x + h];
+            b[threadIdx.x] += b[threadIdx.x + h];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        red[0] += a[0];
+        red[1] += b[0];
     }
 }
 
@@ -530,7 +575,8 @@ static void reduce_loss(tp_gnn *w, int n, int train, float smoothing)
     int K = w->classes;
     float off = smoothing / (float)K, on = 1 - smoothing + off;
     xent<<<tp_blocks((size_t)n, 128), 128, 0, g->stream>>>(w->a[w->L], w->labels, w->d[w->L], n, K, on, off, train,
-                                                           w->red);
+                                                           w->per);
+    fold_xent<<<1, 256, 0, g->stream>>>(w->per, n, w->red);
     TP_LAUNCHED(g);
 }
 
@@ -625,6 +671,10 @@ static tp_gnn *create(tp_gpu *g, const tp_net *net, int cap)
     }
     w->col = (float *)galloc(w, (w->col_cap + 1) * sizeof(float));
     w->stat = (double *)galloc(w, 2 * (size_t)maxc * sizeof(double));
+    w->part = (double *)galloc(w, 2 * (size_t)SUM_LANES * (size_t)maxc * sizeof(double));
+    w->per = (double *)galloc(w, 2 * (size_t)cap * sizeof(double));
+    w->m = (float *)galloc(w, (w->ntrain + 1) * sizeof(float));
+    w->v = (float *)galloc(w, (w->ntrain + 1) * sizeof(float));
     w->labels = (int32_t *)galloc(w, (size_t)cap * sizeof(int32_t));
     w->idx = (int64_t *)galloc(w, (size_t)cap * sizeof(int64_t));
     w->red = (double *)galloc(w, 2 * sizeof(double));
@@ -681,7 +731,7 @@ static int load_records(tp_gnn *w, int slot, const void *recs, int64_t n, const 
     cudaFree(w->rec[slot]);
     w->rec[slot] = NULL;
     w->nrec[slot] = 0;
-    if (bytes + (256u << 20) > freeb) /* leave room for cuBLAS' workspaces */
+    if (bytes + ((size_t)1280 << 20) > freeb) /* room for cuBLAS' workspaces and bf16 operands */
         return -1;
     w->rec[slot] = (unsigned char *)dalloc(g, bytes);
     TP_CU(g, cudaMemcpyAsync(w->rec[slot], recs, bytes, cudaMemcpyHostToDevice, g->stream));
@@ -903,12 +953,15 @@ static void step(tp_gnn *w, tp_optim *o, size_t first, double lr)
     size_t n = o->n;
     if (first + n > w->ntrain)
         g->die("gpu: optimiser over [%zu, %zu) beyond %zu trainable parameters", first, first + n, w->ntrain);
-    if (!w->m) { /* the moments start from the host optimiser's state */
-        w->m = (float *)galloc(w, (n + 1) * sizeof(float));
-        w->v = (float *)galloc(w, (n + 1) * sizeof(float));
+    if (!w->mn) { /* the moments start from the host optimiser's state */
         w->mfirst = first;
-        TP_CU(g, cudaMemcpyAsync(w->m, o->m, n * sizeof(float), cudaMemcpyHostToDevice, g->stream));
-        TP_CU(g, cudaMemcpyAsync(w->v, o->v, n * sizeof(float), cudaMemcpyHostToDevice, g->stream));
+        w->mn = n;
+        TP_CU(g, cudaMemcpyAsync(w->m + first, o->m, n * sizeof(float), cudaMemcpyHostToDevice, g->stream));
+        TP_CU(g, cudaMemcpyAsync(w->v + first, o->v, n * sizeof(float), cudaMemcpyHostToDevice, g->stream));
+        TP_CU(g, cudaStreamSynchronize(g->stream));
+    } else if (first != w->mfirst || n != w->mn) {
+        g->die("gpu: the optimiser's range changed from [%zu, %zu) to [%zu, %zu)", w->mfirst, w->mfirst + w->mn, first,
+               first + n);
     }
     o->t++;
     float *p = w->params + first;
@@ -916,14 +969,15 @@ static void step(tp_gnn *w, tp_optim *o, size_t first, double lr)
     unsigned B = tp_blocks(n, 256);
     if (o->decay > 0)
         decay_k<<<B, 256, 0, g->stream>>>(p, n, (float)(1 - lr * o->decay));
+    float *m = w->m + first, *v = w->v + first;
     switch (o->kind) {
-    case TP_OPT_SGD: sgd_k<<<B, 256, 0, g->stream>>>(p, gr, w->m, n, (float)o->momentum, (float)lr, o->nesterov); break;
+    case TP_OPT_SGD: sgd_k<<<B, 256, 0, g->stream>>>(p, gr, m, n, (float)o->momentum, (float)lr, o->nesterov); break;
     case TP_OPT_ADAM: {
         float a = (float)(lr * sqrt(1 - pow(o->beta2, (double)o->t)) / (1 - pow(o->beta1, (double)o->t)));
-        adam_k<<<B, 256, 0, g->stream>>>(p, gr, w->m, w->v, n, (float)o->beta1, (float)o->beta2, (float)o->eps, a);
+        adam_k<<<B, 256, 0, g->stream>>>(p, gr, m, v, n, (float)o->beta1, (float)o->beta2, (float)o->eps, a);
         break;
     }
-    case TP_OPT_ADAGRAD: adagrad_k<<<B, 256, 0, g->stream>>>(p, gr, w->v, n, (float)lr, (float)o->eps); break;
+    case TP_OPT_ADAGRAD: adagrad_k<<<B, 256, 0, g->stream>>>(p, gr, v, n, (float)lr, (float)o->eps); break;
     }
     TP_LAUNCHED(g);
 }

@@ -115,7 +115,11 @@ void tp_gemm(tp_gpu *g, int transA, int transB, int M, int N, int K, float alpha
         TP_BLAS(g, cublasSgemm(g->blas, ob, oa, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
         return;
     }
-    size_t na = (size_t)(transA ? K : M) * (size_t)lda, nb = (size_t)(transB ? N : K) * (size_t)ldb;
+    /* the stored extent of each operand: rows - 1 full strides and one row; B starts on a
+     * 16-byte boundary so cuBLAS may use tensor cores */
+    size_t na = (size_t)((transA ? K : M) - 1) * (size_t)lda + (size_t)(transA ? M : K);
+    size_t nb = (size_t)((transB ? N : K) - 1) * (size_t)ldb + (size_t)(transB ? K : N);
+    na = (na + 7) / 8 * 8;
     if (na + nb > g->bf_cap) {
         TP_CU(g, cudaStreamSynchronize(g->stream));
         cudaFree(g->bf);

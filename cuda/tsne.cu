@@ -104,10 +104,14 @@ __device__ static inline uint32_t fkey(float f)
     return (u & 0x80000000u) ? ~u : u | 0x80000000u;
 }
 
-/* Row q of a query block: the key of candidate j; the query itself sorts last. */
+/* Row q of a query block: the key of candidate j; the query itself sorts last, after
+ * every other key (a NaN distance included), so it is never among its k neighbours. */
 __device__ static inline uint32_t knn_key(const float *s, float nq, const float *norm, int64_t j, int64_t self)
 {
-    return j == self ? 0xffffffffu : fkey(s[j] + nq + norm[j]);
+    if (j == self)
+        return 0xffffffffu;
+    float f = s[j] + nq + norm[j];
+    return isnan(f) ? 0xfffffffeu : fkey(f);
 }
 
 /* One block per query q0 + blockIdx.x: the k candidates of smallest key into cand (k per

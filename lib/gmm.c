@@ -1053,7 +1053,7 @@ static void ws_alloc(ws *w, int64_t n, int d, int k, int threads)
 }
 
 /* Whether the samples go to dev: a GPU, and few enough of them for its int-sized products. */
-static int on_gpu(const tp_device *dev, int64_t n) { return dev && tp_device_is_gpu(dev) && n <= INT32_MAX / 2; }
+static int on_gpu(const tp_device *dev, int64_t n) { return dev && tp_device_is_gpu(dev) && n >= 1 && n <= INT32_MAX / 2; }
 
 /* Puts w's samples on dev's GPU: from here on the E-step and the M-step's sums run there. */
 static void gpu_attach(ws *w, const tp_device *dev)

@@ -38,8 +38,8 @@ typedef struct {
     /* Keeps n records (format f) on the device in slot 0 or 1 (train, validation). 0, or
      * -1 when they do not fit in device memory (nothing is kept then). */
     int (*load_records)(tp_gnn *w, int slot, const void *recs, int64_t n, const tp_gnn_records *f);
-    /* Makes the batch from records idx[0..n) of a slot (idx on the host, n <= cap); dies
-     * naming the record when a label is outside [0, classes). */
+    /* Makes the batch from records idx[0..n) of a slot (idx on the host, n <= cap). The
+     * caller checks the labels (within [0, classes)) before load_records. */
     void (*gather)(tp_gnn *w, int slot, const int64_t *idx, int n);
     /* As tp_nn_forward: train uses dropout drawn from key (the step generator's key) with
      * samples numbered from first, and batch statistics. */

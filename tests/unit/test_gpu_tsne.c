@@ -259,6 +259,7 @@ int main(void)
     test_knn(api, g, 1500, 20, 31);
     test_knn(api, g, 3000, 50, 91);
     test_knn(api, g, 300, 7, 299); /* every other point: k a little above a power of two */
+    test_knn(api, g, 10000, 5, 15); /* more than one query block */
     int64_t n = 1200;
     float *x = points(n, 10, 3);
     tp_csr P;
