@@ -41,10 +41,13 @@ void tp_out_open(tp_outfile *o, const char *path)
         size_t n = strlen(o->target) + 32;
         o->tmp = tp_alloc(n, 1);
         snprintf(o->tmp, n, "%s.tmp.%ld", o->target, (long)getpid());
+        tp_register_tmp(o->tmp); /* before it exists: a signal at any point finds it */
         o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (o->fd < 0)
-            tp_die("%s: cannot create: %s", path, strerror(errno));
-        tp_register_tmp(o->tmp);
+        if (o->fd < 0) {
+            int e = errno;
+            tp_forget_tmp(o->tmp);
+            tp_die("%s: cannot create: %s", path, strerror(e));
+        }
     }
     tp_pipe_grow(o->fd);
     o->buf = tp_alloc(OUT_BUF, 1);
