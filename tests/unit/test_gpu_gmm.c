@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "gpu_check.h"
 #include "device.h"
 #include "gmm.h"
 #include "rng.h"
@@ -30,13 +31,6 @@
 #define GUARD 256 /* bytes after each output */
 #define SENTINEL 0xA5
 #define TOL 1e-10
-
-static void die(const char *fmt, ...)
-{
-    (void)fmt;
-    fprintf(stderr, "the CUDA backend died\n");
-    exit(1);
-}
 
 /* bytes of storage and GUARD more, all set to the sentinel */
 static void *gbuf(size_t bytes)
@@ -342,13 +336,8 @@ static void check_api(const tp_device *dev, const double *X, int64_t n, int d, i
 
 int main(void)
 {
-    char why[512];
-    const tp_gpu_api *api = tp_gpu_load(why, sizeof why);
-    tp_gpu *g = api ? api->open(0, TP_PREC_FP32, die, why, sizeof why) : NULL;
-    if (!g) {
-        printf("no GPU: %s\n", why);
-        return 77;
-    }
+    const tp_gpu_api *api;
+    tp_gpu *g = gpu_check_open(&api);
     tp_device dev = {.api = api, .gpu = g, .prec = TP_PREC_FP32};
     api->describe(g, dev.name, sizeof dev.name);
     printf("on %s\n", dev.name);

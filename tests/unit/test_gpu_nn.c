@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "gpu_check.h"
 #include "device.h"
 #include "nn.h"
 #include "optim.h"
@@ -245,26 +246,11 @@ static void check_optimisers(const tp_device *dev)
     tp_net_free(&net);
 }
 
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
-
 int main(void)
 {
     tp_device dev;
-    char why[512];
-    const tp_gpu_api *api = tp_gpu_load(why, sizeof why);
-    tp_gpu *gpu = api ? api->open(0, TP_PREC_FP32, die, why, sizeof why) : NULL;
-    if (!gpu) {
-        printf("no GPU: %s\n", why);
-        return 77;
-    }
+    const tp_gpu_api *api;
+    tp_gpu *gpu = gpu_check_open(&api);
     memset(&dev, 0, sizeof dev);
     dev.api = api;
     dev.gpu = gpu;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "gpu_check.h"
 #include "device.h"
 #include "knn.h"
 #include "rng.h"
@@ -18,16 +19,6 @@
 #define GUARD 64
 #define SENT_I ((int32_t)0x5a5a5a5a)
 #define SENT_D (-1234.5678)
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 /* n points in dim dimensions, in 5 clusters */
 static float *points(int64_t n, int dim, uint64_t seed)
@@ -249,13 +240,8 @@ static void test_optimize(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
 
 int main(void)
 {
-    char why[512];
-    const tp_gpu_api *api = tp_gpu_load(why, sizeof why);
-    tp_gpu *g = api ? api->open(0, TP_PREC_FP32, die, why, sizeof why) : NULL;
-    if (!g) {
-        printf("no GPU: %s\n", why);
-        return 77;
-    }
+    const tp_gpu_api *api;
+    tp_gpu *g = gpu_check_open(&api);
     test_knn(api, g, 1500, 20, 31);
     test_knn(api, g, 3000, 50, 91);
     test_knn(api, g, 300, 7, 299); /* every other point: k a little above a power of two */
