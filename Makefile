@@ -155,7 +155,7 @@ bench: all
 bench-vgg16: all
 	@tests/bench/vgg16.sh
 
-# tpipe on an NVIDIA GPU beside PyTorch on the same GPU (about 5 minutes on an H100); it builds
+# tpipe on an NVIDIA GPU beside PyTorch on the same GPU (sized for about 5 minutes on an H100; not yet timed); it builds
 # with one job per core itself, for the GPU at hand
 bench-gpu:
 	@tests/bench/gpu.sh

@@ -20,8 +20,8 @@
 #
 # Needs an NVIDIA GPU, nvcc (the build makes build/libtpipe-cuda.so), PyTorch with CUDA for
 # the peers and the probe, and data/mnist (make data; nothing is fetched). Builds with make
-# -j(cores) first. Refuses to run (exit 1) when 'train --device cuda' does not work. About
-# 5 minutes on an H100. Knobs: PRECISION=fp32|tf32|bf16 (both sides' training; default
+# -j(cores) first. Refuses to run (exit 1) when 'train --device cuda' does not work. Sized
+# for about 5 minutes on an H100 (not yet timed). Knobs: PRECISION=fp32|tf32|bf16 (both sides' training; default
 # fp32), PYTHON=interpreter with torch, CUDA_ARCH (default: the GPU's own, from nvidia-smi).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
