@@ -105,7 +105,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
 
-build/cuda/%.o: cuda/%.cu cuda/common.cuh $(wildcard lib/*.h)
+build/cuda/%.o: cuda/%.cu $(wildcard cuda/*.h cuda/*.cuh lib/*.h)
 	@mkdir -p $(dir $@)
 	$(NVCC) -O3 $(CUDA_ARCH) -Ilib -Xcompiler -fPIC,-Wall,-Wextra -c $< -o $@
 

@@ -15,9 +15,7 @@
 #include "common.cuh"
 
 extern "C" {
-#include "philox.h"
-#include "preprocess.h"
-#include "stream.h"
+#include "nn_elem.h"
 }
 
 #define COL_FLOATS (256u << 20) /* im2col scratch: up to 1 GiB */
@@ -173,65 +171,22 @@ static void channel_sums(tp_gpu *g, const float *x, const float *h, size_t rows,
 
 /* ---- convolution: x [n, ih, iw, ic], kernel [kh, kw, ic, oc], y [n, oh, ow, oc] ---- */
 
-struct conv_shape {
-    int ih, iw, ic, oh, ow, kh, kw, sh, sw, pt, pl;
-};
-
-static conv_shape shape_of(const tp_layer *l)
+static tp_conv_shape shape_of(const tp_layer *l)
 {
-    conv_shape s = {l->ih, l->iw, l->ic, l->oh, l->ow, l->kh, l->kw, l->sh, l->sw, l->pad_t, l->pad_l};
+    tp_conv_shape s = {l->ih, l->iw, l->ic, l->oh, l->ow, l->kh, l->kw, l->sh, l->sw, l->pad_t, l->pad_l};
     return s;
 }
 
-/* col[(s, oy, ox), (ky, kx, c)] = x[s, oy*sh + ky - pt, ox*sw + kx - pl, c] or 0 outside. */
-__global__ void im2col_k(conv_shape c, const float *x, int m, float *col)
+/* The m samples' im2col rows (nn_elem.h: tp_im2col_at). */
+__global__ void im2col_k(tp_conv_shape c, const float *x, int m, float *col)
 {
-    size_t K = (size_t)c.kh * c.kw * c.ic, n = (size_t)m * c.oh * c.ow * K;
-    TP_GRID_STRIDE(i, n)
-    {
-        size_t row = i / K, k = i % K;
-        int ch = (int)(k % (size_t)c.ic), kx = (int)(k / (size_t)c.ic % (size_t)c.kw), ky = (int)(k / ((size_t)c.ic * c.kw));
-        int ox = (int)(row % (size_t)c.ow), oy = (int)(row / (size_t)c.ow % (size_t)c.oh);
-        size_t s = row / ((size_t)c.ow * c.oh);
-        int iy = oy * c.sh + ky - c.pt, ix = ox * c.sw + kx - c.pl;
-        col[i] = iy < 0 || iy >= c.ih || ix < 0 || ix >= c.iw
-                     ? 0.0f
-                     : x[((s * (size_t)c.ih + (size_t)iy) * (size_t)c.iw + (size_t)ix) * (size_t)c.ic + (size_t)ch];
-    }
+    TP_GRID_STRIDE(i, (size_t)m * c.oh * c.ow * c.kh * c.kw * c.ic) col[i] = tp_im2col_at(&c, x, i);
 }
 
-/* The adjoint of im2col, gathered: dx[s, iy, ix, c] = the sum of every column entry that
- * im2col read from there, in the order col2im in nn.c adds them (output rows ascending, so
- * kernel offsets descending). */
-__global__ void col2im_k(conv_shape c, const float *col, int m, float *dx)
+/* The adjoint of im2col for m samples, gathered (nn_elem.h: tp_col2im_at). */
+__global__ void col2im_k(tp_conv_shape c, const float *col, int m, float *dx)
 {
-    size_t K = (size_t)c.kh * c.kw * c.ic, n = (size_t)m * c.ih * c.iw * c.ic;
-    TP_GRID_STRIDE(i, n)
-    {
-        int ch = (int)(i % (size_t)c.ic), ix = (int)(i / (size_t)c.ic % (size_t)c.iw),
-            iy = (int)(i / ((size_t)c.ic * c.iw) % (size_t)c.ih);
-        size_t s = i / ((size_t)c.ic * c.iw * c.ih);
-        float sum = 0;
-        for (int ky = c.kh - 1; ky >= 0; ky--) {
-            int ty = iy + c.pt - ky;
-            if (ty < 0 || ty % c.sh)
-                continue;
-            int oy = ty / c.sh;
-            if (oy >= c.oh)
-                continue;
-            for (int kx = c.kw - 1; kx >= 0; kx--) {
-                int tx = ix + c.pl - kx;
-                if (tx < 0 || tx % c.sw)
-                    continue;
-                int ox = tx / c.sw;
-                if (ox >= c.ow)
-                    continue;
-                sum += col[((s * (size_t)c.oh + (size_t)oy) * (size_t)c.ow + (size_t)ox) * K +
-                           ((size_t)ky * (size_t)c.kw + (size_t)kx) * (size_t)c.ic + (size_t)ch];
-            }
-        }
-        dx[i] = sum;
-    }
+    TP_GRID_STRIDE(i, (size_t)m * c.ih * c.iw * c.ic) dx[i] = tp_col2im_at(&c, col, i);
 }
 
 static void conv_forward(tp_gnn *w, const tp_layer *l, const float *x, float *y, int n)
@@ -346,61 +301,20 @@ static void dense_backward(tp_gnn *w, const tp_layer *l, const float *x, const f
 
 /* ---- pooling: x [n, ih, iw, c], y [n, oh, ow, c]; valid windows ---- */
 
-__global__ void pool_fwd(conv_shape c, int maxpool, const float *x, float *y, int32_t *arg, int n)
+__global__ void pool_fwd(tp_conv_shape c, int maxpool, const float *x, float *y, int32_t *arg, int n)
 {
-    size_t osz = (size_t)c.oh * c.ow * c.ic, isz = (size_t)c.ih * c.iw * c.ic;
-    float inv = 1.0f / (float)(c.kh * c.kw);
-    TP_GRID_STRIDE(o, (size_t)n * osz)
+    TP_GRID_STRIDE(o, (size_t)n * c.oh * c.ow * c.ic)
     {
-        size_t s = o / osz, r = o % osz;
-        int ch = (int)(r % (size_t)c.ic), ox = (int)(r / (size_t)c.ic % (size_t)c.ow), oy = (int)(r / ((size_t)c.ic * c.ow));
-        float best = -FLT_MAX, sum = 0;
-        int32_t at = (int32_t)(((oy * c.sh) * c.iw + ox * c.sw) * c.ic + ch); /* an all-NaN window: its first */
-        for (int ky = 0; ky < c.kh; ky++)
-            for (int kx = 0; kx < c.kw; kx++) {
-                int32_t idx = (int32_t)((((oy * c.sh + ky) * c.iw) + ox * c.sw + kx) * c.ic + ch);
-                float v = x[s * isz + (size_t)idx];
-                sum += v;
-                if (v > best) {
-                    best = v;
-                    at = idx;
-                }
-            }
-        if (maxpool) {
-            y[o] = best;
+        int32_t at;
+        y[o] = tp_pool_fwd_at(&c, maxpool, x, o, &at);
+        if (maxpool)
             arg[o] = at;
-        } else {
-            y[o] = sum * inv;
-        }
     }
 }
 
-/* dx[s, iy, ix, c] = the sum over the windows holding it, in output order (as nn.c adds). */
-__global__ void pool_bwd(conv_shape c, int maxpool, const float *dy, const int32_t *arg, float *dx, int n)
+__global__ void pool_bwd(tp_conv_shape c, int maxpool, const float *dy, const int32_t *arg, float *dx, int n)
 {
-    size_t osz = (size_t)c.oh * c.ow * c.ic, isz = (size_t)c.ih * c.iw * c.ic;
-    float inv = 1.0f / (float)(c.kh * c.kw);
-    TP_GRID_STRIDE(i, (size_t)n * isz)
-    {
-        size_t s = i / isz, r = i % isz;
-        int ch = (int)(r % (size_t)c.ic), ix = (int)(r / (size_t)c.ic % (size_t)c.iw), iy = (int)(r / ((size_t)c.ic * c.iw));
-        int y0 = iy - c.kh + 1, x0 = ix - c.kw + 1;
-        y0 = y0 <= 0 ? 0 : (y0 + c.sh - 1) / c.sh;
-        x0 = x0 <= 0 ? 0 : (x0 + c.sw - 1) / c.sw;
-        int y1 = iy / c.sh, x1 = ix / c.sw;
-        y1 = y1 < c.oh - 1 ? y1 : c.oh - 1;
-        x1 = x1 < c.ow - 1 ? x1 : c.ow - 1;
-        float sum = 0;
-        for (int oy = y0; oy <= y1; oy++)
-            for (int ox = x0; ox <= x1; ox++) {
-                size_t o = s * osz + ((size_t)oy * (size_t)c.ow + (size_t)ox) * (size_t)c.ic + (size_t)ch;
-                if (maxpool)
-                    sum += arg[o] == (int32_t)r ? dy[o] : 0.0f;
-                else
-                    sum += dy[o] * inv;
-            }
-        dx[i] = sum;
-    }
+    TP_GRID_STRIDE(i, (size_t)n * c.ih * c.iw * c.ic) dx[i] = tp_pool_bwd_at(&c, maxpool, dy, arg, i);
 }
 
 /* ---- global average pooling: x [n, h, w, c], y [n, c] ---- */
@@ -516,34 +430,12 @@ static void bn_backward(tp_gnn *w, int i, const tp_layer *l, const float *dy, fl
 
 /* ---- loss: softmax + cross-entropy ---- */
 
-/* One thread a sample: the gradient (p - t) / n of the logits, the loss term per[s] and
- * whether the argmax (first on ties) is right, per[n + s]. train = 0 scores only (loss
- * clamped as trainer.c's evaluation, no gradient). */
+/* One thread a sample (nn_elem.h: tp_xent_at): the logits' gradient, per[s] the loss term,
+ * per[n + s] whether the prediction is right. */
 __global__ void xent(const float *p, const int32_t *lab, float *g, int n, int K, float on, float off, int train,
                      double *per)
 {
-    TP_GRID_STRIDE(s, n)
-    {
-        const float *ps = p + s * (size_t)K;
-        double loss = 0;
-        int best = 0;
-        for (int k = 0; k < K; k++) {
-            float pk = ps[k];
-            best = pk > ps[best] ? k : best;
-            if (!train)
-                continue;
-            float t = k == lab[s] ? on : off;
-            if (t > 0)
-                loss -= t * (isnan(pk) ? (double)NAN : log((double)(pk > 1e-30f ? pk : 1e-30f)));
-            g[s * (size_t)K + (size_t)k] = (pk - t) / (float)n;
-        }
-        if (!train) {
-            float py = ps[lab[s]];
-            loss = -log((double)(py > 1e-30f ? py : 1e-30f));
-        }
-        per[s] = loss;
-        per[n + s] = best == lab[s] ? 1.0 : 0.0;
-    }
+    TP_GRID_STRIDE(s, n) tp_xent_at(p, lab, g, n, K, on, off, train, per, s);
 }
 
 /* red[0] += sum of per[0..n), red[1] += sum of per[n..2n): one block of 256, a fixed order. */
@@ -741,52 +633,10 @@ static int load_records(tp_gnn *w, int slot, const void *recs, int64_t n, const 
     return 0;
 }
 
-/* Element j of a field of dtype d at p, as a double (tp_elem_as_double's twin). */
-__device__ double elem(const unsigned char *p, int d, int64_t j)
-{
-    switch (d) {
-    case TP_U8: return p[j];
-    case TP_I8: return ((const int8_t *)p)[j];
-    case TP_U16: { uint16_t v; memcpy(&v, p + 2 * j, 2); return v; }
-    case TP_I16: { int16_t v; memcpy(&v, p + 2 * j, 2); return v; }
-    case TP_I32: { int32_t v; memcpy(&v, p + 4 * j, 4); return v; }
-    case TP_I64: { int64_t v; memcpy(&v, p + 8 * j, 8); return (double)v; }
-    case TP_F16: { __half_raw h; memcpy(&h.x, p + 2 * j, 2); return (double)__half2float(__half(h)); }
-    case TP_F32: { float v; memcpy(&v, p + 4 * j, 4); return v; }
-    case TP_F64: { double v; memcpy(&v, p + 8 * j, 8); return v; }
-    }
-    return 0;
-}
-
-/* One thread a pixel: record idx[s]'s x scaled and prepared into x[s], its label. */
+/* One work item a pixel (nn_elem.h: tp_gather_at): the batch's inputs and labels. */
 __global__ void gather_k(const unsigned char *rec, tp_gnn_records f, const int64_t *idx, int n, float *x, int32_t *lab)
 {
-    int C = f.prep == TP_PREP_RESCALE || f.prep == TP_PREP_TF ? 1 : f.channels;
-    size_t pix = (size_t)f.xelem / (size_t)C;
-    TP_GRID_STRIDE(i, (size_t)n * pix)
-    {
-        size_t s = i / pix, q = i % pix;
-        const unsigned char *r = rec + (size_t)idx[s] * f.rsz;
-        float v[3];
-        for (int c = 0; c < C; c++)
-            v[c] = (float)(elem(r + f.xoff, f.xdtype, (int64_t)(q * (size_t)C + (size_t)c)) * f.scale);
-        float *o = x + s * (size_t)f.xelem + q * (size_t)C;
-        if (f.prep == TP_PREP_RESCALE)
-            o[0] = v[0];
-        else if (f.prep == TP_PREP_TF)
-            o[0] = v[0] - 1.0f;
-        else if (f.prep == TP_PREP_CAFFE) {
-            o[0] = v[2] - 103.939f;
-            o[1] = v[1] - 116.779f;
-            o[2] = v[0] - 123.68f;
-        } else {
-            const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
-            for (int c = 0; c < 3; c++)
-                o[c] = (v[c] - mean[c]) / sd[c];
-        }
-        if (q == 0)
-            lab[s] = (int32_t)elem(r + f.yoff, f.ydtype, 0);
-    }
+    TP_GRID_STRIDE(i, (size_t)n * ((size_t)f.xelem / (size_t)tp_gather_width(&f))) tp_gather_at(rec, &f, idx, i, x, lab);
 }
 
 static void gather(tp_gnn *w, int slot, const int64_t *idx, int n)
@@ -801,8 +651,7 @@ static void gather(tp_gnn *w, int slot, const int64_t *idx, int n)
     TP_CU(g, cudaMemcpyAsync(w->idx, pin, (size_t)n * sizeof *idx, cudaMemcpyHostToDevice, g->stream));
     TP_CU(g, cudaEventRecord(w->ev[k], g->stream));
     const tp_gnn_records *f = &w->fmt[slot];
-    int C = f->prep == TP_PREP_RESCALE || f->prep == TP_PREP_TF ? 1 : f->channels;
-    size_t pix = (size_t)f->xelem / (size_t)C;
+    size_t pix = (size_t)f->xelem / (size_t)tp_gather_width(f);
     gather_k<<<tp_blocks((size_t)n * pix, 256), 256, 0, g->stream>>>(w->rec[slot], *f, w->idx, n, w->a[0], w->labels);
     TP_LAUNCHED(g);
 }
