@@ -49,6 +49,9 @@ static inline unsigned tp_blocks(size_t n, unsigned threads)
 #define TP_GRID_STRIDE(i, n)                                                                                            \
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (size_t)(n); i += (size_t)gridDim.x * blockDim.x)
 
+/* bytes of device memory (at least 1); dies naming the size when the device is full. */
+void *tp_dev_alloc(tp_gpu *g, size_t bytes);
+
 /* Row-major C[M x N] = alpha op(A)[M x K] op(B)[K x N] + beta C, with lda/ldb/ldc the row
  * lengths as stored (the cblas_sgemm convention, mapped onto column-major cuBLAS). In bf16
  * mode A and B are rounded to bf16 (accumulation and C stay fp32). */

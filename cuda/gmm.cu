@@ -31,15 +31,8 @@ struct tp_gpu_gmm {
 
 enum { COV_FULL, COV_TIED, COV_DIAG, COV_SPHERICAL };
 
-static double *galloc(tp_gpu *g, size_t n)
-{
-    void *p = NULL;
-    cudaError_t e = cudaMalloc(&p, (n ? n : 1) * sizeof(double));
-    if (e != cudaSuccess)
-        g->die("cuda: cannot allocate %.1f MiB on the device for gmm: %s", (double)(n * sizeof(double)) / (1u << 20),
-               cudaGetErrorString(e));
-    return (double *)p;
-}
+/* n doubles on the device. */
+static double *galloc(tp_gpu *g, size_t n) { return (double *)tp_dev_alloc(g, n * sizeof(double)); }
 
 __global__ void fill(double *v, size_t n, double x)
 {

@@ -171,12 +171,6 @@ static void channel_sums(tp_gpu *g, const float *x, const float *h, size_t rows,
 
 /* ---- convolution: x [n, ih, iw, ic], kernel [kh, kw, ic, oc], y [n, oh, ow, oc] ---- */
 
-static tp_conv_shape shape_of(const tp_layer *l)
-{
-    tp_conv_shape s = {l->ih, l->iw, l->ic, l->oh, l->ow, l->kh, l->kw, l->sh, l->sw, l->pad_t, l->pad_l};
-    return s;
-}
-
 /* The m samples' im2col rows (nn_elem.h: tp_im2col_at). */
 __global__ void im2col_k(tp_conv_shape c, const float *x, int m, float *col)
 {
@@ -201,7 +195,7 @@ static void conv_forward(tp_gnn *w, const tp_layer *l, const float *x, float *y,
         const float *col = x + (size_t)s * isz;
         size_t rows = (size_t)m * pix;
         if (!conv_direct(l)) {
-            im2col_k<<<tp_blocks(rows * K, 256), 256, 0, g->stream>>>(shape_of(l), col, m, w->col);
+            im2col_k<<<tp_blocks(rows * K, 256), 256, 0, g->stream>>>(tp_conv_shape_of(l), col, m, w->col);
             TP_LAUNCHED(g);
             col = w->col;
         }
@@ -228,7 +222,7 @@ static void conv_backward(tp_gnn *w, const tp_layer *l, const float *x, const fl
         size_t rows = (size_t)m * pix;
         const float *gs = dy + (size_t)s * osz, *col = x + (size_t)s * isz;
         if (!conv_direct(l)) {
-            im2col_k<<<tp_blocks(rows * K, 256), 256, 0, g->stream>>>(shape_of(l), col, m, w->col);
+            im2col_k<<<tp_blocks(rows * K, 256), 256, 0, g->stream>>>(tp_conv_shape_of(l), col, m, w->col);
             TP_LAUNCHED(g);
             col = w->col;
         }
@@ -240,7 +234,7 @@ static void conv_backward(tp_gnn *w, const tp_layer *l, const float *x, const fl
                     (int)K);
         } else {
             tp_gemm(g, 0, 1, (int)rows, (int)K, l->units, 1.0f, gs, l->units, W, l->units, 0.0f, w->col, (int)K);
-            col2im_k<<<tp_blocks((size_t)m * isz, 256), 256, 0, g->stream>>>(shape_of(l), w->col, m,
+            col2im_k<<<tp_blocks((size_t)m * isz, 256), 256, 0, g->stream>>>(tp_conv_shape_of(l), w->col, m,
                                                                              dx + (size_t)s * isz);
             TP_LAUNCHED(g);
         }
@@ -486,21 +480,12 @@ static double totals(tp_gnn *w, int64_t *right)
 
 /* ---- the table ---- */
 
-static void *dalloc(tp_gpu *g, size_t bytes)
-{
-    void *p = NULL;
-    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
-    if (e != cudaSuccess)
-        g->die("cuda: cannot allocate %.1f MiB on the device: %s", (double)bytes / (1u << 20), cudaGetErrorString(e));
-    return p;
-}
-
 /* A workspace buffer of bytes, with GUARD bytes after it. */
 static void *galloc(tp_gnn *w, size_t bytes)
 {
     if (w->nbuf == MAX_BUFS)
         w->g->die("gpu: a network of too many layers");
-    void *p = dalloc(w->g, bytes + GUARD);
+    void *p = tp_dev_alloc(w->g, bytes + GUARD);
     TP_CU(w->g, cudaMemsetAsync((char *)p + bytes, GUARD_BYTE, GUARD, w->g->stream));
     w->buf[w->nbuf] = p;
     w->bufsz[w->nbuf++] = bytes;
@@ -625,7 +610,7 @@ static int load_records(tp_gnn *w, int slot, const void *recs, int64_t n, const 
     w->nrec[slot] = 0;
     if (bytes + ((size_t)1280 << 20) > freeb) /* room for cuBLAS' workspaces and bf16 operands */
         return -1;
-    w->rec[slot] = (unsigned char *)dalloc(g, bytes);
+    w->rec[slot] = (unsigned char *)tp_dev_alloc(g, bytes);
     TP_CU(g, cudaMemcpyAsync(w->rec[slot], recs, bytes, cudaMemcpyHostToDevice, g->stream));
     TP_CU(g, cudaStreamSynchronize(g->stream));
     w->nrec[slot] = n;
@@ -676,7 +661,7 @@ static void forward(tp_gnn *w, int n, int train, const uint32_t key[2], int64_t 
         case TP_L_DENSE: dense_forward(w, l, x, y, n); break;
         case TP_L_MAXPOOL:
         case TP_L_AVGPOOL:
-            pool_fwd<<<tp_blocks(count, 256), 256, 0, g->stream>>>(shape_of(l), l->kind == TP_L_MAXPOOL, x, y,
+            pool_fwd<<<tp_blocks(count, 256), 256, 0, g->stream>>>(tp_conv_shape_of(l), l->kind == TP_L_MAXPOOL, x, y,
                                                                    w->arg[i], n);
             break;
         case TP_L_GAP:
@@ -723,7 +708,7 @@ static void backward(tp_gnn *w, int n, float smoothing)
         case TP_L_AVGPOOL:
             if (dx)
                 pool_bwd<<<tp_blocks((size_t)n * out_size(w, i - 1), 256), 256, 0, g->stream>>>(
-                    shape_of(l), l->kind == TP_L_MAXPOOL, dy, w->arg[i], dx, n);
+                    tp_conv_shape_of(l), l->kind == TP_L_MAXPOOL, dy, w->arg[i], dx, n);
             break;
         case TP_L_GAP:
             if (dx)

@@ -24,6 +24,13 @@ typedef struct {
     int ih, iw, ic, oh, ow, kh, kw, sh, sw, pt, pl;
 } tp_conv_shape;
 
+/* The geometry of a conv or pool layer. */
+static inline tp_conv_shape tp_conv_shape_of(const tp_layer *l)
+{
+    tp_conv_shape s = {l->ih, l->iw, l->ic, l->oh, l->ow, l->kh, l->kw, l->sh, l->sw, l->pad_t, l->pad_l};
+    return s;
+}
+
 /* im2col entry i: x[s, oy*sh + ky - pt, ox*sw + kx - pl, c], or 0 outside the image. */
 TP_HD static inline float tp_im2col_at(const tp_conv_shape *c, const float *x, size_t i)
 {

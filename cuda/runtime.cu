@@ -70,7 +70,7 @@ static void describe(tp_gpu *g, char *buf, size_t len)
              g->prop.minor, (double)g->prop.totalGlobalMem / (1u << 30), driver / 1000, driver % 1000 / 10);
 }
 
-static void *dev_alloc(tp_gpu *g, size_t bytes)
+void *tp_dev_alloc(tp_gpu *g, size_t bytes)
 {
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
@@ -124,7 +124,7 @@ void tp_gemm(tp_gpu *g, int transA, int transB, int M, int N, int K, float alpha
         TP_CU(g, cudaStreamSynchronize(g->stream));
         cudaFree(g->bf);
         g->bf_cap = na + nb;
-        g->bf = (__nv_bfloat16 *)dev_alloc(g, g->bf_cap * sizeof *g->bf);
+        g->bf = (__nv_bfloat16 *)tp_dev_alloc(g, g->bf_cap * sizeof *g->bf);
     }
     __nv_bfloat16 *a = g->bf, *b = g->bf + na;
     to_bf16<<<tp_blocks(na, 256), 256, 0, g->stream>>>(A, a, na);
@@ -144,7 +144,7 @@ extern "C" __attribute__((visibility("default"))) const tp_gpu_api *tp_gpu_api_g
     api.close = close_device;
     api.describe = describe;
     api.set_precision = set_precision;
-    api.alloc = dev_alloc;
+    api.alloc = tp_dev_alloc;
     api.free = dev_free;
     api.upload = upload;
     api.download = download;

@@ -62,15 +62,6 @@ __global__ static void sum_kernel(const double *part, int64_t m, double *out, in
         out[0] = clamp && !(s > DBL_MIN) ? DBL_MIN : s;
 }
 
-static void *dalloc(tp_gpu *g, size_t bytes)
-{
-    void *p = NULL;
-    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
-    if (e != cudaSuccess)
-        g->die("cuda: cannot allocate %.1f MiB on the device: %s", (double)bytes / (1u << 20), cudaGetErrorString(e));
-    return p;
-}
-
 static void h2d(tp_gpu *g, void *dst, const void *src, size_t bytes)
 {
     TP_CU(g, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, g->stream));
@@ -258,14 +249,14 @@ static void knn(tp_gpu *g, const float *x, int64_t n, int d, int k, int32_t *idx
     int64_t qs = ((int64_t)1 << 24) / p2;
     qb = qb < qs ? qb : qs;
     qb = qb < 1 ? 1 : qb > n ? n : qb;
-    float *dx = (float *)dalloc(g, (size_t)n * d * sizeof(float));
-    float *norm = (float *)dalloc(g, (size_t)n * sizeof(float));
-    float *S = (float *)dalloc(g, (size_t)qb * n * sizeof(float));
-    int32_t *cand = (int32_t *)dalloc(g, (size_t)qb * k * sizeof(int32_t));
-    double *sd = (double *)dalloc(g, (size_t)qb * p2 * sizeof(double));
-    int32_t *si = (int32_t *)dalloc(g, (size_t)qb * p2 * sizeof(int32_t));
-    int32_t *oi = (int32_t *)dalloc(g, (size_t)qb * k * sizeof(int32_t));
-    double *od = (double *)dalloc(g, (size_t)qb * k * sizeof(double));
+    float *dx = (float *)tp_dev_alloc(g, (size_t)n * d * sizeof(float));
+    float *norm = (float *)tp_dev_alloc(g, (size_t)n * sizeof(float));
+    float *S = (float *)tp_dev_alloc(g, (size_t)qb * n * sizeof(float));
+    int32_t *cand = (int32_t *)tp_dev_alloc(g, (size_t)qb * k * sizeof(int32_t));
+    double *sd = (double *)tp_dev_alloc(g, (size_t)qb * p2 * sizeof(double));
+    int32_t *si = (int32_t *)tp_dev_alloc(g, (size_t)qb * p2 * sizeof(int32_t));
+    int32_t *oi = (int32_t *)tp_dev_alloc(g, (size_t)qb * k * sizeof(int32_t));
+    double *od = (double *)tp_dev_alloc(g, (size_t)qb * k * sizeof(double));
     h2d(g, dx, x, (size_t)n * d * sizeof(float));
     norms_kernel<<<tp_blocks((size_t)n, NT), NT, 0, g->stream>>>(dx, n, d, norm);
     TP_LAUNCHED(g);
@@ -497,17 +488,17 @@ static tp_gtsne *create(tp_gpu *g, const tp_csr *P, int d, double dof)
     w->nnz = P->row[n];
     w->d = d;
     w->dof = dof;
-    w->row = (int64_t *)dalloc(g, (size_t)(n + 1) * sizeof(int64_t));
-    w->col = (int32_t *)dalloc(g, (size_t)w->nnz * sizeof(int32_t));
-    w->val = (double *)dalloc(g, (size_t)w->nnz * sizeof(double));
+    w->row = (int64_t *)tp_dev_alloc(g, (size_t)(n + 1) * sizeof(int64_t));
+    w->col = (int32_t *)tp_dev_alloc(g, (size_t)w->nnz * sizeof(int32_t));
+    w->val = (double *)tp_dev_alloc(g, (size_t)w->nnz * sizeof(double));
     h2d(g, w->row, P->row, (size_t)(n + 1) * sizeof(int64_t));
     h2d(g, w->col, P->col, (size_t)w->nnz * sizeof(int32_t));
     h2d(g, w->val, P->val, (size_t)w->nnz * sizeof(double));
-    w->y = (double *)dalloc(g, m * sizeof(double));
-    w->grad = (double *)dalloc(g, m * sizeof(double));
-    w->update = (double *)dalloc(g, m * sizeof(double));
-    w->gains = (double *)dalloc(g, m * sizeof(double));
-    w->yf = (float *)dalloc(g, m * sizeof(float));
+    w->y = (double *)tp_dev_alloc(g, m * sizeof(double));
+    w->grad = (double *)tp_dev_alloc(g, m * sizeof(double));
+    w->update = (double *)tp_dev_alloc(g, m * sizeof(double));
+    w->gains = (double *)tp_dev_alloc(g, m * sizeof(double));
+    w->yf = (float *)tp_dev_alloc(g, m * sizeof(float));
     /* enough sweep blocks for about 8 per multiprocessor */
     int64_t bx = (n + TILE - 1) / TILE, want = 8 * (int64_t)g->prop.multiProcessorCount;
     int64_t ns = (want + bx - 1) / bx;
@@ -516,13 +507,13 @@ static tp_gtsne *create(tp_gpu *g, const tp_csr *P, int d, double dof)
     seg = (seg + TILE - 1) / TILE * TILE;
     w->seg = (int)seg;
     w->nseg = (int)((n + seg - 1) / seg);
-    w->rpart = (double *)dalloc(g, (size_t)w->nseg * m * sizeof(double));
-    w->zpart = (double *)dalloc(g, (size_t)w->nseg * (size_t)bx * sizeof(double));
+    w->rpart = (double *)tp_dev_alloc(g, (size_t)w->nseg * m * sizeof(double));
+    w->zpart = (double *)tp_dev_alloc(g, (size_t)w->nseg * (size_t)bx * sizeof(double));
     w->nattr = (int)((n + NT - 1) / NT);
     w->nupd = (int)tp_blocks(m, NT);
-    w->klpart = (double *)dalloc(g, (size_t)w->nattr * sizeof(double));
-    w->normpart = (double *)dalloc(g, (size_t)w->nupd * sizeof(double));
-    w->scal = (double *)dalloc(g, 4 * sizeof(double));
+    w->klpart = (double *)tp_dev_alloc(g, (size_t)w->nattr * sizeof(double));
+    w->normpart = (double *)tp_dev_alloc(g, (size_t)w->nupd * sizeof(double));
+    w->scal = (double *)tp_dev_alloc(g, 4 * sizeof(double));
     return w;
 }
 

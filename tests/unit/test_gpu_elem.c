@@ -78,12 +78,6 @@ static void run_cpu(tp_nn *w, tp_net *net, int n, uint64_t seed, int nan_block)
     free(y);
 }
 
-static tp_conv_shape shape_of(const tp_layer *l)
-{
-    tp_conv_shape s = {l->ih, l->iw, l->ic, l->oh, l->ow, l->kh, l->kw, l->sh, l->sw, l->pad_t, l->pad_l};
-    return s;
-}
-
 /* Layer 1 of "conv 3 1x1 / LAYER / flatten / dense 4 softmax", a convolution: its output
  * from im2col + sgemm, and its input gradient from dy W^T and the gathered col2im. */
 static void conv_case(const char *layer, int h, int wd, int c, int n)
@@ -96,7 +90,7 @@ static void conv_case(const char *layer, int h, int wd, int c, int n)
     tp_nn w;
     run_cpu(&w, &net, n, 21, 0);
     const tp_layer *l = &net.l[1];
-    tp_conv_shape sh = shape_of(l);
+    tp_conv_shape sh = tp_conv_shape_of(l);
     size_t K = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic, rows = (size_t)n * (size_t)l->oh * (size_t)l->ow;
     size_t U = (size_t)l->units, isz = (size_t)n * (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
     float *col = tp_alloc(rows * K, sizeof *col), *y = tp_alloc(rows * U, sizeof *y), *dx = tp_alloc(isz, sizeof *dx);
@@ -137,7 +131,7 @@ static void pool_case(const char *layer, int h, int wd, int c, int n, int nan_bl
     run_cpu(&w, &net, n, 33, nan_block);
     const tp_layer *l = &net.l[1];
     int maxpool = l->kind == TP_L_MAXPOOL;
-    tp_conv_shape sh = shape_of(l);
+    tp_conv_shape sh = tp_conv_shape_of(l);
     size_t osz = (size_t)n * (size_t)l->oh * (size_t)l->ow * (size_t)l->oc, isz = (size_t)n * (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
     float *y = tp_alloc(osz, sizeof *y), *dx = tp_alloc(isz, sizeof *dx);
     int32_t *arg = tp_alloc(osz, sizeof *arg);
