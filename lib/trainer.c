@@ -60,6 +60,16 @@ void tp_dataset_shape(const tp_dataset *d, int *h, int *w, int *c)
     *c = f->rank == 3 ? (int)f->shape[2] : f->rank == 2 ? 1 : (int)f->shape[0];
 }
 
+/* The label of record rec (number i of d): dies when it is outside [0, classes). */
+static int32_t label_of(const tp_dataset *d, const unsigned char *rec, int64_t i, int classes)
+{
+    int64_t y = (int64_t)tp_elem_as_double(rec + d->y->offset, d->y->dtype, 0);
+    if (y < 0 || y >= classes)
+        tp_die("%s: record %lld has label %lld, outside the network's %d classes", d->name, (long long)i, (long long)y,
+               classes);
+    return (int32_t)y;
+}
+
 /* m fetched records in buf into the network input (scaled, then prepared by prep when not
  * NULL) and labels; dies on a label outside [0, classes), naming the record by idx. */
 static void convert(tp_dataset *d, const unsigned char *buf, const int64_t *idx, int m, float *in, int32_t *lab,
@@ -71,11 +81,7 @@ static void convert(tp_dataset *d, const unsigned char *buf, const int64_t *idx,
         tp_to_float(rec + d->x->offset, d->x->dtype, ne, scale, in + (size_t)s * ne);
         if (prep)
             tp_prep_apply(prep, in + (size_t)s * ne, ne, channels);
-        int64_t y = (int64_t)tp_elem_as_double(rec + d->y->offset, d->y->dtype, 0);
-        if (y < 0 || y >= classes)
-            tp_die("%s: record %lld has label %lld, outside the network's %d classes", d->name, (long long)idx[s],
-                   (long long)y, classes);
-        lab[s] = (int32_t)y;
+        lab[s] = label_of(d, rec, idx[s], classes);
     }
 }
 
@@ -262,4 +268,55 @@ double tp_trainer_step(tp_trainer *t, tp_dataset *d, const unsigned char *recs, 
                 t->ws[0].grad[q] += t->ws[k].grad[q];
     }
     return loss;
+}
+
+int tp_gpu_keep_dataset(const tp_gpu_nn_api *gn, tp_gnn *gw, int slot, tp_dataset *d, const tp_net *net,
+                        const tp_prep *prep)
+{
+    if (!d->rs || (double)d->n * (double)d->rsz > 16e9)
+        return 0;
+    unsigned char *all = tp_alloc((size_t)d->n, d->rsz);
+    int64_t idx[1024];
+    for (int64_t b = 0; b < d->n; b += 1024) {
+        int q = (int)(d->n - b < 1024 ? d->n - b : 1024);
+        for (int s = 0; s < q; s++)
+            idx[s] = b + s;
+        tp_dataset_fetch(d, idx, q, all + (size_t)b * d->rsz);
+    }
+    for (int64_t i = 0; i < d->n; i++)
+        label_of(d, all + (size_t)i * d->rsz, i, net->classes);
+    tp_gnn_records f = {d->rsz, d->x->offset, d->y->offset, (int)d->x->dtype, (int)d->y->dtype,
+                        (int64_t)d->x->nelem, prep->scale, (int)prep->mode, net->ic};
+    int rc = gn->load_records(gw, slot, all, d->n, &f);
+    free(all);
+    return rc == 0;
+}
+
+void tp_gpu_evaluate(const tp_gpu_nn_api *gn, tp_gnn *gw, tp_dataset *d, int resident, int batch, const tp_prep *prep,
+                     const tp_net *net, double *loss, double *acc)
+{
+    int64_t *idx = tp_alloc((size_t)batch, sizeof *idx), right = 0;
+    unsigned char *recs = resident ? NULL : tp_alloc((size_t)batch, d->rsz);
+    float *x = resident ? NULL : tp_alloc((size_t)batch, tp_layer_out_size(net, -1) * sizeof(float));
+    int32_t *lab = tp_alloc((size_t)batch, sizeof *lab);
+    double sum = 0;
+    for (int64_t b = 0; b < d->n; b += batch) {
+        int m = (int)(d->n - b < batch ? d->n - b : batch);
+        for (int s = 0; s < m; s++)
+            idx[s] = b + s;
+        if (resident) {
+            gn->gather(gw, 1, idx, m);
+        } else {
+            tp_dataset_fetch(d, idx, m, recs);
+            tp_batch_input(d, recs, idx, m, prep->scale, prep->mode == TP_PREP_RESCALE ? NULL : prep, net, NULL, NULL,
+                           NULL, x, lab);
+            gn->set_batch(gw, x, lab, m);
+        }
+        gn->forward(gw, m, 0, NULL, 0);
+        gn->score(gw, m);
+    }
+    sum = gn->totals(gw, &right);
+    *loss = d->n ? sum / (double)d->n : NAN;
+    *acc = d->n ? (double)right / (double)d->n : NAN;
+    free(idx), free(recs), free(x), free(lab);
 }

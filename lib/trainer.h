@@ -1,13 +1,15 @@
 /* trainer.h — what train does per batch and per epoch, on the CPU with threads: labelled
  * data read by random access or as a stream, one training step shared out across threads
  * (each with its own workspace; shard gradients weighted and summed in a fixed order), and
- * evaluation of loss and accuracy. The program keeps the epochs, schedules and files. */
+ * evaluation of loss and accuracy; and, for a GPU (gpu_nn.h), data sets kept on the device
+ * and evaluation there. The program keeps the epochs, schedules and files. */
 #ifndef TP_TRAINER_H
 #define TP_TRAINER_H
 
 #include <stdint.h>
 
 #include "augment.h"
+#include "gpu.h"
 #include "net.h"
 #include "nn.h"
 #include "preprocess.h"
@@ -71,5 +73,15 @@ void tp_batch_input(tp_dataset *d, const unsigned char *recs, const int64_t *idx
                     float *scratch, float *x, int32_t *lab);
 /* Mean loss and accuracy on all of d (inference mode, threads over batches). */
 void tp_trainer_evaluate(tp_trainer *t, tp_dataset *d, double *loss, double *acc);
+
+/* Keeps all of d's records (random access only) on the GPU workspace gw in slot 0 or 1,
+ * labels checked first (as convert does per batch, dying on one outside the classes);
+ * 1 when they fit, 0 to go on with per-batch copies. */
+int tp_gpu_keep_dataset(const tp_gpu_nn_api *gn, tp_gnn *gw, int slot, tp_dataset *d, const tp_net *net,
+                        const tp_prep *prep);
+/* Mean loss and accuracy of the GPU's network on all of d, in batches of batch: from slot 1
+ * when resident, else prepared on the host and copied per batch. */
+void tp_gpu_evaluate(const tp_gpu_nn_api *gn, tp_gnn *gw, tp_dataset *d, int resident, int batch, const tp_prep *prep,
+                     const tp_net *net, double *loss, double *acc);
 
 #endif

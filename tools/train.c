@@ -30,64 +30,6 @@ static void history_header(tp_header *h)
         tp_header_add(h, f[i], TP_F32, 0, NULL);
 }
 
-/* Keeps all of d's records on the GPU in slot (labels checked here, as the CPU path does
- * per batch); 1 when they fit, 0 to go on with per-batch copies. */
-static int keep_on_gpu(const tp_gpu_nn_api *gn, tp_gnn *gw, int slot, tp_dataset *d, const tp_net *net,
-                       const tp_prep *prep)
-{
-    if (!d->rs || (double)d->n * (double)d->rsz > 16e9)
-        return 0;
-    unsigned char *all = tp_alloc((size_t)d->n, d->rsz);
-    int64_t idx[1024];
-    for (int64_t b = 0; b < d->n; b += 1024) {
-        int q = (int)(d->n - b < 1024 ? d->n - b : 1024);
-        for (int s = 0; s < q; s++)
-            idx[s] = b + s;
-        tp_dataset_fetch(d, idx, q, all + (size_t)b * d->rsz);
-    }
-    for (int64_t i = 0; i < d->n; i++) {
-        int64_t y = (int64_t)tp_elem_as_double(all + (size_t)i * d->rsz + d->y->offset, d->y->dtype, 0);
-        if (y < 0 || y >= net->classes)
-            tp_die("%s: record %lld has label %lld, outside the network's %d classes", d->name, (long long)i,
-                   (long long)y, net->classes);
-    }
-    tp_gnn_records f = {d->rsz, d->x->offset, d->y->offset, (int)d->x->dtype, (int)d->y->dtype,
-                        (int64_t)d->x->nelem, prep->scale, (int)prep->mode, net->ic};
-    int rc = gn->load_records(gw, slot, all, d->n, &f);
-    free(all);
-    return rc == 0;
-}
-
-/* Mean loss and accuracy of the GPU's network on all of d (slot 1 when resident). */
-static void gpu_evaluate(const tp_gpu_nn_api *gn, tp_gnn *gw, tp_dataset *d, int resident, int batch,
-                         const tp_prep *prep, const tp_net *net, double *loss, double *acc)
-{
-    int64_t *idx = tp_alloc((size_t)batch, sizeof *idx), right = 0;
-    unsigned char *recs = resident ? NULL : tp_alloc((size_t)batch, d->rsz);
-    float *x = resident ? NULL : tp_alloc((size_t)batch, tp_layer_out_size(net, -1) * sizeof(float));
-    int32_t *lab = tp_alloc((size_t)batch, sizeof *lab);
-    double sum = 0;
-    for (int64_t b = 0; b < d->n; b += batch) {
-        int m = (int)(d->n - b < batch ? d->n - b : batch);
-        for (int s = 0; s < m; s++)
-            idx[s] = b + s;
-        if (resident) {
-            gn->gather(gw, 1, idx, m);
-        } else {
-            tp_dataset_fetch(d, idx, m, recs);
-            tp_batch_input(d, recs, idx, m, prep->scale, prep->mode == TP_PREP_RESCALE ? NULL : prep, net, NULL, NULL,
-                           NULL, x, lab);
-            gn->set_batch(gw, x, lab, m);
-        }
-        gn->forward(gw, m, 0, NULL, 0);
-        gn->score(gw, m);
-    }
-    sum = gn->totals(gw, &right);
-    *loss = d->n ? sum / (double)d->n : NAN;
-    *acc = d->n ? (double)right / (double)d->n : NAN;
-    free(idx), free(recs), free(x), free(lab);
-}
-
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
@@ -266,8 +208,8 @@ int main(int argc, char **argv)
     memset(&trn, 0, sizeof trn);
     if (gn) { /* the whole network on the GPU; the data too when it fits and needs no warping */
         gw = gn->create(dev.gpu, &net, (int)batch);
-        resident[0] = !augmenting && keep_on_gpu(gn, gw, 0, &tr, &net, &prep);
-        resident[1] = val && keep_on_gpu(gn, gw, 1, &va, &net, &prep);
+        resident[0] = !augmenting && tp_gpu_keep_dataset(gn, gw, 0, &tr, &net, &prep);
+        resident[1] = val && tp_gpu_keep_dataset(gn, gw, 1, &va, &net, &prep);
         gx = tp_alloc((size_t)batch, tp_layer_out_size(&net, -1) * sizeof *gx);
         gscratch = tp_alloc(tp_layer_out_size(&net, -1), sizeof *gscratch);
         glab = tp_alloc((size_t)batch, sizeof *glab);
@@ -361,7 +303,7 @@ int main(int argc, char **argv)
         if (gw) /* the host's copy of the parameters, for checkpoints and the output */
             gn->get_params(gw, net.params);
         if (val && gw)
-            gpu_evaluate(gn, gw, &va, resident[1], (int)batch, &prep, &net, &vl, &vacc);
+            tp_gpu_evaluate(gn, gw, &va, resident[1], (int)batch, &prep, &net, &vl, &vacc);
         else if (val)
             tp_trainer_evaluate(&trn, &va, &vl, &vacc);
         double secs = tp_now() - t0;

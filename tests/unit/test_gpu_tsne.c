@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "points.h"
 #include "gpu_check.h"
 #include "device.h"
 #include "knn.h"
@@ -19,18 +20,6 @@
 #define GUARD 64
 #define SENT_I ((int32_t)0x5a5a5a5a)
 #define SENT_D (-1234.5678)
-
-/* n points in dim dimensions, in 5 clusters */
-static float *points(int64_t n, int dim, uint64_t seed)
-{
-    tp_rng r;
-    tp_rng_seed(&r, seed);
-    float *x = tp_alloc((size_t)n * (size_t)dim, sizeof *x);
-    for (int64_t i = 0; i < n; i++)
-        for (int e = 0; e < dim; e++)
-            x[i * dim + e] = (float)(tp_rng_normal(&r) + 6.0 * ((i % 5) == e % 5));
-    return x;
-}
 
 static double *guarded_d(size_t m)
 {

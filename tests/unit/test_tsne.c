@@ -6,22 +6,11 @@
 #include <string.h>
 
 #include "check.h"
+#include "points.h"
 #include "knn.h"
 #include "rng.h"
 #include "tsne.h"
 #include "util.h"
-
-/* n points in dim dimensions: clustered, so neighbours are not all alike */
-static float *points(int64_t n, int dim, uint64_t seed)
-{
-    tp_rng r;
-    tp_rng_seed(&r, seed);
-    float *x = tp_alloc((size_t)n * (size_t)dim, sizeof *x);
-    for (int64_t i = 0; i < n; i++)
-        for (int e = 0; e < dim; e++)
-            x[i * dim + e] = (float)(tp_rng_normal(&r) + 6.0 * ((i % 5) == e % 5));
-    return x;
-}
 
 static void test_knn(void)
 {
