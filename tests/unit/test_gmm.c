@@ -210,10 +210,10 @@ static void test_recovery(const truth *t)
     for (int64_t i = 0; i < n; i++)
         agree += lab[i] == match[y[i]];
     CHECK(agree >= n - n / 1000);
-    /* every run's lower bound rose at every step */
+    /* every run's lower bound rose at every step, up to rounding and reg_covar's term */
     for (int r = 0; r < h.runs; r++)
         for (int i = 1; i < h.iters[r]; i++)
-            CHECK(h.lb[r][i] >= h.lb[r][i - 1]);
+            CHECK(h.lb[r][i] >= h.lb[r][i - 1] - 1e-10); /* reg_covar 1e-6: see test_monotone */
     tp_gmm_model_free(&m);
     tp_gmm_info_free(&info);
     free(X);
