@@ -108,10 +108,11 @@ out predfiles.txt sh -c '"$1" --device cpu cnn.tp $(find pngs -type f | sort | h
 printf 'flatten\ndense 10 softmax\n' >"head.net"
 run "$B/train" --device cpu -t 2 --net "head.net" --epochs 2 --seed 1 -o "head.tp" "feat.tp"
 out graft.tp "$B/graft" "cnn.tp" "head.tp"
-tiny=$root/tests/fixtures/vgg_tiny_full.h5
-if "$B/wimport" --list "$tiny" >/dev/null 2>&1; then
-    out wimport.tp "$B/wimport" -q --net "$root/tests/fixtures/vgg_tiny.net" --input 32x32x3 --seed 5 "$tiny"
-    out wimport-list.txt "$B/wimport" --list "$tiny"
+fx=$root/tests/fixtures
+out wimport-js.tp "$B/wimport" -q --net "$fx/vgg_tiny.net" --input 64x32x3 --seed 5 "$fx/vgg_tiny_tfjs"
+if "$B/wimport" --list "$fx/vgg_tiny_full.h5" >/dev/null 2>&1; then   # built with libhdf5
+    out wimport-h5.tp "$B/wimport" -q --net "$fx/vgg_tiny.net" --input 64x32x3 --preprocess tf "$fx/vgg_tiny_full.h5"
+    out wimport-list.txt "$B/wimport" --list "$fx/vgg_tiny_full.h5"
 fi
 
 # reports
