@@ -6,6 +6,9 @@
  * (chunk x k*d). Every sum is taken by cuBLAS or by a kernel in a fixed order, so a result
  * does not change from one call to the next. */
 #include "common.cuh"
+extern "C" {
+#include "gpu_gmm.h"
+}
 
 #define CHUNK_ELEMS ((size_t)1 << 25) /* doubles in the row buffer: 256 MiB */
 #define SUM_THREADS 256

@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include "common.cuh"
+extern "C" {
+#include "gpu_nn.h"
+}
 
 extern "C" {
 #include "nn_elem.h"

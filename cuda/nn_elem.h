@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "gpu.h"
+#include "gpu_nn.h"
 #include "philox.h"
 #include "preprocess.h"
 #include "stream.h"

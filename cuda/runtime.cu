@@ -3,6 +3,11 @@
 #include <string.h>
 
 #include "common.cuh"
+extern "C" {
+#include "gpu_gmm.h"
+#include "gpu_nn.h"
+#include "gpu_tsne.h"
+}
 
 extern const tp_gpu_nn_api tp_cuda_nn;
 extern const tp_gpu_tsne_api tp_cuda_tsne;
@@ -149,8 +154,8 @@ extern "C" __attribute__((visibility("default"))) const tp_gpu_api *tp_gpu_api_g
     api.upload = upload;
     api.download = download;
     api.sync = sync;
-    api.nn = tp_cuda_nn;
-    api.tsne = tp_cuda_tsne;
-    api.gmm = tp_cuda_gmm;
+    api.nn = &tp_cuda_nn;
+    api.tsne = &tp_cuda_tsne;
+    api.gmm = &tp_cuda_gmm;
     return &api;
 }

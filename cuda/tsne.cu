@@ -25,6 +25,9 @@
 #include <math.h>
 
 #include "common.cuh"
+extern "C" {
+#include "gpu_tsne.h"
+}
 
 #define TILE 256  /* points per shared-memory tile, and threads per block of the sweep */
 #define NT 256    /* threads per block elsewhere */

@@ -20,9 +20,10 @@
 #include <string.h>
 
 #include "device.h"
+#include "gpu_gmm.h"
 #include "parallel.h"
 #include "rng.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "util.h"
 
@@ -507,7 +508,7 @@ static double gpu_estep(ws *w)
     double c0 = -0.5 * w->d * LOG_2PI;
     for (int c = 0; c < w->k; c++)
         w->base[c] = c0 + w->logdet[c] + w->logw[c];
-    w->api->gmm.estep(w->gs, w->base, w->ref, m->prec_chol, w->muu, m->means, w->prec2, w->gstat);
+    w->api->gmm->estep(w->gs, w->base, w->ref, m->prec_chol, w->muu, m->means, w->prec2, w->gstat);
     return gpu_stats(w);
 }
 
@@ -707,7 +708,7 @@ static int mstep(ws *w, int reseed_ok)
         for (int c = 0; c < k; c++)
             for (int j = 0; j < d; j++)
                 m->means[(size_t)c * d + j] = w->sums[(size_t)c * d + j] / (w->nk[c] + NK_EPS);
-        w->api->gmm.scatter(w->gs, m->means, R_SKIP, w->gscat);
+        w->api->gmm->scatter(w->gs, m->means, R_SKIP, w->gscat);
     }
     tp_parallel_for(k, w->threads, mstep_comp, w);
     if (w->cov == TP_GMM_TIED) {
@@ -742,7 +743,7 @@ static int mstep(ws *w, int reseed_ok)
         }
     }
     if (nempty && w->gs) /* log p of every sample, to find the worst explained */
-        w->api->gmm.results(w->gs, NULL, w->lpn, NULL);
+        w->api->gmm->results(w->gs, NULL, w->lpn, NULL);
     double tot = 0;
     for (int c = 0; c < k; c++) {
         if (empty[c]) {
@@ -1018,7 +1019,7 @@ static int initialise(ws *w, tp_gmm_init init, tp_rng *r)
         }
     }
     if (w->gs) {
-        w->api->gmm.set_resp(w->gs, resp, w->gstat);
+        w->api->gmm->set_resp(w->gs, resp, w->gstat);
         gpu_stats(w);
     } else {
         tp_parallel_for(w->nblocks, w->threads, stats_block, w);
@@ -1060,7 +1061,7 @@ static void gpu_attach(ws *w, const tp_device *dev)
 {
     size_t kd = (size_t)w->k * (size_t)w->d;
     w->api = dev->api;
-    w->gs = w->api->gmm.create(dev->gpu, w->X, w->n, w->d, w->k, (int)w->cov);
+    w->gs = w->api->gmm->create(dev->gpu, w->X, w->n, w->d, w->k, (int)w->cov);
     w->base = tp_alloc((size_t)w->k, sizeof(double));
     w->gstat = tp_alloc(stat_len(w), sizeof(double));
     w->gscat = tp_alloc(w->cov == TP_GMM_FULL ? kd * (size_t)w->d : kd, sizeof(double));
@@ -1091,7 +1092,7 @@ static void ws_fit_alloc(ws *w)
 static void ws_free(ws *w)
 {
     if (w->gs)
-        w->api->gmm.destroy(w->gs);
+        w->api->gmm->destroy(w->gs);
     free(w->base);
     free(w->gstat);
     free(w->gscat);
@@ -1264,7 +1265,7 @@ double tp_gmm_predict_dev(const tp_gmm_model *m, const double *X, int64_t n, con
         derive(&w);
         s = gpu_estep(&w);
         double *r = resp ? tp_alloc((size_t)k * (size_t)n, sizeof *r) : NULL;
-        w.api->gmm.results(w.gs, r, logp, labels);
+        w.api->gmm->results(w.gs, r, logp, labels);
         for (int64_t i = 0; r && i < n; i++)
             for (int c = 0; c < k; c++)
                 resp[(size_t)i * k + c] = (float)r[(size_t)c * (size_t)n + i];
@@ -1304,7 +1305,7 @@ double tp_gmm_estep(const tp_gmm_model *m, const double *X, int64_t n, const tp_
         gpu_attach(&w, dev);
     double lb = estep(&w);
     if (w.gs)
-        w.api->gmm.results(w.gs, resp, logp, NULL);
+        w.api->gmm->results(w.gs, resp, logp, NULL);
     w.resp = w.lpn = w.nk = w.sums = NULL; /* the caller's */
     ws_free(&w);
     return lb;
@@ -1334,7 +1335,7 @@ int tp_gmm_mstep(tp_gmm_model *m, const double *X, int64_t n, const double *resp
     w.scale = var / (double)n / d;
     if (on_gpu(dev, n)) {
         gpu_attach(&w, dev);
-        w.api->gmm.set_resp(w.gs, w.resp, w.gstat);
+        w.api->gmm->set_resp(w.gs, w.resp, w.gstat);
         gpu_stats(&w);
     } else {
         tp_parallel_for(w.nblocks, w.threads, stats_block, &w);

@@ -2,8 +2,10 @@
  * run time (lib/device.c dlopens libtpipe-cuda.so, built from the .cu files of cuda/ where nvcc exists),
  * so a program never links the CUDA libraries and runs unchanged where they are missing.
  *
- * Every kernel family has a sub-table (gpu_nn.h, gpu_tsne.h, gpu_gmm.h) whose functions are
- * twins of CPU code in lib/ with the same meaning, checked against it by tests/unit/test_gpu*.c.
+ * This header holds the device and its memory only. Every kernel family has a sub-table of
+ * its own header (gpu_nn.h, gpu_tsne.h, gpu_gmm.h), an incomplete type here, whose functions
+ * are twins of CPU code in lib/ with the same meaning, checked against it by
+ * tests/unit/test_gpu*.c; a user includes the family header it calls.
  * Device memory is passed as plain pointers obtained from alloc(). Failures of the CUDA
  * runtime are invariant violations: the backend calls the die callback given to open() with
  * "cuda: what failed (file:line)", which exits; nothing returns a half-done result.
@@ -14,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TP_GPU_ABI 1 /* bumped on any change of the tables below */
+#define TP_GPU_ABI 2 /* bumped on any change of these tables or of a family's */
 #define TP_GPU_SYMBOL "tp_gpu_api_get"
 
 typedef struct tp_gpu tp_gpu; /* a device, its stream and library handles, the precision */
@@ -26,9 +28,9 @@ typedef enum { TP_PREC_FP32, TP_PREC_TF32, TP_PREC_BF16 } tp_precision;
 
 typedef void (*tp_gpu_die_fn)(const char *fmt, ...);
 
-#include "gpu_gmm.h"
-#include "gpu_nn.h"
-#include "gpu_tsne.h"
+typedef struct tp_gpu_nn_api tp_gpu_nn_api;     /* gpu_nn.h */
+typedef struct tp_gpu_tsne_api tp_gpu_tsne_api; /* gpu_tsne.h */
+typedef struct tp_gpu_gmm_api tp_gpu_gmm_api;   /* gpu_gmm.h */
 
 typedef struct tp_gpu_api {
     int abi; /* TP_GPU_ABI of the build */
@@ -45,9 +47,9 @@ typedef struct tp_gpu_api {
     void (*upload)(tp_gpu *g, void *dst, const void *src, size_t bytes);
     void (*download)(tp_gpu *g, void *dst, const void *src, size_t bytes);
     void (*sync)(tp_gpu *g);
-    tp_gpu_nn_api nn;
-    tp_gpu_tsne_api tsne;
-    tp_gpu_gmm_api gmm;
+    const tp_gpu_nn_api *nn;
+    const tp_gpu_tsne_api *tsne;
+    const tp_gpu_gmm_api *gmm;
 } tp_gpu_api;
 
 /* The one symbol libtpipe-cuda.so exports: its table, or NULL when abi differs. */

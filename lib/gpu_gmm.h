@@ -13,11 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "philox.h"
+#include "gpu.h"
+
+#include "hostdev.h"
 
 typedef struct tp_gpu_gmm tp_gpu_gmm; /* samples on the device and the buffers of their EM steps */
 
-typedef struct {
+struct tp_gpu_gmm_api {
     /* Uploads the n samples of X (n x d, row-major) for a mixture of k components of
      * covariance type cov (tp_gmm_cov's values: 0 full, 1 tied, 2 diag, 3 spherical). */
     tp_gpu_gmm *(*create)(tp_gpu *g, const double *X, int64_t n, int d, int k, int cov);
@@ -43,7 +45,7 @@ typedef struct {
     /* Copies to the host what the last E-step left (each may be NULL): resp (k x n), log p
      * (n) and the most probable components (n). */
     void (*results)(tp_gpu_gmm *s, double *resp, double *logp, int32_t *labels);
-} tp_gpu_gmm_api;
+};
 
 /* The log-sum-exp of the k log-probabilities l[c*stride] of one sample (both devices use it):
  * returns it, sets *arg to the first most probable component and *inv to the factor that

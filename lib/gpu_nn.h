@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gpu.h"
+
 #include "net.h"
 #include "optim.h"
 
@@ -25,7 +27,7 @@ typedef struct {
     int channels;
 } tp_gnn_records;
 
-typedef struct {
+struct tp_gpu_nn_api {
     /* A workspace for net (layers, shapes, frozen) with net->params copied to the device. */
     tp_gnn *(*create)(tp_gpu *g, const tp_net *net, int cap);
     void (*destroy)(tp_gnn *w);
@@ -64,6 +66,6 @@ typedef struct {
     /* Every device buffer of the workspace is followed by guard bytes set at create: the
      * number of guard bytes changed since (0 unless a kernel wrote out of bounds). */
     int64_t (*guards)(tp_gnn *w);
-} tp_gpu_nn_api;
+};
 
 #endif

@@ -7,11 +7,13 @@
 
 #include <stdint.h>
 
+#include "gpu.h"
+
 #include "tsne.h"
 
 typedef struct tp_gtsne tp_gtsne;
 
-typedef struct {
+struct tp_gpu_tsne_api {
     /* As tp_knn: the k nearest other points of each of the n points x (n x d floats),
      * idx and dist2 (n x k, ascending by distance then index). The distance products use
      * the device's precision; the kept distances are recomputed exactly in double. */
@@ -27,6 +29,6 @@ typedef struct {
     int (*optimize)(tp_gtsne *w, double *y, const tp_tsne_opt *o, double *kl);
     /* As tp_tsne_kl_exact: KL(P||Q) at y with Z summed over all pairs. */
     double (*kl_exact)(tp_gtsne *w, const double *y);
-} tp_gpu_tsne_api;
+};
 
 #endif

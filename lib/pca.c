@@ -12,7 +12,7 @@
 #include "parallel.h"
 #include "progress.h"
 #include "rng.h"
-#include "stats.h"
+#include "dtype.h"
 #include "util.h"
 
 /* LAPACK routines of OpenBLAS, Fortran calling convention; the trailing size_t arguments

@@ -6,11 +6,7 @@
 
 #include <stdint.h>
 
-#ifdef __CUDACC__
-#define TP_HD __host__ __device__
-#else
-#define TP_HD
-#endif
+#include "hostdev.h"
 
 #define TP_PHILOX_M0 0xD2511F53u
 #define TP_PHILOX_M1 0xCD9E8D57u

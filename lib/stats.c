@@ -17,37 +17,6 @@ void tp_stats_init(tp_stats *s)
     s->max = -INFINITY;
 }
 
-double tp_elem_as_double(const void *p, tp_dtype d, size_t i)
-{
-    const unsigned char *b = (const unsigned char *)p + i * tp_dtype_size(d);
-    switch (d) {
-    case TP_U8: return *b;
-    case TP_I8: return (int8_t)*b;
-    case TP_U16: { uint16_t v; memcpy(&v, b, 2); return v; }
-    case TP_I16: { int16_t v; memcpy(&v, b, 2); return v; }
-    case TP_I32: { int32_t v; memcpy(&v, b, 4); return v; }
-    case TP_I64: { int64_t v; memcpy(&v, b, 8); return (double)v; }
-    case TP_F16: { uint16_t v; memcpy(&v, b, 2); return tp_half_to_float(v); }
-    case TP_F32: { float v; memcpy(&v, b, 4); return v; }
-    case TP_F64: { double v; memcpy(&v, b, 8); return v; }
-    default: TP_ASSERT(!"bad dtype"); return 0;
-    }
-}
-
-void tp_to_float(const void *p, tp_dtype d, size_t n, double scale, float *dst)
-{
-    if (d == TP_U8) {
-        const uint8_t *u = p;
-        for (size_t e = 0; e < n; e++)
-            dst[e] = (float)(u[e] * scale);
-    } else if (d == TP_F32 && scale == 1) {
-        memcpy(dst, p, n * sizeof *dst);
-    } else {
-        for (size_t e = 0; e < n; e++)
-            dst[e] = (float)(tp_elem_as_double(p, d, e) * scale);
-    }
-}
-
 /* Scalar u8 min/max/sum of p[0..n): the reference, and the tail of the vector loop. */
 static void u8_scalar(const uint8_t *p, size_t n, uint8_t *mn, uint8_t *mx, uint64_t *sum)
 {

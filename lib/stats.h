@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stream.h"
+#include "dtype.h"
 
 typedef struct {
     double min, max, sum; /* over finite values */
@@ -31,11 +31,5 @@ typedef struct {
 void tp_hist_init(tp_hist *h);
 void tp_hist_add(tp_hist *h, int64_t v);
 void tp_hist_free(tp_hist *h);
-
-/* Element i of a field's data of dtype d, as a double. */
-double tp_elem_as_double(const void *p, tp_dtype d, size_t i);
-/* n elements of dtype d at p, each times scale, as floats into dst: how every stage turns a
- * field into network or image input (u8 and f32 take fast paths with the same results). */
-void tp_to_float(const void *p, tp_dtype d, size_t n, double scale, float *dst);
 
 #endif

@@ -17,29 +17,6 @@
 #define READ_BUF (1u << 20)
 #define COUNT_WIDTH 26 /* "count " + 20 digits: room to patch any 64-bit count */
 
-static const struct {
-    const char *name;
-    size_t size;
-} dtypes[TP_NDTYPES] = {
-    [TP_U8] = {"u8", 1},   [TP_I8] = {"i8", 1},   [TP_U16] = {"u16", 2},
-    [TP_I16] = {"i16", 2}, [TP_I32] = {"i32", 4}, [TP_I64] = {"i64", 8},
-    [TP_F16] = {"f16", 2}, [TP_F32] = {"f32", 4}, [TP_F64] = {"f64", 8},
-};
-
-size_t tp_dtype_size(tp_dtype d) { return (unsigned)d < TP_NDTYPES ? dtypes[d].size : 0; }
-const char *tp_dtype_name(tp_dtype d) { return (unsigned)d < TP_NDTYPES ? dtypes[d].name : "?"; }
-int tp_dtype_is_float(tp_dtype d) { return d == TP_F16 || d == TP_F32 || d == TP_F64; }
-
-int tp_dtype_parse(const char *s, tp_dtype *d)
-{
-    for (int i = 0; i < TP_NDTYPES; i++)
-        if (strcmp(s, dtypes[i].name) == 0) {
-            *d = (tp_dtype)i;
-            return 0;
-        }
-    return -1;
-}
-
 static void set_err(char *err, size_t errlen, const char *fmt, ...) TP_PRINTF(3, 4);
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dtype.h"
+
 #define TP_MAX_RANK 8
 #define TP_MAX_NAME 63
 #define TP_HEADER_ALIGN 64
@@ -31,17 +33,6 @@
 #define TP_MAX_RECORD ((uint64_t)1 << 32)
 #define TP_MAX_FIELDS 4096
 #define TP_MAX_META_KEYS 256
-
-typedef enum { TP_U8, TP_I8, TP_U16, TP_I16, TP_I32, TP_I64, TP_F16, TP_F32, TP_F64, TP_NDTYPES } tp_dtype;
-
-/* Bytes per element of dtype d. */
-size_t tp_dtype_size(tp_dtype d);
-/* The format's spelling of d ("u8", ...). */
-const char *tp_dtype_name(tp_dtype d);
-/* The dtype named s into *d; 0, or -1 for an unknown name. */
-int tp_dtype_parse(const char *s, tp_dtype *d);
-/* 1 for f16/f32/f64. */
-int tp_dtype_is_float(tp_dtype d);
 
 typedef struct {
     char name[TP_MAX_NAME + 1];

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "parallel.h"
-#include "stats.h"
+#include "dtype.h"
 #include "util.h"
 
 void tp_dataset_open(tp_dataset *d, const char *path, const char *xname, const char *yname, int64_t epoch_size)

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "augment.h"
-#include "gpu.h"
+#include "gpu_nn.h"
 #include "net.h"
 #include "nn.h"
 #include "preprocess.h"

@@ -11,7 +11,7 @@
 #include "progress.h"
 #include "records.h"
 #include "rng.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "util.h"
 

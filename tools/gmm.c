@@ -12,7 +12,7 @@
 #include "parallel.h"
 #include "progress.h"
 #include "records.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "util.h"
 

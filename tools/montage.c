@@ -6,7 +6,7 @@
 #include "cli.h"
 #include "draw.h"
 #include "rng.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "util.h"
 

@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "draw.h"
 #include "plot.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "util.h"
 

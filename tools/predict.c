@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "device.h"
+#include "gpu_nn.h"
 #include "image.h"
 #include "imgio.h"
 #include "net.h"
@@ -14,7 +15,7 @@
 #include "parallel.h"
 #include "preprocess.h"
 #include "progress.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "transfer.h"
 #include "util.h"
@@ -251,7 +252,7 @@ int main(int argc, char **argv)
     if (dev.api) { /* the GPU: larger batches, one thread feeding it */
         if (batch_auto)
             batch = 256;
-        j.gn = &dev.api->nn;
+        j.gn = dev.api->nn;
         j.gw = j.gn->create(dev.gpu, run, (int)batch);
         j.gx = tp_alloc((size_t)batch, tp_layer_out_size(run, -1) * sizeof(float));
         j.gy = tp_alloc((size_t)batch, tp_layer_out_size(run, run->n - 1) * sizeof(float));

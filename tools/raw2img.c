@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "imgio.h"
 #include "progress.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "util.h"
 

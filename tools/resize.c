@@ -7,7 +7,7 @@
 #include "image.h"
 #include "parallel.h"
 #include "progress.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "util.h"
 

@@ -8,7 +8,7 @@
 #include "records.h"
 #include "rng.h"
 #include "split.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "util.h"
 

@@ -8,6 +8,7 @@
 #include "augment.h"
 #include "cli.h"
 #include "device.h"
+#include "gpu_nn.h"
 #include "net.h"
 #include "nn.h"
 #include "optim.h"
@@ -16,7 +17,7 @@
 #include "progress.h"
 #include "trainer.h"
 #include "rng.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "util.h"
 
@@ -198,7 +199,7 @@ int main(int argc, char **argv)
         tp_die("%s: augmentation needs images, not vectors", tr.name);
     tp_device dev;
     tp_device_open(&dev, device, precision, 0);
-    const tp_gpu_nn_api *gn = dev.api ? &dev.api->nn : NULL;
+    const tp_gpu_nn_api *gn = dev.api ? dev.api->nn : NULL;
     tp_header_set_meta(&model_meta, "device", dev.name);
     tp_gnn *gw = NULL;
     int resident[2] = {0, 0};

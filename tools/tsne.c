@@ -8,13 +8,14 @@
 
 #include "cli.h"
 #include "device.h"
+#include "gpu_tsne.h"
 #include "knn.h"
 #include "parallel.h"
 #include "pca.h"
 #include "progress.h"
 #include "records.h"
 #include "rng.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "tsne.h"
 #include "util.h"
@@ -217,7 +218,7 @@ int main(int argc, char **argv)
         size_t nk = (size_t)n * (size_t)k;
         int32_t *idx = tp_alloc(nk, sizeof *idx);
         double *d2 = tp_alloc(nk, sizeof *d2), *c = tp_alloc(nk, sizeof *c);
-        dev.api->tsne.knn(dev.gpu, cc.x, n, dim, (int)k, idx, d2);
+        dev.api->tsne->knn(dev.gpu, cc.x, n, dim, (int)k, idx, d2);
         missed = tp_perplexity_rows(d2, n, (int)k, perplexity, 1e-5, 200, (int)threads, c, NULL, &worst);
         tp_joint_affinities(idx, c, n, (int)k, &P);
         free(c);
@@ -240,9 +241,9 @@ int main(int argc, char **argv)
         free(two[1].x);
         double v;
         if (gpu) {
-            tp_gtsne *w = dev.api->tsne.create(dev.gpu, &P, d, cfg.dof);
-            v = dev.api->tsne.kl_exact(w, y);
-            dev.api->tsne.destroy(w);
+            tp_gtsne *w = dev.api->tsne->create(dev.gpu, &P, d, cfg.dof);
+            v = dev.api->tsne->kl_exact(w, y);
+            dev.api->tsne->destroy(w);
         } else {
             v = tp_tsne_kl_exact(&P, y, n, d, cfg.dof, (int)threads);
         }
@@ -289,13 +290,13 @@ int main(int argc, char **argv)
     const char *method_name;
     if (gpu) {
         /* the whole optimisation on the device, always with the exact all-pairs gradient */
-        tp_gtsne *w = dev.api->tsne.create(dev.gpu, &P, d, cfg.dof);
-        done = dev.api->tsne.optimize(w, y, &o, &kl);
+        tp_gtsne *w = dev.api->tsne->create(dev.gpu, &P, d, cfg.dof);
+        done = dev.api->tsne->optimize(w, y, &o, &kl);
         tp_progress_end(&prog, done);
         t_opt = tp_now() - t1;
         if (!no_exact_kl)
-            kl = dev.api->tsne.kl_exact(w, y);
-        dev.api->tsne.destroy(w);
+            kl = dev.api->tsne->kl_exact(w, y);
+        dev.api->tsne->destroy(w);
         method_name = tp_tsne_method_name(TP_TSNE_EXACT);
     } else {
         tp_tsne t;

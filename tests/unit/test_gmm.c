@@ -18,7 +18,7 @@
 #include "check.h"
 #include "gmm.h"
 #include "rng.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 #include "util.h"
 

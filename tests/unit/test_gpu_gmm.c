@@ -25,6 +25,7 @@
 #include "check.h"
 #include "gpu_check.h"
 #include "device.h"
+#include "gpu_gmm.h"
 #include "gmm.h"
 #include "rng.h"
 
@@ -266,7 +267,7 @@ static void check_estep(const tp_device *dev, const double *X, int64_t n, int d,
 /* The device functions alone: responsibilities up and back, their sums, the scatter. */
 static void check_api(const tp_device *dev, const double *X, int64_t n, int d, int k, tp_gmm_cov cov, const double *R)
 {
-    const tp_gpu_gmm_api *api = &dev->api->gmm;
+    const tp_gpu_gmm_api *api = dev->api->gmm;
     size_t kn = (size_t)k * n, kd = (size_t)k * d, ns = 1 + (size_t)k + kd;
     size_t nsc = cov == TP_GMM_FULL ? kd * d : kd;
     tp_gpu_gmm *s = api->create(dev->gpu, X, n, d, k, (int)cov);

@@ -26,6 +26,7 @@
 #include "check.h"
 #include "gpu_check.h"
 #include "device.h"
+#include "gpu_nn.h"
 #include "nn.h"
 #include "optim.h"
 #include "rng.h"
@@ -111,7 +112,7 @@ static void check_case(const tp_device *dev, const char *text, int h, int wd, in
     tp_rng_seed(&step, 99);
     step = tp_rng_split(&step, 7);
 
-    const tp_gpu_nn_api *nn = &dev->api->nn;
+    const tp_gpu_nn_api *nn = dev->api->nn;
     dev->api->set_precision(dev->gpu, (tp_precision)p);
     tp_gnn *g = nn->create(dev->gpu, &net, n);
     tp_nn w;
@@ -198,7 +199,7 @@ static void check_optimisers(const tp_device *dev)
         int nesterov;
     } cases[] = {{TP_OPT_SGD, 0, 0, 0}, {TP_OPT_SGD, 0.9, 0, 0}, {TP_OPT_SGD, 0.9, 0, 1}, {TP_OPT_ADAM, 0, 0, 0},
                  {TP_OPT_ADAM, 0, 1e-2, 0}, {TP_OPT_ADAGRAD, 0, 0, 0}};
-    const tp_gpu_nn_api *nn = &dev->api->nn;
+    const tp_gpu_nn_api *nn = dev->api->nn;
     dev->api->set_precision(dev->gpu, TP_PREC_FP32);
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         tp_net_init(&net, 17 + c);

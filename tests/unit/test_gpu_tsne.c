@@ -12,6 +12,7 @@
 #include "points.h"
 #include "gpu_check.h"
 #include "device.h"
+#include "gpu_tsne.h"
 #include "knn.h"
 #include "rng.h"
 #include "tsne.h"
@@ -50,7 +51,7 @@ static void test_knn(const tp_gpu_api *api, tp_gpu *g, int64_t n, int dim, int k
     for (size_t i = m; i < m + GUARD; i++)
         gi[i] = SENT_I;
     tp_knn(x, n, dim, k, 2, ci, cd);
-    api->tsne.knn(g, x, n, dim, k, gi, gd);
+    api->tsne->knn(g, x, n, dim, k, gi, gd);
     int guard = guard_ok_d(gd, m);
     for (size_t i = m; i < m + GUARD; i++)
         guard &= gi[i] == SENT_I;
@@ -128,8 +129,8 @@ static void test_gradient(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
     tp_tsne_init(&t, P, &cfg);
     double klc, klg = NAN;
     tp_tsne_gradient(&t, y, exag, gc, &klc);
-    tp_gtsne *w = api->tsne.create(g, P, d, dof);
-    api->tsne.gradient(w, y, exag, gg, &klg);
+    tp_gtsne *w = api->tsne->create(g, P, d, dof);
+    api->tsne->gradient(w, y, exag, gg, &klg);
     CHECK(guard_ok_d(gg, m));
     double scale = 0, worst = 0;
     for (size_t e = 0; e < m; e++)
@@ -147,7 +148,7 @@ static void test_gradient(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
     CHECK(nonfinite == 0);
     CHECK(worst <= 1e-4);
     CHECK_NEAR(klg, klc, 1e-5 * fabs(klc) + 1e-9);
-    double kle = api->tsne.kl_exact(w, y), klx = tp_tsne_kl_exact(P, y, n, d, dof, 2);
+    double kle = api->tsne->kl_exact(w, y), klx = tp_tsne_kl_exact(P, y, n, d, dof, 2);
     CHECK_NEAR(kle, klx, 1e-5 * fabs(klx) + 1e-9);
 
     /* a NaN position: NaN wherever the CPU has one */
@@ -155,13 +156,13 @@ static void test_gradient(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
     tp_tsne_gradient(&t, y, exag, gc, NULL);
     for (size_t e = 0; e < m; e++)
         gg[e] = 0;
-    api->tsne.gradient(w, y, exag, gg, NULL);
+    api->tsne->gradient(w, y, exag, gg, NULL);
     CHECK(guard_ok_d(gg, m));
     int disagree = 0;
     for (size_t e = 0; e < m; e++)
         disagree += !isnan(gc[e]) != !isnan(gg[e]) || !isfinite(gc[e]) != !isfinite(gg[e]);
     CHECK_INT(disagree, 0);
-    api->tsne.destroy(w);
+    api->tsne->destroy(w);
     tp_tsne_free(&t);
     free(gg);
     free(gc);
@@ -210,8 +211,8 @@ static void test_optimize(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
     double klc, klg;
     int ic = tp_tsne_optimize(&t, yc, &o, &klc);
     o.ctx = &rg;
-    tp_gtsne *w = api->tsne.create(g, P, d, cfg.dof);
-    int ig = api->tsne.optimize(w, yg, &o, &klg);
+    tp_gtsne *w = api->tsne->create(g, P, d, cfg.dof);
+    int ig = api->tsne->optimize(w, yg, &o, &klg);
     CHECK(guard_ok_d(yg, m));
     CHECK_INT(ig, ic);
     CHECK_INT(rg.count, rc.count);
@@ -220,8 +221,8 @@ static void test_optimize(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
     CHECK_NEAR(klg, klc, 0.03 * klc);
     for (size_t e = 0; e < m; e++)
         CHECK(isfinite(yg[e]));
-    CHECK_NEAR(api->tsne.kl_exact(w, yg), tp_tsne_kl_exact(P, yg, n, d, cfg.dof, 2), 1e-5 * klg);
-    api->tsne.destroy(w);
+    CHECK_NEAR(api->tsne->kl_exact(w, yg), tp_tsne_kl_exact(P, yg, n, d, cfg.dof, 2), 1e-5 * klg);
+    api->tsne->destroy(w);
     tp_tsne_free(&t);
     free(yg);
     free(yc);

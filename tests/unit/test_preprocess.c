@@ -6,7 +6,7 @@
 
 #include "check.h"
 #include "preprocess.h"
-#include "stats.h"
+#include "dtype.h"
 #include "stream.h"
 
 /* Two RGB pixels of u8 values through the scale and the mode, as train and predict do. */
