@@ -1,7 +1,7 @@
 /* h5weights.c — Keras .h5 weight files through libhdf5 (see weights.h for the layout).
  * Built with TP_HDF5 defined and the HDF5 headers on the include path; otherwise the
  * reader only says how to get .h5 support. */
-#include "weights.h"
+#include "h5weights.h"
 
 #include <stdarg.h>
 #include <stdio.h>

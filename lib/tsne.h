@@ -24,33 +24,13 @@
 #include <stdint.h>
 
 #include "knn.h"
-
-typedef enum { TP_TSNE_AUTO, TP_TSNE_EXACT, TP_TSNE_BH, TP_TSNE_FFT } tp_tsne_method;
-
-typedef struct {
-    int d;         /* embedding dimensions, 1..3 */
-    double dof;    /* degrees of freedom of the t kernel, > 0 */
-    tp_tsne_method method;
-    double theta;  /* Barnes-Hut opening angle (0.5) */
-    int fft_nodes; /* interpolation nodes per interval (3) */
-    int fft_min_intervals;   /* per dimension (50) */
-    double fft_per_unit;     /* intervals per unit of embedding length (1) */
-    int nthreads;
-} tp_tsne_cfg;
+#include "tsne_rep.h"
 
 /* Defaults for d: dof = max(d - 1, 1), auto method, theta 0.5, FFT 3 / 50 / 1. */
 void tp_tsne_cfg_default(tp_tsne_cfg *c, int d, int nthreads);
 /* The method auto resolves to for n points. */
 tp_tsne_method tp_tsne_pick(const tp_tsne_cfg *c, int64_t n);
 const char *tp_tsne_method_name(tp_tsne_method m);
-
-/* The repulsive sums R (n x d, into rep) and returns Z, by each method. The FFT one keeps
- * its plans and grids in *ws between calls (NULL at first; tp_tsne_fft_free releases). */
-double tp_tsne_rep_exact(const double *y, int64_t n, const tp_tsne_cfg *c, double *rep);
-double tp_tsne_rep_bh(const double *y, int64_t n, const tp_tsne_cfg *c, double *rep);
-typedef struct tp_tsne_fft tp_tsne_fft;
-double tp_tsne_rep_fft(const double *y, int64_t n, const tp_tsne_cfg *c, double *rep, tp_tsne_fft **ws);
-void tp_tsne_fft_free(tp_tsne_fft *ws);
 
 typedef struct {
     tp_tsne_cfg cfg;
@@ -90,25 +70,5 @@ void tp_tsne_opt_default(tp_tsne_opt *o, int64_t n);
 /* scikit-learn's gradient descent with momentum and per-parameter gains, from y in place.
  * Returns the iterations run; *kl receives the last KL computed. */
 int tp_tsne_optimize(tp_tsne *t, double *y, const tp_tsne_opt *o, double *kl);
-
-/* The kernel values K1 and K2 at squared distance r2. */
-static inline void tp_tsne_kernel(double r2, double dof, double *k1, double *k2);
-
-#include <math.h>
-static inline void tp_tsne_kernel(double r2, double dof, double *k1, double *k2)
-{
-    double t = 1 / (1 + r2 / dof);
-    if (dof == 1) {
-        *k1 = t;
-        *k2 = t * t;
-    } else if (dof == 2) {
-        double s = sqrt(t);
-        *k1 = t * s;
-        *k2 = t * t * s;
-    } else {
-        *k1 = pow(t, (dof + 1) / 2);
-        *k2 = *k1 * t;
-    }
-}
 
 #endif

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "parallel.h"
-#include "tsne.h"
+#include "tsne_rep.h"
 #include "util.h"
 
 #define LEAF 8

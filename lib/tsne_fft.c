@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "parallel.h"
-#include "tsne.h"
+#include "tsne_rep.h"
 #include "util.h"
 
 #define CHUNK 1024

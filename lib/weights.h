@@ -23,45 +23,13 @@
 #include <stdio.h>
 
 #include "net.h"
-
-typedef enum { TP_W_KERNEL, TP_W_BIAS, TP_W_GAMMA, TP_W_BETA, TP_W_MEAN, TP_W_VAR, TP_W_OTHER } tp_wrole;
-
-typedef struct {
-    char *name;   /* as the file names it */
-    tp_wrole role;
-    int rank;
-    int64_t shape[TP_MAX_RANK];
-    size_t n;     /* elements */
-    float *data;
-} tp_wtensor;
-
-typedef struct {
-    char *name;   /* the layer's name ('block1_conv1') */
-    int nt;
-    tp_wtensor *t;
-} tp_wlayer;
-
-typedef struct {
-    int n;        /* layers holding at least one tensor, in the file's order */
-    tp_wlayer *l;
-} tp_wset;
+#include "wset.h"
 
 /* Reads weights from path: an HDF5 file (by its signature), a model.json, or a folder
  * holding model.json. Returns 0, or -1 with "what is wrong" in err. s must be zeroed. */
 int tp_wset_read(tp_wset *s, const char *path, char *err, size_t errlen);
 /* Reads a TensorFlow.js layers model (model.json or its folder). */
 int tp_wset_read_tfjs(tp_wset *s, const char *path, char *err, size_t errlen);
-/* Reads a Keras .h5 file; without libhdf5 (built without TP_HDF5) it fails saying so. */
-int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen);
-void tp_wset_free(tp_wset *s);
-
-/* Adds a tensor (its data copied, name and shape as given; role from the name) to layer
- * lname, appended when it differs from the last layer's name. For readers. */
-void tp_wset_add(tp_wset *s, const char *lname, const char *tname, int rank, const int64_t *shape, const float *data);
-/* The role a tensor name says: 'kernel', 'bias', 'gamma', 'beta', 'moving_mean',
- * 'moving_variance', and the Keras 1 spellings 'LAYER_W', 'LAYER_b', with any ':0' and
- * '_1' suffixes and leading 'a/b/' path. */
-tp_wrole tp_wrole_of(const char *tname, const char *lname);
 
 /* Copies s onto net's parameters: the file's layers in order onto the network's conv,
  * dense and batchnorm layers in order (with base_only the file's dense layers are left
