@@ -21,6 +21,7 @@
 
 #include "device.h"
 #include "gpu_gmm.h"
+#include "model.h"
 #include "parallel.h"
 #include "rng.h"
 #include "dtype.h"
@@ -1372,84 +1373,61 @@ static int field_shape(tp_gmm_cov cov, int k, int d, int f, int64_t *dims)
 
 void tp_gmm_model_write(const char *path, const tp_gmm_model *m, int nmeta, const char *const *kv)
 {
-    tp_header h;
-    tp_header_init(&h);
-    const double *arr[4] = {m->weights, m->means, m->covariances, m->prec_chol};
-    for (int f = 0; f < 4; f++) {
-        int64_t dims[3];
-        int rank = field_shape(m->cov, m->k, m->d, f, dims);
-        tp_header_add(&h, model_fields[f], TP_F64, rank, dims);
-    }
-    tp_header_set_meta(&h, "kind", "gmm");
-    tp_header_set_meta(&h, "covariance_type", tp_gmm_cov_name(m->cov));
+    tp_header mh;
+    tp_header_init(&mh);
+    tp_header_set_meta(&mh, "kind", "gmm");
+    tp_header_set_meta(&mh, "covariance_type", tp_gmm_cov_name(m->cov));
     for (int i = 0; i < nmeta; i++)
-        tp_header_set_meta(&h, kv[2 * i], kv[2 * i + 1]);
-    h.count = 1;
-    unsigned char *rec = tp_alloc(h.record_size, 1);
-    for (int f = 0; f < 4; f++)
-        memcpy(rec + h.fields[f].offset, arr[f], h.fields[f].nbytes);
-    tp_writer *wr = tp_writer_open(path, &h);
-    tp_writer_write(wr, rec, 1);
-    tp_writer_close(wr);
-    free(rec);
-    tp_header_free(&h);
+        tp_header_set_meta(&mh, kv[2 * i], kv[2 * i + 1]);
+    const double *arr[4] = {m->weights, m->means, m->covariances, m->prec_chol};
+    tp_tensor t[4];
+    for (int f = 0; f < 4; f++) {
+        t[f] = (tp_tensor){model_fields[f], TP_F64, 0, {0}, arr[f]};
+        t[f].rank = field_shape(m->cov, m->k, m->d, f, t[f].shape);
+    }
+    tp_model_write(path, &mh, t, 4);
+    tp_header_free(&mh);
 }
 
 int tp_gmm_model_read(const char *path, tp_gmm_model *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
-    char e[256];
-    tp_reader *r = tp_reader_open(path, e, sizeof e);
-    if (!r) {
-        snprintf(err, errlen, "%s", e);
-        return -1;
-    }
-    const tp_header *h = tp_reader_header(r);
-    const char *kind = tp_header_get_meta(h, "kind"), *ct = tp_header_get_meta(h, "covariance_type");
+    tp_model mo;
+    int rc = -1;
+    if (tp_model_open(&mo, path, "gmm", err, errlen))
+        goto done;
+    const char *ct = tp_header_get_meta(&mo.h, "covariance_type");
     tp_gmm_cov cov;
-    int fi[4], rc = -1;
-    if (!kind || strcmp(kind, "gmm") != 0) {
-        snprintf(err, errlen, "not a gmm model (no 'meta kind gmm')");
-        goto done;
-    }
     if (!ct || tp_gmm_cov_parse(ct, &cov)) {
-        snprintf(err, errlen, "bad or missing covariance_type '%s'", ct ? ct : "");
+        snprintf(err, errlen, "bad or missing covariance_type '%.40s'", ct ? ct : "");
         goto done;
     }
-    for (int f = 0; f < 3; f++)
-        if ((fi[f] = tp_header_find(h, model_fields[f])) < 0) {
-            snprintf(err, errlen, "the model has no field '%s'", model_fields[f]);
+    int64_t kw[1] = {-1}, kd[2] = {-1, -1};
+    const tp_field *f[4] = {NULL};
+    if (!(f[0] = tp_model_tensor(&mo, model_fields[0], TP_F64, 1, kw, err, errlen)))
+        goto done;
+    kd[0] = kw[0];
+    if (!(f[1] = tp_model_tensor(&mo, model_fields[1], TP_F64, 2, kd, err, errlen)))
+        goto done;
+    if (kd[0] > 1 << 20 || kd[1] > 1 << 20) {
+        snprintf(err, errlen, "%lld components of %lld features are more than gmm handles", (long long)kd[0],
+                 (long long)kd[1]);
+        goto done;
+    }
+    int k = (int)kd[0], d = (int)kd[1];
+    for (int i = 2; i < 4; i++) { /* the Cholesky factors are optional: they are derived again */
+        int64_t dims[3];
+        int rank = field_shape(cov, k, d, i, dims);
+        if ((i == 2 || tp_header_find(&mo.h, model_fields[i]) >= 0) &&
+            !(f[i] = tp_model_tensor(&mo, model_fields[i], TP_F64, rank, dims, err, errlen)))
             goto done;
-        }
-    const tp_field *fw = &h->fields[fi[0]], *fm = &h->fields[fi[1]];
-    if (fw->rank != 1 || fm->rank != 2 || fm->shape[0] != fw->shape[0] || fw->shape[0] > 1 << 20 ||
-        fm->shape[1] > 1 << 20) {
-        snprintf(err, errlen, "weights and means must have shapes [K] and [K,D]");
-        goto done;
     }
-    int k = (int)fw->shape[0], d = (int)fm->shape[1];
-    int64_t dims[3];
-    int rank = field_shape(cov, k, d, 2, dims);
-    const tp_field *fc = &h->fields[fi[2]];
-    if (fc->rank != rank || memcmp(fc->shape, dims, (size_t)rank * sizeof *dims) != 0) {
-        snprintf(err, errlen, "covariances have the wrong shape for %d %s components in %d dimensions", k, ct, d);
+    if (tp_model_all_taken(&mo, err, errlen))
         goto done;
-    }
-    const unsigned char *rec = tp_reader_next(r);
-    if (!rec) {
-        snprintf(err, errlen, "%s", tp_reader_error(r) ? tp_reader_error(r) : "the model holds no record");
-        goto done;
-    }
     tp_gmm_model_alloc(m, k, d, cov);
-    double *arr[3] = {m->weights, m->means, m->covariances};
-    for (int f = 0; f < 3; f++) {
-        const tp_field *fl = &h->fields[fi[f]];
-        for (size_t i = 0; i < fl->nelem; i++)
-            if (!isfinite(arr[f][i] = tp_elem_as_double(rec + fl->offset, fl->dtype, i))) {
-                snprintf(err, errlen, "%s holds a value that is not finite", model_fields[f]);
-                goto done;
-            }
-    }
+    tp_model_take(&mo, f[0], m->weights);
+    tp_model_take(&mo, f[1], m->means);
+    tp_model_take(&mo, f[2], m->covariances);
     double s = 0;
     for (int c = 0; c < k; c++) {
         if (m->weights[c] < 0) {
@@ -1466,6 +1444,6 @@ int tp_gmm_model_read(const char *path, tp_gmm_model *m, char *err, size_t errle
 done:
     if (rc)
         tp_gmm_model_free(m);
-    tp_reader_close(r);
+    tp_model_close(&mo);
     return rc;
 }

@@ -1,4 +1,5 @@
-/* net.h — networks: the plain-text description, shapes, parameters, and models as streams.
+/* net.h — networks: the plain-text description, shapes and parameters (model.h writes and
+ * reads them as model streams).
  *
  * A network file has one layer a line ('#' starts a comment), Keras' Sequential in words:
  *
@@ -23,7 +24,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "stream.h"
 
 typedef enum { TP_L_CONV, TP_L_MAXPOOL, TP_L_AVGPOOL, TP_L_GAP, TP_L_FLATTEN, TP_L_DENSE, TP_L_DROPOUT,
                TP_L_BATCHNORM, TP_L_RELU } tp_lkind;
@@ -79,15 +79,5 @@ size_t tp_layer_out_size(const tp_net *net, int i);
 void tp_net_summary(const tp_net *net, FILE *f);
 /* Kind of layer as written in the network file. */
 const char *tp_layer_name(tp_lkind k);
-
-/* A model stream's header: one field per parameter tensor, the network text and input
- * shape in the metadata, count 1. extra metadata (classes, rescale, ...) is copied from
- * meta when not NULL. */
-void tp_net_header(const tp_net *net, const tp_header *meta, tp_header *h);
-/* Writes net as a model stream to path (atomically for a file). */
-void tp_net_save(const tp_net *net, const tp_header *meta, const char *path);
-/* Reads a model stream: parses its network, builds it, loads the parameters; the header
- * is kept in *h (for classes, rescale) when h is not NULL. Dies with a clear message. */
-void tp_net_read_model(tp_net *net, const char *path, tp_header *h);
 
 #endif

@@ -13,6 +13,7 @@
 #include "progress.h"
 #include "rng.h"
 #include "dtype.h"
+#include "model.h"
 #include "util.h"
 
 /* LAPACK routines of OpenBLAS, Fortran calling convention; the trailing size_t arguments
@@ -755,111 +756,77 @@ void tp_pca_model_free(tp_pca_model *m)
 
 /* ---- the model as a stream ---- */
 
-void tp_pca_model_header(const tp_pca_model *m, tp_header *h)
+void tp_pca_model_write(const char *path, const tp_pca_model *m, const tp_header *extra)
 {
-    int64_t kd[2] = {m->k, m->d};
-    tp_header_add(h, "mean", TP_F64, 1, &m->d);
-    tp_header_add(h, "components", TP_F64, 2, kd);
-    tp_header_add(h, "explained_variance", TP_F64, 1, &m->k);
-    tp_header_add(h, "explained_variance_ratio", TP_F64, 1, &m->k);
-    tp_header_add(h, "singular_values", TP_F64, 1, &m->k);
+    tp_header mh;
+    tp_header_init(&mh);
     char v[64];
-    tp_header_set_meta(h, "kind", "pca");
-    tp_header_set_meta(h, "whiten", m->whiten ? "1" : "0");
+    tp_header_set_meta(&mh, "kind", "pca");
+    tp_header_set_meta(&mh, "whiten", m->whiten ? "1" : "0");
     snprintf(v, sizeof v, "%lld", (long long)m->n_samples);
-    tp_header_set_meta(h, "n_samples", v);
+    tp_header_set_meta(&mh, "n_samples", v);
     snprintf(v, sizeof v, "%.17g", m->total_var);
-    tp_header_set_meta(h, "total_variance", v);
-    tp_header_set_meta(h, "method", tp_pca_method_name(m->method));
-    h->count = 1;
-}
-
-void tp_pca_model_record(const tp_pca_model *m, const tp_header *h, void *rec)
-{
-    const double *src[5] = {m->mean, m->components, m->variance, m->ratio, m->singular};
-    TP_ASSERT(h->nfields == 5);
-    for (int f = 0; f < 5; f++)
-        memcpy((char *)rec + h->fields[f].offset, src[f], h->fields[f].nbytes);
-}
-
-/* The field called name of h, checked to be f64 of rank `rank` with the given shape. */
-static const tp_field *model_field(const tp_header *h, const char *name, int rank, const int64_t *shape, char *err,
-                                   size_t errlen)
-{
-    int i = tp_header_find(h, name);
-    const tp_field *f = i >= 0 ? &h->fields[i] : NULL;
-    int ok = f && f->dtype == TP_F64 && f->rank == rank;
-    for (int a = 0; ok && a < rank; a++)
-        ok = shape[a] < 0 || f->shape[a] == shape[a];
-    if (!ok)
-        snprintf(err, errlen, "not a PCA model: %s field '%s'", f ? "a wrong" : "no", name);
-    return ok ? f : NULL;
+    tp_header_set_meta(&mh, "total_variance", v);
+    tp_header_set_meta(&mh, "method", tp_pca_method_name(m->method));
+    if (extra)
+        for (int i = 0; i < extra->nmeta; i++)
+            tp_header_set_meta(&mh, extra->meta[i].key, extra->meta[i].value);
+    const tp_tensor t[5] = {
+        {"mean", TP_F64, 1, {m->d}, m->mean},
+        {"components", TP_F64, 2, {m->k, m->d}, m->components},
+        {"explained_variance", TP_F64, 1, {m->k}, m->variance},
+        {"explained_variance_ratio", TP_F64, 1, {m->k}, m->ratio},
+        {"singular_values", TP_F64, 1, {m->k}, m->singular},
+    };
+    tp_model_write(path, &mh, t, 5);
+    tp_header_free(&mh);
 }
 
 int tp_pca_load(const char *path, tp_pca_model *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
-    tp_reader *r = tp_reader_open(path, err, errlen);
-    if (!r)
-        return -1;
-    const tp_header *h = tp_reader_header(r);
-    const char *kind = tp_header_get_meta(h, "kind"), *wh = tp_header_get_meta(h, "whiten");
+    tp_model mo;
+    int64_t dd[1] = {-1}, kd[2] = {-1, -1}, k1[1] = {-1};
+    const tp_field *fm = NULL, *fc = NULL, *fv = NULL, *fr = NULL, *fs = NULL;
     int rc = -1;
-    if (!kind || strcmp(kind, "pca") != 0) {
-        snprintf(err, errlen, "not a PCA model (no 'meta kind pca')");
+    if (tp_model_open(&mo, path, "pca", err, errlen))
         goto done;
-    }
-    int64_t any[2] = {-1, -1};
-    const tp_field *fm = model_field(h, "mean", 1, any, err, errlen);
-    if (!fm)
+    if (!(fm = tp_model_tensor(&mo, "mean", TP_F64, 1, dd, err, errlen)))
         goto done;
-    int64_t d = fm->shape[0];
-    int64_t kd[2] = {-1, d};
-    const tp_field *fc = model_field(h, "components", 2, kd, err, errlen);
-    if (!fc)
+    kd[1] = dd[0];
+    if (!(fc = tp_model_tensor(&mo, "components", TP_F64, 2, kd, err, errlen)))
         goto done;
-    int64_t k = fc->shape[0];
-    const tp_field *fv = model_field(h, "explained_variance", 1, &k, err, errlen);
-    const tp_field *fr = fv ? model_field(h, "explained_variance_ratio", 1, &k, err, errlen) : NULL;
-    if (!fr)
+    k1[0] = kd[0];
+    if (!(fv = tp_model_tensor(&mo, "explained_variance", TP_F64, 1, k1, err, errlen)) ||
+        !(fr = tp_model_tensor(&mo, "explained_variance_ratio", TP_F64, 1, k1, err, errlen)))
         goto done;
-    const void *rec = tp_reader_next(r);
-    if (!rec) {
-        snprintf(err, errlen, "%s", tp_reader_error(r) ? tp_reader_error(r) : "a PCA model holds one record, not 0");
+    /* singular_values is optional: NaN when absent */
+    if (tp_header_find(&mo.h, "singular_values") >= 0 &&
+        !(fs = tp_model_tensor(&mo, "singular_values", TP_F64, 1, k1, err, errlen)))
         goto done;
-    }
-    model_alloc(m, d, k);
-    memcpy(m->mean, (const char *)rec + fm->offset, fm->nbytes);
-    memcpy(m->components, (const char *)rec + fc->offset, fc->nbytes);
-    memcpy(m->variance, (const char *)rec + fv->offset, fv->nbytes);
-    memcpy(m->ratio, (const char *)rec + fr->offset, fr->nbytes);
-    int si = tp_header_find(h, "singular_values");
-    for (int64_t q = 0; q < k; q++)
+    if (tp_model_all_taken(&mo, err, errlen))
+        goto done;
+    model_alloc(m, dd[0], kd[0]);
+    tp_model_take(&mo, fm, m->mean);
+    tp_model_take(&mo, fc, m->components);
+    tp_model_take(&mo, fv, m->variance);
+    tp_model_take(&mo, fr, m->ratio);
+    for (int64_t q = 0; q < m->k; q++)
         m->singular[q] = NAN;
-    if (si >= 0 && h->fields[si].dtype == TP_F64 && h->fields[si].nelem == (size_t)k)
-        memcpy(m->singular, (const char *)rec + h->fields[si].offset, h->fields[si].nbytes);
+    if (fs)
+        tp_model_take(&mo, fs, m->singular);
+    const tp_header *h = &mo.h;
+    const char *wh = tp_header_get_meta(h, "whiten"), *ns = tp_header_get_meta(h, "n_samples"),
+               *tv = tp_header_get_meta(h, "total_variance"), *me = tp_header_get_meta(h, "method");
     m->whiten = wh && strcmp(wh, "1") == 0;
-    const char *ns = tp_header_get_meta(h, "n_samples"), *tv = tp_header_get_meta(h, "total_variance"),
-               *me = tp_header_get_meta(h, "method");
     if (ns)
         tp_parse_i64(ns, &m->n_samples);
     if (!tv || tp_parse_f64(tv, &m->total_var))
         m->total_var = NAN;
     if (me)
         tp_pca_method_parse(me, &m->method);
-    for (size_t e = 0; e < (size_t)(d + k * d + 2 * k); e++)
-        if (!isfinite(m->mean[e])) {
-            snprintf(err, errlen, "the PCA model holds a NaN or an infinite value");
-            tp_pca_model_free(m);
-            goto done;
-        }
-    if (tp_reader_next(r) || tp_reader_error(r)) {
-        snprintf(err, errlen, "%s", tp_reader_error(r) ? tp_reader_error(r) : "a PCA model holds one record, not more");
-        tp_pca_model_free(m);
-        goto done;
-    }
     rc = 0;
 done:
-    tp_reader_close(r);
+    tp_model_close(&mo);
     return rc;
 }

@@ -97,12 +97,11 @@ void tp_pca_model_free(tp_pca_model *m);
 
 /* A saved model is a stream of one record: fields mean f64[D], components f64[k,D],
  * explained_variance f64[k], explained_variance_ratio f64[k], singular_values f64[k];
- * meta kind pca, whiten 0|1, n_samples, total_variance, method. */
+ * meta kind pca, whiten 0|1, n_samples, total_variance, method (model.h). A model without
+ * singular_values reads as NaN ones. */
 
-/* The model's header (fields and meta above) into h, which must be empty. */
-void tp_pca_model_header(const tp_pca_model *m, tp_header *h);
-/* The model's one record laid out by h (from tp_pca_model_header) into rec. */
-void tp_pca_model_record(const tp_pca_model *m, const tp_header *h, void *rec);
+/* Writes m to path (model.h), the metadata of extra (may be NULL) after its own. */
+void tp_pca_model_write(const char *path, const tp_pca_model *m, const tp_header *extra);
 /* Reads a saved model from path into m. Returns 0, or -1 with "what is wrong" in err. */
 int tp_pca_load(const char *path, tp_pca_model *m, char *err, size_t errlen);
 

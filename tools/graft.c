@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "model.h"
 #include "net.h"
 #include "preprocess.h"
 #include "stream.h"
@@ -38,8 +39,8 @@ int main(int argc, char **argv)
     tp_cli_parse(&cli, argc, argv, &args);
     tp_net base, head, joined;
     tp_header bh, hh;
-    tp_net_read_model(&base, args[0], &bh);
-    tp_net_read_model(&head, args[1], &hh);
+    tp_model_read_net(args[0], &base, &bh);
+    tp_model_read_net(args[1], &head, &hh);
     char err[768];
     int k;
     if (tp_net_layer_arg(&base, layer, &k, err, sizeof err))
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
         tp_header_set_meta(&bh, "classes", classes);
     else
         tp_header_del_meta(&bh, "classes");
-    tp_net_save(&joined, &bh, out);
+    tp_model_write_net(out, &joined, &bh);
     tp_header_free(&bh);
     tp_header_free(&hh);
     tp_net_free(&joined);

@@ -107,7 +107,6 @@ static void save_model(const tp_pca_model *m, const tp_field *f, const char *fie
 {
     tp_header mh;
     tp_header_init(&mh);
-    tp_pca_model_header(m, &mh);
     tp_header_set_meta(&mh, "field", field);
     char shape[TP_MAX_RANK * 24 + 1] = "1";
     for (int a = 0; a < f->rank; a++) {
@@ -116,12 +115,7 @@ static void save_model(const tp_pca_model *m, const tp_field *f, const char *fie
     }
     tp_header_set_meta(&mh, "input_shape", shape);
     tp_header_set_meta(&mh, "input_dtype", tp_dtype_name(f->dtype));
-    void *rec = tp_alloc(1, mh.record_size);
-    tp_pca_model_record(m, &mh, rec);
-    tp_writer *w = tp_writer_open(path, &mh);
-    tp_writer_write(w, rec, 1);
-    tp_writer_close(w);
-    free(rec);
+    tp_pca_model_write(path, m, &mh);
     tp_header_free(&mh);
 }
 

@@ -10,6 +10,7 @@
 #include "gpu_nn.h"
 #include "image.h"
 #include "imgio.h"
+#include "model.h"
 #include "net.h"
 #include "nn.h"
 #include "parallel.h"
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
     tp_device_open(&dev, device, precision, 0);
     tp_net net;
     tp_header mh;
-    tp_net_read_model(&net, args[0], &mh);
+    tp_model_read_net(args[0], &net, &mh);
     char err[512];
     tp_prep prep;
     if (tp_prep_from_meta(&mh, &prep, err, sizeof err))

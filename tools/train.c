@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "device.h"
 #include "gpu_nn.h"
+#include "model.h"
 #include "net.h"
 #include "nn.h"
 #include "optim.h"
@@ -21,14 +22,21 @@
 #include "stream.h"
 #include "util.h"
 
-/* The history stream's header: one record per epoch. */
-static void history_header(tp_header *h)
+/* The history's record of one epoch: its number, then loss, accuracy, val_loss,
+ * val_accuracy, lr and seconds; as a stream header (count unknown) with v NULL, else packed
+ * into rec laid out by h. */
+static void history_record(tp_header *h, int32_t epoch, const float *v, void *rec)
 {
-    tp_header_init(h);
-    tp_header_add(h, "epoch", TP_I32, 0, NULL);
-    const char *f[] = {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"};
+    static const char *const f[] = {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"};
+    tp_tensor t[7] = {{"epoch", TP_I32, 0, {0}, &epoch}};
     for (int i = 0; i < 6; i++)
-        tp_header_add(h, f[i], TP_F32, 0, NULL);
+        t[i + 1] = (tp_tensor){f[i], TP_F32, 0, {0}, v ? v + i : NULL};
+    if (!v) {
+        tp_model_header(h, NULL, t, 7);
+        h->count = -1;
+    } else {
+        tp_model_pack(h, t, 7, rec);
+    }
 }
 
 int main(int argc, char **argv)
@@ -143,7 +151,7 @@ int main(int argc, char **argv)
     }
     if (init) {
         tp_header ih_;
-        tp_net_read_model(&net, init, &ih_);
+        tp_model_read_net(init, &net, &ih_);
         if (net.ih != ih || net.iw != iw || net.ic != ic)
             tp_die("%s: the model takes %dx%dx%d inputs, %s holds %dx%dx%d", init, net.ih, net.iw, net.ic, tr.name, ih, iw, ic);
         /* fine-tuning keeps the preparation the model was made with */
@@ -222,8 +230,7 @@ int main(int argc, char **argv)
     }
     tp_rng aug_root = tp_rng_split(&root_for_aug, 0x415547ull); /* "AUG" */
     tp_header hh;
-    history_header(&hh);
-    hh.count = -1;
+    history_record(&hh, 0, NULL, NULL);
     tp_writer *hw = hist ? tp_writer_open(hist, &hh) : NULL;
     float *best_params = restore_best ? tp_alloc(net.nparams, sizeof(float)) : NULL;
 
@@ -315,10 +322,8 @@ int main(int argc, char **argv)
         fprintf(stderr, " - lr: %.3g\n", cur_lr);
         if (hw) {
             unsigned char rec[28];
-            int32_t ep = (int32_t)(e + 1);
             float v[6] = {(float)loss, (float)acc, (float)vl, (float)vacc, (float)cur_lr, (float)secs};
-            memcpy(rec, &ep, 4);
-            memcpy(rec + 4, v, sizeof v);
+            history_record(&hh, (int32_t)(e + 1), v, rec);
             tp_writer_write(hw, rec, 1);
         }
         double score = mon == 0 ? vacc : mon == 1 ? -vl : mon == 2 ? acc : -loss;
@@ -327,7 +332,7 @@ int main(int argc, char **argv)
             best_epoch = (int)(e + 1);
             since_best = 0;
             if (ckpt)
-                tp_net_save(&net, &model_meta, ckpt);
+                tp_model_write_net(ckpt, &net, &model_meta);
             if (best_params)
                 memcpy(best_params, net.params, net.nparams * sizeof(float));
         } else if (patience > 0 && ++since_best >= patience) {
@@ -340,7 +345,7 @@ int main(int argc, char **argv)
         tp_writer_close(hw);
     if (best_params)
         memcpy(net.params, best_params, net.nparams * sizeof(float));
-    tp_net_save(&net, &model_meta, out);
+    tp_model_write_net(out, &net, &model_meta);
     free(best_params);
     tp_header_free(&hh);
     tp_header_free(&model_meta);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "model.h"
 #include "net.h"
 #include "preprocess.h"
 #include "stream.h"
@@ -135,7 +136,7 @@ int main(int argc, char **argv)
         if (k != net.classes)
             tp_die("%s: %d class names, the network has %d classes", classes, k, net.classes);
     }
-    tp_net_save(&net, &meta, out);
+    tp_model_write_net(out, &net, &meta);
     tp_header_free(&meta);
     tp_net_free(&net);
     tp_wset_free(&ws);

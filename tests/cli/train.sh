@@ -94,5 +94,5 @@ expect_fail 1 "^train: $T/train.tp: record 0 has label [0-9], outside the networ
 expect_fail 2 "^train: give the network with --net FILE" "$BIN/train" "$T/train.tp"
 "$BIN/idx2raw" "$T/train-im" >"$T/nolabel.tp"
 expect_fail 1 "^train: $T/nolabel.tp: no integer label field 'y'$" "$BIN/train" --net "$T/q.net" "$T/nolabel.tp"
-expect_fail 1 "^predict: $T/train.tp: not a model stream" "$BIN/predict" "$T/train.tp" "$T/val.tp"
+expect_fail 1 "^predict: $T/train.tp: not a network model" "$BIN/predict" "$T/train.tp" "$T/val.tp"
 exit 0

@@ -59,5 +59,5 @@ expect_fail 2 "^graft: --layer: the layer is 'base' or a number from 1 to the ne
 expect_fail 2 "^predict: --features: the network has no convolutional base: its first layer is flatten" \
     "$BIN/predict" --features base "$T/head.tp" <"$T/fval.tp"
 expect_fail 2 "^predict: --features works on a stream, not on image files" "$BIN/predict" --features base "$T/base.tp" x.png
-expect_fail 1 "^graft: .*train.tp: not a model stream" "$BIN/graft" "$T/train.tp" "$T/head.tp"
+expect_fail 1 "^graft: .*train.tp: not a network model" "$BIN/graft" "$T/train.tp" "$T/head.tp"
 exit 0

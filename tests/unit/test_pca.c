@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "model.h"
 #include "pca.h"
 #include "rng.h"
 #include "stream.h"
@@ -332,28 +333,21 @@ static void test_save_load(void)
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     close(fd);
-    tp_header h;
-    tp_header_init(&h);
-    tp_pca_model_header(&m, &h);
-    void *rec = calloc(1, h.record_size);
-    tp_pca_model_record(&m, &h, rec);
-    tp_writer *w = tp_writer_open(path, &h);
-    tp_writer_write(w, rec, 1);
-    tp_writer_close(w);
+    tp_pca_model_write(path, &m, NULL);
     CHECK_INT(tp_pca_load(path, &l, err, sizeof err), 0);
     CHECK(l.d == 8 && l.k == 3 && l.whiten == 1 && l.n_samples == 50 && l.method == TP_PCA_COV);
     CHECK(memcmp(l.mean, m.mean, (size_t)(8 + 3 * 8 + 3 * 3) * sizeof(double)) == 0);
     CHECK(l.total_var == m.total_var);
     tp_pca_model_free(&l);
-    /* a stream that is not a model */
+    /* a stream of another kind */
+    tp_header h;
+    tp_header_init(&h);
     tp_header_set_meta(&h, "kind", "network");
-    w = tp_writer_open(path, &h);
-    tp_writer_write(w, rec, 1);
-    tp_writer_close(w);
+    tp_tensor t = {"mean", TP_F64, 1, {8}, m.mean};
+    tp_model_write(path, &h, &t, 1);
     CHECK_INT(tp_pca_load(path, &l, err, sizeof err), -1);
     CHECK(strstr(err, "not a PCA model") != NULL);
     unlink(path);
-    free(rec);
     tp_header_free(&h);
     tp_pca_model_free(&m);
     free(x);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "model.h"
 #include "net.h"
 #include "nn.h"
 #include "stream.h"
@@ -39,7 +40,7 @@ int main(void)
 {
     tp_init("test_torch");
     tp_net net;
-    tp_net_read_model(&net, fixture("nn_model.tp"), NULL);
+    tp_model_read_net(fixture("nn_model.tp"), &net, NULL);
     tp_nn w;
     tp_nn_init(&w, &net, 4);
     tp_reader *in = tp_open_or_die(fixture("nn_input.tp"));
