@@ -148,17 +148,17 @@ void tp_augment_cli_init(tp_augment_cli *c, tp_option *o)
     c->a.fill = TP_FILL_NEAREST;
     c->fill = "nearest";
     const tp_option opts[TP_AUGMENT_NOPTS] = {
-        {"rotation", 0, TP_OPT_DOUBLE, &c->a.rotation, "DEG", "rotate by U(-DEG, DEG) degrees"},
-        {"width-shift", 0, TP_OPT_DOUBLE, &c->a.width_shift, "F", "shift columns by up to F of the width (pixels when F >= 1)"},
-        {"height-shift", 0, TP_OPT_DOUBLE, &c->a.height_shift, "F", "shift rows by up to F of the height (pixels when F >= 1)"},
-        {"shear", 0, TP_OPT_DOUBLE, &c->a.shear, "DEG", "shear by U(-DEG, DEG) degrees"},
-        {"zoom", 0, TP_OPT_DOUBLE, &c->zoom, "Z", "zoom factors from [1 - Z, 1 + Z], drawn for x and y apart"},
-        {"zoom-range", 0, TP_OPT_STRING, &c->zoom_range, "LO,HI", "zoom factors from [LO, HI] instead"},
-        {"hflip", 0, TP_OPT_FLAG, &c->a.hflip, NULL, "flip left-right with probability 1/2"},
-        {"vflip", 0, TP_OPT_FLAG, &c->a.vflip, NULL, "flip upside down with probability 1/2"},
-        {"fill", 0, TP_OPT_STRING, &c->fill, "MODE", "points outside the image: nearest, constant, reflect or wrap"},
-        {"cval", 0, TP_OPT_DOUBLE, &c->cval, "V", "the value for --fill constant"},
-        {"keras-axes", 0, TP_OPT_FLAG, &c->a.keras_axes, NULL, "apply the height shift to columns and the width shift to rows, as Keras does"},
+        TP_DOUBLE("rotation", 0, &c->a.rotation, "DEG", "rotate by U(-DEG, DEG) degrees"),
+        TP_DOUBLE("width-shift", 0, &c->a.width_shift, "F", "shift columns by up to F of the width (pixels when F >= 1)"),
+        TP_DOUBLE("height-shift", 0, &c->a.height_shift, "F", "shift rows by up to F of the height (pixels when F >= 1)"),
+        TP_DOUBLE("shear", 0, &c->a.shear, "DEG", "shear by U(-DEG, DEG) degrees"),
+        TP_DOUBLE("zoom", 0, &c->zoom, "Z", "zoom factors from [1 - Z, 1 + Z], drawn for x and y apart"),
+        TP_STRING("zoom-range", 0, &c->zoom_range, "LO,HI", "zoom factors from [LO, HI] instead"),
+        TP_FLAG("hflip", 0, &c->a.hflip, "flip left-right with probability 1/2"),
+        TP_FLAG("vflip", 0, &c->a.vflip, "flip upside down with probability 1/2"),
+        TP_STRING("fill", 0, &c->fill, "MODE", "points outside the image: nearest, constant, reflect or wrap"),
+        TP_DOUBLE("cval", 0, &c->cval, "V", "the value for --fill constant"),
+        TP_FLAG("keras-axes", 0, &c->a.keras_axes, "apply the height shift to columns and the width shift to rows, as Keras does"),
     };
     memcpy(o, opts, sizeof opts);
 }

@@ -62,14 +62,14 @@ int main(int argc, char **argv)
     int to_float = 0, shuffle = 0;
     int64_t copies = 1, epochs = 1, seed = 42, threads = tp_cpu_count();
     tp_option opts[TP_AUGMENT_NOPTS + 9] = {
-        {"copies", 'k', TP_OPT_INT, &copies, "K", "write K augmented variants of each record"},
-        {"epochs", 'e', TP_OPT_INT, &epochs, "E", "pass over the input E times with fresh draws (0: without end)"},
-        {"shuffle", 0, TP_OPT_FLAG, &shuffle, NULL, "a fresh random order in every pass"},
-        {"seed", 's', TP_OPT_INT, &seed, "N", "random seed"},
-        {"float", 0, TP_OPT_FLAG, &to_float, NULL, "write f32 pixels instead of rounding u8 input back to u8"},
-        {"field", 'f', TP_OPT_STRING, &field, "NAME", "the image field"},
-        {"threads", 't', TP_OPT_INT, &threads, "N", "worker threads"},
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
+        TP_INT("copies", 'k', &copies, "K", "write K augmented variants of each record"),
+        TP_INT("epochs", 'e', &epochs, "E", "pass over the input E times with fresh draws (0: without end)"),
+        TP_FLAG("shuffle", 0, &shuffle, "a fresh random order in every pass"),
+        TP_INT("seed", 's', &seed, "N", "random seed"),
+        TP_FLAG("float", 0, &to_float, "write f32 pixels instead of rounding u8 input back to u8"),
+        TP_STRING("field", 'f', &field, "NAME", "the image field"),
+        TP_INT("threads", 't', &threads, "N", "worker threads"),
+        TP_STRING("output", 'o', &out, "FILE", "write the stream to FILE"),
     };
     tp_augment_cli_init(&ac, opts + 8);
     tp_augment *a_ptr = &ac.a;

@@ -452,21 +452,17 @@ int main(int argc, char **argv)
     int64_t digits = 4;
     int json = 0;
     const tp_option opts[] = {
-        {"truth", 't', TP_OPT_STRING, &truth, "NAME", "the field of true labels (any integer dtype)"},
-        {"field", 'f', TP_OPT_STRING, &field, "NAME", "the field of predicted labels or clusters (any integer dtype)"},
-        {"map", 'm', TP_OPT_STRING, &how, "HOW",
-         "none, majority or hungarian: how predicted values become labels (default: majority for a field named "
-         "cluster, else none)"},
-        {"normalize", 'n', TP_OPT_STRING, &norm, "OVER",
-         "none, true (each row sums to 1), pred (each column) or all: the matrix printed and drawn"},
-        {"json", 'j', TP_OPT_FLAG, &json, NULL, "print one JSON object instead of the text report"},
-        {"digits", 'd', TP_OPT_INT, &digits, "N", "digits after the point in the text report"},
-        {"png", 'p', TP_OPT_STRING, &png, "FILE", "draw the matrix as an annotated heatmap PNG into FILE"},
-        {"title", 0, TP_OPT_STRING, &title, "TEXT", "the picture's title"},
-        {"output", 'o', TP_OPT_STRING, &out, "FILE",
-         "write the input stream to FILE with the mapped labels added as an i32 field"},
-        {"mapped-name", 0, TP_OPT_STRING, &mapped_name, "NAME",
-         "that field's name (default: pred when the input has no pred field, else mapped)"},
+        TP_STRING("truth", 't', &truth, "NAME", "the field of true labels (any integer dtype)"),
+        TP_STRING("field", 'f', &field, "NAME", "the field of predicted labels or clusters (any integer dtype)"),
+        TP_STRING("map", 'm', &how, "HOW", "none, majority or hungarian: how predicted values become labels (default: majority for a field named "
+         "cluster, else none)"),
+        TP_STRING("normalize", 'n', &norm, "OVER", "none, true (each row sums to 1), pred (each column) or all: the matrix printed and drawn"),
+        TP_FLAG("json", 'j', &json, "print one JSON object instead of the text report"),
+        TP_INT("digits", 'd', &digits, "N", "digits after the point in the text report"),
+        TP_STRING("png", 'p', &png, "FILE", "draw the matrix as an annotated heatmap PNG into FILE"),
+        TP_STRING("title", 0, &title, "TEXT", "the picture's title"),
+        TP_STRING("output", 'o', &out, "FILE", "write the input stream to FILE with the mapped labels added as an i32 field"),
+        TP_STRING("mapped-name", 0, &mapped_name, "NAME", "that field's name (default: pred when the input has no pred field, else mapped)"),
         {0},
     };
     const tp_cli cli = {

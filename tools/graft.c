@@ -16,8 +16,8 @@ int main(int argc, char **argv)
     tp_init(argv[0]);
     const char *out = "-", *layer = "base";
     const tp_option opts[] = {
-        {"layer", 'k', TP_OPT_STRING, &layer, "LAYER", "keep the base's layers up to LAYER: a number, or 'base' (before its first flatten, gap or dense)"},
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the model to FILE"},
+        TP_STRING("layer", 'k', &layer, "LAYER", "keep the base's layers up to LAYER: a number, or 'base' (before its first flatten, gap or dense)"),
+        TP_STRING("output", 'o', &out, "FILE", "write the model to FILE"),
         {0},
     };
     const tp_cli cli = {

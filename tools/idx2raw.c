@@ -45,11 +45,11 @@ int main(int argc, char **argv)
     const char *out = "-", *field = "x", *classes = NULL;
     int64_t limit = -1, offset = 0;
     const tp_option opts[] = {
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
-        {"offset", 0, TP_OPT_INT, &offset, "N", "skip the first N items"},
-        {"limit", 'n', TP_OPT_INT, &limit, "N", "convert at most N items (-1: all)"},
-        {"field", 'f', TP_OPT_STRING, &field, "NAME", "name of the image field"},
-        {"classes", 0, TP_OPT_STRING, &classes, "LIST", "comma-separated class names, stored in the metadata"},
+        TP_STRING("output", 'o', &out, "FILE", "write the stream to FILE"),
+        TP_INT("offset", 0, &offset, "N", "skip the first N items"),
+        TP_INT("limit", 'n', &limit, "N", "convert at most N items (-1: all)"),
+        TP_STRING("field", 'f', &field, "NAME", "name of the image field"),
+        TP_STRING("classes", 0, &classes, "LIST", "comma-separated class names, stored in the metadata"),
         {0},
     };
     const tp_cli cli = {

@@ -136,15 +136,15 @@ int main(int argc, char **argv)
     int rgb = 0, gray = 0, skip_bad = 0, names = 0;
     int64_t threads = tp_cpu_count();
     const tp_option opts[] = {
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
-        {"size", 0, TP_OPT_STRING, &size, "HxW", "resize every image to HxW (default: all must share the first one's size)"},
-        {"method", 'm', TP_OPT_STRING, &method_name, "NAME", "resampling for --size: nearest (as Keras' loader), bilinear, area"},
-        {"rgb", 0, TP_OPT_FLAG, &rgb, NULL, "decode to 3 channels"},
-        {"gray", 0, TP_OPT_FLAG, &gray, NULL, "decode to 1 channel"},
-        {"sort", 0, TP_OPT_STRING, &sort, "ORDER", "class: folder by folder (flow_from_directory's order); name: by file name across folders"},
-        {"names", 0, TP_OPT_FLAG, &names, NULL, "add the field 'name' (path below DIR) also for class folders"},
-        {"skip-bad", 0, TP_OPT_FLAG, &skip_bad, NULL, "skip unreadable images and count them, instead of stopping"},
-        {"threads", 't', TP_OPT_INT, &threads, "N", "decoding threads"},
+        TP_STRING("output", 'o', &out, "FILE", "write the stream to FILE"),
+        TP_STRING("size", 0, &size, "HxW", "resize every image to HxW (default: all must share the first one's size)"),
+        TP_STRING("method", 'm', &method_name, "NAME", "resampling for --size: nearest (as Keras' loader), bilinear, area"),
+        TP_FLAG("rgb", 0, &rgb, "decode to 3 channels"),
+        TP_FLAG("gray", 0, &gray, "decode to 1 channel"),
+        TP_STRING("sort", 0, &sort, "ORDER", "class: folder by folder (flow_from_directory's order); name: by file name across folders"),
+        TP_FLAG("names", 0, &names, "add the field 'name' (path below DIR) also for class folders"),
+        TP_FLAG("skip-bad", 0, &skip_bad, "skip unreadable images and count them, instead of stopping"),
+        TP_INT("threads", 't', &threads, "N", "decoding threads"),
         {0},
     };
     const tp_cli cli = {

@@ -33,15 +33,15 @@ int main(int argc, char **argv)
     int64_t count = 20, cols = 10, scale = 0, seed = 42;
     int sample = 0;
     const tp_option opts[] = {
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the PNG to FILE"},
-        {"count", 'n', TP_OPT_INT, &count, "N", "how many images"},
-        {"sample", 0, TP_OPT_FLAG, &sample, NULL, "a random sample of N (reservoir, seeded) instead of the first N"},
-        {"seed", 's', TP_OPT_INT, &seed, "N", "random seed for --sample"},
-        {"cols", 'c', TP_OPT_INT, &cols, "N", "images per row"},
-        {"scale", 0, TP_OPT_INT, &scale, "N", "pixels per image pixel (0: enough for about 84 pixels a side)"},
-        {"field", 'f', TP_OPT_STRING, &field, "NAME", "the image field (u8 or float, H x W x 1 or 3)"},
-        {"label", 'l', TP_OPT_STRING, &label, "NAME", "the label field drawn above each image"},
-        {"pred", 'p', TP_OPT_STRING, &pred, "NAME", "the prediction field: shown in red beside a wrong label"},
+        TP_STRING("output", 'o', &out, "FILE", "write the PNG to FILE"),
+        TP_INT("count", 'n', &count, "N", "how many images"),
+        TP_FLAG("sample", 0, &sample, "a random sample of N (reservoir, seeded) instead of the first N"),
+        TP_INT("seed", 's', &seed, "N", "random seed for --sample"),
+        TP_INT("cols", 'c', &cols, "N", "images per row"),
+        TP_INT("scale", 0, &scale, "N", "pixels per image pixel (0: enough for about 84 pixels a side)"),
+        TP_STRING("field", 'f', &field, "NAME", "the image field (u8 or float, H x W x 1 or 3)"),
+        TP_STRING("label", 'l', &label, "NAME", "the label field drawn above each image"),
+        TP_STRING("pred", 'p', &pred, "NAME", "the prediction field: shown in red beside a wrong label"),
         {0},
     };
     const tp_cli cli = {

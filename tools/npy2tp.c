@@ -116,9 +116,9 @@ int main(int argc, char **argv)
     tp_init(argv[0]);
     const char *out = "-", *field = "x", *meta = NULL;
     const tp_option opts[] = {
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
-        {"field", 'f', TP_OPT_STRING, &field, "NAME", "field name for a plain (non-structured) array"},
-        {"meta", 'm', TP_OPT_STRING, &meta, "FILE", "metadata lines to put in the header (from tp2npy --meta)"},
+        TP_STRING("output", 'o', &out, "FILE", "write the stream to FILE"),
+        TP_STRING("field", 'f', &field, "NAME", "field name for a plain (non-structured) array"),
+        TP_STRING("meta", 'm', &meta, "FILE", "metadata lines to put in the header (from tp2npy --meta)"),
         {0},
     };
     const tp_cli cli = {

@@ -148,16 +148,16 @@ int main(int argc, char **argv)
     int whiten = 0, fit_only = 0, quiet = 0;
     int64_t seed = 42;
     const tp_option opts[] = {
-        {"components", 'k', TP_OPT_STRING, &k_s, "N|F", "keep N components, or the fewest whose cumulative explained variance ratio exceeds a fraction F in (0, 1) (default: all, min(records, values))"},
-        {"whiten", 'w', TP_OPT_FLAG, &whiten, NULL, "divide each projection by the square root of its explained variance"},
-        {"field", 'f', TP_OPT_STRING, &field, "NAME", "the field to analyse (any numeric dtype and shape, flattened)"},
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the projected stream to FILE"},
-        {"save", 0, TP_OPT_STRING, &save, "MODEL", "also write the fitted model to MODEL (a one-record stream)"},
-        {"fit-only", 0, TP_OPT_FLAG, &fit_only, NULL, "write only the model (--save), no projected stream"},
-        {"model", 'm', TP_OPT_STRING, &model, "MODEL", "apply a saved model instead of fitting (streams in bounded memory)"},
-        {"method", 0, TP_OPT_STRING, &method_s, "NAME", "auto, cov (D x D covariance), gram (N x N Gram matrix) or randomized"},
-        {"seed", 's', TP_OPT_INT, &seed, "N", "random seed of the randomized method"},
-        {"quiet", 'q', TP_OPT_FLAG, &quiet, NULL, "do not report the explained variance on stderr"},
+        TP_STRING("components", 'k', &k_s, "N|F", "keep N components, or the fewest whose cumulative explained variance ratio exceeds a fraction F in (0, 1) (default: all, min(records, values))"),
+        TP_FLAG("whiten", 'w', &whiten, "divide each projection by the square root of its explained variance"),
+        TP_STRING("field", 'f', &field, "NAME", "the field to analyse (any numeric dtype and shape, flattened)"),
+        TP_STRING("output", 'o', &out, "FILE", "write the projected stream to FILE"),
+        TP_STRING("save", 0, &save, "MODEL", "also write the fitted model to MODEL (a one-record stream)"),
+        TP_FLAG("fit-only", 0, &fit_only, "write only the model (--save), no projected stream"),
+        TP_STRING("model", 'm', &model, "MODEL", "apply a saved model instead of fitting (streams in bounded memory)"),
+        TP_STRING("method", 0, &method_s, "NAME", "auto, cov (D x D covariance), gram (N x N Gram matrix) or randomized"),
+        TP_INT("seed", 's', &seed, "N", "random seed of the randomized method"),
+        TP_FLAG("quiet", 'q', &quiet, "do not report the explained variance on stderr"),
         {0},
     };
     const tp_cli cli = {

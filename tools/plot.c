@@ -218,19 +218,19 @@ int main(int argc, char **argv)
     const char *out = "-";
     options o = {"auto", NULL, NULL, "x", NULL, "accuracy,loss", "30,-60", 0, 0, 30, -60, 42, 2, 0, {0}, 0};
     const tp_option opts[] = {
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the PNG to FILE"},
-        {"kind", 'k', TP_OPT_STRING, &o.kind, "KIND", "curves, scatter, or auto: curves when the stream has a 'loss' field"},
-        {"title", 't', TP_OPT_STRING, &o.title, "TEXT", "a title above the picture"},
-        {"size", 0, TP_OPT_STRING, &o.size, "WxH", "picture size (default 1200x500 curves, 1000x800 scatter, 1500x520 --pairs)"},
-        {"font", 0, TP_OPT_INT, &o.font, "N", "text scale: each pixel of the 5x7 font drawn N x N (titles N+1)"},
-        {"metrics", 'm', TP_OPT_STRING, &o.metrics, "LIST", "curves: one panel per metric, with val_METRIC beside it where present"},
-        {"field", 'f', TP_OPT_STRING, &o.field, "NAME", "scatter: the embedding field, 2 or 3 numbers a record"},
-        {"color", 'c', TP_OPT_STRING, &o.color, "FIELD", "scatter: colour by this integer field, or none (default y, else cluster)"},
-        {"radius", 'r', TP_OPT_DOUBLE, &o.radius, "R", "scatter: dot radius in pixels (0: from the point count)"},
-        {"alpha", 'a', TP_OPT_DOUBLE, &o.alpha, "A", "scatter: dot opacity, 0 to 1 (0: from the point count)"},
-        {"seed", 's', TP_OPT_INT, &o.seed, "N", "scatter: seed of the random drawing order"},
-        {"view", 0, TP_OPT_STRING, &o.view, "ELEV,AZIM", "3-D scatter: elevation and azimuth in degrees (matplotlib's)"},
-        {"pairs", 0, TP_OPT_FLAG, &o.pairs, NULL, "3-D scatter: three 2-D panels (1-2, 1-3, 2-3) instead of a projection"},
+        TP_STRING("output", 'o', &out, "FILE", "write the PNG to FILE"),
+        TP_STRING("kind", 'k', &o.kind, "KIND", "curves, scatter, or auto: curves when the stream has a 'loss' field"),
+        TP_STRING("title", 't', &o.title, "TEXT", "a title above the picture"),
+        TP_STRING("size", 0, &o.size, "WxH", "picture size (default 1200x500 curves, 1000x800 scatter, 1500x520 --pairs)"),
+        TP_INT("font", 0, &o.font, "N", "text scale: each pixel of the 5x7 font drawn N x N (titles N+1)"),
+        TP_STRING("metrics", 'm', &o.metrics, "LIST", "curves: one panel per metric, with val_METRIC beside it where present"),
+        TP_STRING("field", 'f', &o.field, "NAME", "scatter: the embedding field, 2 or 3 numbers a record"),
+        TP_STRING("color", 'c', &o.color, "FIELD", "scatter: colour by this integer field, or none (default y, else cluster)"),
+        TP_DOUBLE("radius", 'r', &o.radius, "R", "scatter: dot radius in pixels (0: from the point count)"),
+        TP_DOUBLE("alpha", 'a', &o.alpha, "A", "scatter: dot opacity, 0 to 1 (0: from the point count)"),
+        TP_INT("seed", 's', &o.seed, "N", "scatter: seed of the random drawing order"),
+        TP_STRING("view", 0, &o.view, "ELEV,AZIM", "3-D scatter: elevation and azimuth in degrees (matplotlib's)"),
+        TP_FLAG("pairs", 0, &o.pairs, "3-D scatter: three 2-D panels (1-2, 1-3, 2-3) instead of a projection"),
         {0},
     };
     const tp_cli cli = {

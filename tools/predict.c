@@ -142,16 +142,16 @@ int main(int argc, char **argv)
     int64_t batch = 0, threads = tp_cpu_count();
     double rescale = -1;
     const tp_option opts[] = {
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
-        {"input", 'i', TP_OPT_STRING, &in, "FILE", "read the stream from FILE"},
-        {"features", 0, TP_OPT_STRING, &features, "LAYER", "instead of predicting, replace the input field by the f32 output of layer LAYER: a number (as in train --summary) or 'base' (the layer before the first flatten, gap or dense)"},
-        {"batch", 'b', TP_OPT_INT, &batch, "N", "records per batch (0: as many as fit 256 MiB of activations per thread, at most 64)"},
-        {"threads", 't', TP_OPT_INT, &threads, "N", "threads, each running its own batches"},
-        {"device", 0, TP_OPT_STRING, &device, "DEV", "auto, cpu, cuda or cuda:N (auto: a GPU when one works, else the CPU; image files are always predicted on the CPU)"},
-        {"precision", 0, TP_OPT_STRING, &precision, "P", "GPU matrix products: fp32, tf32 or bf16"},
-        {"preprocess", 0, TP_OPT_STRING, &prep_name, "MODE", "input preparation: rescale, caffe, tf or torch (default: the model's, from training)"},
-        {"rescale", 0, TP_OPT_DOUBLE, &rescale, "X", "input scale (default: the model's, from training)"},
-        {"field", 'f', TP_OPT_STRING, &xname, "NAME", "the input field"},
+        TP_STRING("output", 'o', &out, "FILE", "write the stream to FILE"),
+        TP_STRING("input", 'i', &in, "FILE", "read the stream from FILE"),
+        TP_STRING("features", 0, &features, "LAYER", "instead of predicting, replace the input field by the f32 output of layer LAYER: a number (as in train --summary) or 'base' (the layer before the first flatten, gap or dense)"),
+        TP_INT("batch", 'b', &batch, "N", "records per batch (0: as many as fit 256 MiB of activations per thread, at most 64)"),
+        TP_INT("threads", 't', &threads, "N", "threads, each running its own batches"),
+        TP_STRING("device", 0, &device, "DEV", "auto, cpu, cuda or cuda:N (auto: a GPU when one works, else the CPU; image files are always predicted on the CPU)"),
+        TP_STRING("precision", 0, &precision, "P", "GPU matrix products: fp32, tf32 or bf16"),
+        TP_STRING("preprocess", 0, &prep_name, "MODE", "input preparation: rescale, caffe, tf or torch (default: the model's, from training)"),
+        TP_DOUBLE("rescale", 0, &rescale, "X", "input scale (default: the model's, from training)"),
+        TP_STRING("field", 'f', &xname, "NAME", "the input field"),
         {0},
     };
     const tp_cli cli = {

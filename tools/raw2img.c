@@ -40,11 +40,11 @@ int main(int argc, char **argv)
     int png = 0, jpeg = 0;
     int64_t quality = 95;
     const tp_option opts[] = {
-        {"png", 0, TP_OPT_FLAG, &png, NULL, "write PNG files (lossless; the default)"},
-        {"jpeg", 0, TP_OPT_FLAG, &jpeg, NULL, "write JPEG files"},
-        {"quality", 'Q', TP_OPT_INT, &quality, "N", "JPEG quality, 1 to 100"},
-        {"field", 'f', TP_OPT_STRING, &field, "NAME", "the image field (u8, H x W x 1 or 3)"},
-        {"label", 'l', TP_OPT_STRING, &label, "NAME", "the label field choosing the sub-folder"},
+        TP_FLAG("png", 0, &png, "write PNG files (lossless; the default)"),
+        TP_FLAG("jpeg", 0, &jpeg, "write JPEG files"),
+        TP_INT("quality", 'Q', &quality, "N", "JPEG quality, 1 to 100"),
+        TP_STRING("field", 'f', &field, "NAME", "the image field (u8, H x W x 1 or 3)"),
+        TP_STRING("label", 'l', &label, "NAME", "the label field choosing the sub-folder"),
         {0},
     };
     const tp_cli cli = {

@@ -74,13 +74,13 @@ int main(int argc, char **argv)
     int rgb = 0, gray = 0, to_float = 0;
     int64_t threads = tp_cpu_count();
     const tp_option opts[] = {
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the stream to FILE"},
-        {"method", 'm', TP_OPT_STRING, &method_name, "NAME", "bilinear (half-pixel centres), nearest, or area (box filter, for shrinking)"},
-        {"rgb", 0, TP_OPT_FLAG, &rgb, NULL, "make 3 channels (gray is replicated, alpha dropped)"},
-        {"gray", 0, TP_OPT_FLAG, &gray, NULL, "make 1 channel (luma 0.2989 R + 0.5870 G + 0.1140 B)"},
-        {"float", 0, TP_OPT_FLAG, &to_float, NULL, "write f32 pixels instead of rounding u8 input back to u8"},
-        {"field", 'f', TP_OPT_STRING, &field, "NAME", "the image field"},
-        {"threads", 't', TP_OPT_INT, &threads, "N", "worker threads"},
+        TP_STRING("output", 'o', &out, "FILE", "write the stream to FILE"),
+        TP_STRING("method", 'm', &method_name, "NAME", "bilinear (half-pixel centres), nearest, or area (box filter, for shrinking)"),
+        TP_FLAG("rgb", 0, &rgb, "make 3 channels (gray is replicated, alpha dropped)"),
+        TP_FLAG("gray", 0, &gray, "make 1 channel (luma 0.2989 R + 0.5870 G + 0.1140 B)"),
+        TP_FLAG("float", 0, &to_float, "write f32 pixels instead of rounding u8 input back to u8"),
+        TP_STRING("field", 'f', &field, "NAME", "the image field"),
+        TP_INT("threads", 't', &threads, "N", "worker threads"),
         {0},
     };
     const tp_cli cli = {

@@ -92,17 +92,17 @@ int main(int argc, char **argv)
     int64_t seed = 42;
     int shuffle = 0, stratify = 0, no_stratify = 0, quiet = 0;
     const tp_option opts[] = {
-        {"ratio", 'r', TP_OPT_DOUBLE, &ratio, "R", "fraction of the records for the first output (default 0.8 with a second output, else 1)"},
-        {"train", 0, TP_OPT_STRING, &train, "FILE", "the first output"},
-        {"test", 0, TP_OPT_STRING, &test, "FILE", "the second output"},
-        {"rest", 0, TP_OPT_STRING, &rest, "FILE", "the second output (another name for --test)"},
-        {"take", 0, TP_OPT_STRING, &take_s, "N|F", "keep only N records (a count >= 1) or a fraction F < 1 of them first"},
-        {"shuffle", 0, TP_OPT_FLAG, &shuffle, NULL, "write each output in random order (default: input order)"},
-        {"seed", 's', TP_OPT_INT, &seed, "N", "random seed: the same seed picks the same records"},
-        {"stratify", 0, TP_OPT_FLAG, &stratify, NULL, "keep each class's share in every part (the default when the label field exists)"},
-        {"no-stratify", 0, TP_OPT_FLAG, &no_stratify, NULL, "pick records regardless of class"},
-        {"field", 'f', TP_OPT_STRING, &field, "NAME", "the label field"},
-        {"quiet", 'q', TP_OPT_FLAG, &quiet, NULL, "do not print the per-class counts on stderr"},
+        TP_DOUBLE("ratio", 'r', &ratio, "R", "fraction of the records for the first output (default 0.8 with a second output, else 1)"),
+        TP_STRING("train", 0, &train, "FILE", "the first output"),
+        TP_STRING("test", 0, &test, "FILE", "the second output"),
+        TP_STRING("rest", 0, &rest, "FILE", "the second output (another name for --test)"),
+        TP_STRING("take", 0, &take_s, "N|F", "keep only N records (a count >= 1) or a fraction F < 1 of them first"),
+        TP_FLAG("shuffle", 0, &shuffle, "write each output in random order (default: input order)"),
+        TP_INT("seed", 's', &seed, "N", "random seed: the same seed picks the same records"),
+        TP_FLAG("stratify", 0, &stratify, "keep each class's share in every part (the default when the label field exists)"),
+        TP_FLAG("no-stratify", 0, &no_stratify, "pick records regardless of class"),
+        TP_STRING("field", 'f', &field, "NAME", "the label field"),
+        TP_FLAG("quiet", 'q', &quiet, "do not print the per-class counts on stderr"),
         {0},
     };
     const tp_cli cli = {

@@ -105,8 +105,8 @@ int main(int argc, char **argv)
     int header_only = 0;
     const char *label = NULL;
     const tp_option opts[] = {
-        {"header", 'H', TP_OPT_FLAG, &header_only, NULL, "print the header only; do not read the records"},
-        {"label", 'l', TP_OPT_STRING, &label, "NAME", "field to count as labels (default: y, when present)"},
+        TP_FLAG("header", 'H', &header_only, "print the header only; do not read the records"),
+        TP_STRING("label", 'l', &label, "NAME", "field to count as labels (default: y, when present)"),
         {0},
     };
     const tp_cli cli = {

@@ -33,11 +33,11 @@ int main(int argc, char **argv)
     const char *out = "-", *fields = NULL, *sep = ",", *text = NULL;
     int no_header = 0;
     const tp_option opts[] = {
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the CSV to FILE"},
-        {"fields", 'f', TP_OPT_STRING, &fields, "LIST", "comma-separated fields to write (default: all)"},
-        {"sep", 's', TP_OPT_STRING, &sep, "TEXT", "column separator"},
-        {"no-header", 0, TP_OPT_FLAG, &no_header, NULL, "leave out the row of column names"},
-        {"text", 0, TP_OPT_STRING, &text, "LIST", "u8 fields to write as one text column (up to the first zero byte), e.g. name"},
+        TP_STRING("output", 'o', &out, "FILE", "write the CSV to FILE"),
+        TP_STRING("fields", 'f', &fields, "LIST", "comma-separated fields to write (default: all)"),
+        TP_STRING("sep", 's', &sep, "TEXT", "column separator"),
+        TP_FLAG("no-header", 0, &no_header, "leave out the row of column names"),
+        TP_STRING("text", 0, &text, "LIST", "u8 fields to write as one text column (up to the first zero byte), e.g. name"),
         {0},
     };
     const tp_cli cli = {

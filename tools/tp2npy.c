@@ -26,9 +26,9 @@ int main(int argc, char **argv)
     tp_init(argv[0]);
     const char *out = "-", *field = NULL, *meta = NULL;
     const tp_option opts[] = {
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the .npy to FILE"},
-        {"field", 'f', TP_OPT_STRING, &field, "NAME", "write only this field, as a plain array (N, *shape)"},
-        {"meta", 'm', TP_OPT_STRING, &meta, "FILE", "also write the stream's metadata to FILE (npy2tp --meta reads it)"},
+        TP_STRING("output", 'o', &out, "FILE", "write the .npy to FILE"),
+        TP_STRING("field", 'f', &field, "NAME", "write only this field, as a plain array (N, *shape)"),
+        TP_STRING("meta", 'm', &meta, "FILE", "also write the stream's metadata to FILE (npy2tp --meta reads it)"),
         {0},
     };
     const tp_cli cli = {

@@ -40,16 +40,16 @@ int main(int argc, char **argv)
     int base_only = 0, list = 0, quiet = 0;
     double rescale = 1.0 / 255;
     const tp_option opts[] = {
-        {"net", 'n', TP_OPT_STRING, &netfile, "FILE", "the network file the weights belong to"},
-        {"input", 'i', TP_OPT_STRING, &shape, "HxWxC", "the input shape the model takes"},
-        {"output", 'o', TP_OPT_STRING, &out, "FILE", "write the model to FILE"},
-        {"base-only", 0, TP_OPT_FLAG, &base_only, NULL, "take only the file's conv and batchnorm layers; every dense layer is initialised"},
-        {"preprocess", 0, TP_OPT_STRING, &prep_name, "MODE", "input preparation stored in the model: caffe (the published VGG16 weights), tf, torch or rescale"},
-        {"rescale", 0, TP_OPT_DOUBLE, &rescale, "X", "the scale of --preprocess rescale"},
-        {"classes", 0, TP_OPT_STRING, &classes, "FILE", "class names, one a line, for the model's metadata"},
-        {"seed", 's', TP_OPT_INT, &seed, "N", "seed for the layers the file does not hold (Keras' initialisers)"},
-        {"list", 'l', TP_OPT_FLAG, &list, NULL, "only list the file's layers and tensors on stdout"},
-        {"quiet", 'q', TP_OPT_FLAG, &quiet, NULL, "do not report the mapping on stderr"},
+        TP_STRING("net", 'n', &netfile, "FILE", "the network file the weights belong to"),
+        TP_STRING("input", 'i', &shape, "HxWxC", "the input shape the model takes"),
+        TP_STRING("output", 'o', &out, "FILE", "write the model to FILE"),
+        TP_FLAG("base-only", 0, &base_only, "take only the file's conv and batchnorm layers; every dense layer is initialised"),
+        TP_STRING("preprocess", 0, &prep_name, "MODE", "input preparation stored in the model: caffe (the published VGG16 weights), tf, torch or rescale"),
+        TP_DOUBLE("rescale", 0, &rescale, "X", "the scale of --preprocess rescale"),
+        TP_STRING("classes", 0, &classes, "FILE", "class names, one a line, for the model's metadata"),
+        TP_INT("seed", 's', &seed, "N", "seed for the layers the file does not hold (Keras' initialisers)"),
+        TP_FLAG("list", 'l', &list, "only list the file's layers and tensors on stdout"),
+        TP_FLAG("quiet", 'q', &quiet, "do not report the mapping on stderr"),
         {0},
     };
     const tp_cli cli = {

@@ -15,14 +15,31 @@ static const char *out;
 static int verbose;
 static double ratio;
 static const tp_option opts[] = {
-    {"limit", 'n', TP_OPT_INT, &n, "N", "how many"},
-    {"lr", 0, TP_OPT_DOUBLE, &lr, "X", "learning rate"},
-    {"output", 'o', TP_OPT_STRING, &out, "FILE", "where"},
-    {"verbose", 'v', TP_OPT_FLAG, &verbose, NULL, "talk"},
-    {"ratio", 'r', TP_OPT_DOUBLE, &ratio, "R", "share (default 0.8 with a second output, else 1)"},
+    TP_INT("limit", 'n', &n, "N", "how many"),
+    TP_DOUBLE("lr", 0, &lr, "X", "learning rate"),
+    TP_STRING("output", 'o', &out, "FILE", "where"),
+    TP_FLAG("verbose", 'v', &verbose, "talk"),
+    TP_DOUBLE("ratio", 'r', &ratio, "R", "share (default 0.8 with a second output, else 1)"),
     {0},
 };
 static const tp_cli cli = {"[OPTIONS] FILE...", "A test program.", opts, NULL, 1, 3};
+
+/* The checked kinds: ranges, choices, and options that set one int */
+static int64_t threads, count;
+static double rate, frac;
+static int method, channels;
+static const tp_option checked[] = {
+    TP_OPT_THREADS(&threads, "workers"),
+    TP_INT("count", 'c', &count, "N", "how many", TP_MIN(0)),
+    TP_DOUBLE("rate", 0, &rate, "X", "a rate", TP_ABOVE(0)),
+    TP_DOUBLE("frac", 0, &frac, "F", "a share", TP_FRACTION),
+    TP_CHOICE("method", 'm', &method, "M", "how", "auto", "exact", "bh|barnes-hut"),
+    TP_SET("rgb", 0, &channels, 3, "three channels"),
+    TP_SET("gray", 0, &channels, 1, "one channel"),
+    {0},
+};
+static const tp_cli checked_cli = {"[OPTIONS]", "Checks.", checked, NULL, 0, 0};
+static int use_checked;
 
 static int parse(char **argv, char ***args)
 {
@@ -30,33 +47,83 @@ static int parse(char **argv, char ***args)
     while (argv[argc])
         argc++;
     n = 5, lr = 0.001, out = "-", verbose = 0, ratio = -1;
-    return tp_cli_parse(&cli, argc, argv, args);
+    threads = 2, count = 0, rate = 1, frac = 0.5, method = 0, channels = 0;
+    return tp_cli_parse(use_checked ? &checked_cli : &cli, argc, argv, args);
 }
 
-/* Exit status of parsing argv in a child, its stdout captured into buf. */
+static char errbuf[4096];
+
+/* Exit status of parsing argv in a child, its stdout captured into buf, its stderr into
+ * errbuf. */
 static int child_status(char **argv, char *buf, size_t cap)
 {
-    int fd[2];
-    if (pipe(fd))
+    int fd[2], fe[2];
+    if (pipe(fd) || pipe(fe))
         return -1;
     pid_t pid = fork();
     if (pid == 0) {
         dup2(fd[1], 1);
+        dup2(fe[1], 2);
         close(fd[0]);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 2);
+        close(fe[0]);
         char **args;
         parse(argv, &args);
         fflush(stdout);
         _exit(100);
     }
+    close(fe[1]);
     close(fd[1]);
     long long got = tp_read_full(fd[0], buf, cap - 1);
     buf[got > 0 ? got : 0] = 0;
     close(fd[0]);
+    got = tp_read_full(fe[0], errbuf, sizeof errbuf - 1);
+    errbuf[got > 0 ? got : 0] = 0;
+    close(fe[0]);
     int st;
     waitpid(pid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* One refusal of the checked table: exit 2, one line on stderr holding want. */
+static void refused(char **argv, const char *want)
+{
+    char buf[256];
+    int st = child_status(argv, buf, sizeof buf);
+    if (st != 2 || !strstr(errbuf, want) || strchr(errbuf, '\n') != errbuf + strlen(errbuf) - 1) {
+        fprintf(stderr, "'%s %s': status %d, stderr '%s', expected '%s'\n", argv[1], argv[2] ? argv[2] : "", st,
+                errbuf, want);
+        check_failures++;
+    }
+}
+
+static void test_checked(void)
+{
+    use_checked = 1;
+    char **args;
+    char *ok[] = {"prog", "-t", "256", "--count", "0", "--rate=1e-9", "--frac", "0", "-m", "barnes-hut", "--rgb", "--rgb",
+                  NULL};
+    parse(ok, &args);
+    CHECK(threads == 256 && count == 0 && rate == 1e-9 && frac == 0 && method == 2 && channels == 3);
+    free(args);
+    char *ok2[] = {"prog", "--gray", "--method", "exact", NULL};
+    parse(ok2, &args);
+    CHECK(channels == 1 && method == 1);
+    free(args);
+    refused((char *[]){"prog", "--threads", "257", NULL}, "prog: option --threads must be 1 to 256, not '257'");
+    refused((char *[]){"prog", "-t0", NULL}, "option --threads must be 1 to 256, not '0'");
+    refused((char *[]){"prog", "--count", "-1", NULL}, "option --count must be at least 0, not '-1'");
+    refused((char *[]){"prog", "--rate", "0", NULL}, "option --rate must be more than 0, not '0'");
+    refused((char *[]){"prog", "--rate", "nan", NULL}, "option --rate must be more than 0, not 'nan'");
+    refused((char *[]){"prog", "--frac", "1", NULL}, "option --frac must be at least 0 and less than 1, not '1'");
+    refused((char *[]){"prog", "--method", "fft", NULL}, "option --method must be auto, exact or bh, not 'fft'");
+    refused((char *[]){"prog", "--rgb", "--gray", NULL}, "options --rgb and --gray exclude each other");
+    refused((char *[]){"prog", "--gray=1", NULL}, "option --gray takes no value");
+    /* --help shows a choice's default by name */
+    char buf[4096];
+    CHECK_INT(child_status((char *[]){"prog", "--help", NULL}, buf, sizeof buf), 0);
+    CHECK(strstr(buf, "-m, --method M") && strstr(buf, "how (default: auto)"));
+    CHECK(strstr(buf, "     --rgb ") != NULL);
+    use_checked = 0;
 }
 
 int main(void)
@@ -105,5 +172,6 @@ int main(void)
             check_failures++;
         }
     }
+    test_checked();
     return check_result();
 }
