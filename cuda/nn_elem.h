@@ -128,39 +128,11 @@ TP_HD static inline float tp_pool_bwd_at(const tp_conv_shape *c, int maxpool, co
     return sum;
 }
 
-/* IEEE half bits as a float (exact). */
-TP_HD static inline float tp_half_bits(uint16_t h)
-{
-    int e = (h >> 10) & 31, m = h & 1023;
-    float v = e == 0 ? (float)m * 0x1p-24f : e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(1024 + m), e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
-/* Element j of a field of dtype d at p, as a double (tp_elem_as_double's twin). */
-TP_HD static inline double tp_elem_at(const unsigned char *p, int d, int64_t j)
-{
-    switch (d) {
-    case TP_U8: return p[j];
-    case TP_I8: return ((const int8_t *)p)[j];
-    case TP_U16: { uint16_t v; memcpy(&v, p + 2 * j, 2); return v; }
-    case TP_I16: { int16_t v; memcpy(&v, p + 2 * j, 2); return v; }
-    case TP_I32: { int32_t v; memcpy(&v, p + 4 * j, 4); return v; }
-    case TP_I64: { int64_t v; memcpy(&v, p + 8 * j, 8); return (double)v; }
-    case TP_F16: { uint16_t v; memcpy(&v, p + 2 * j, 2); return tp_half_bits(v); }
-    case TP_F32: { float v; memcpy(&v, p + 4 * j, 4); return v; }
-    case TP_F64: { double v; memcpy(&v, p + 8 * j, 8); return v; }
-    }
-    return 0;
-}
-
 /* Values per gather work item: a pixel's channels for the modes that mix them, else one. */
-TP_HD static inline int tp_gather_width(const tp_gnn_records *f)
-{
-    return f->prep == TP_PREP_RESCALE || f->prep == TP_PREP_TF ? 1 : f->channels;
-}
+TP_HD static inline int tp_gather_width(const tp_gnn_records *f) { return tp_prep_width(f->prep); }
 
 /* Gather work item i of a batch (sample i / items, item i % items, items = xelem / width):
- * record idx[s]'s values scaled and prepared into x[s] (trainer.c's convert and
+ * record idx[s]'s values scaled and prepared into x[s] (dataset.c's input and
  * tp_prep_apply), and item 0 also writes its label. */
 TP_HD static inline void tp_gather_at(const unsigned char *rec, const tp_gnn_records *f, const int64_t *idx, size_t i,
                                       float *x, int32_t *lab)
@@ -171,20 +143,7 @@ TP_HD static inline void tp_gather_at(const unsigned char *rec, const tp_gnn_rec
     float v[3];
     for (int c = 0; c < C && c < 3; c++)
         v[c] = (float)(tp_elem_at(r + f->xoff, f->xdtype, (int64_t)(q * (size_t)C + (size_t)c)) * f->scale);
-    float *o = x + s * (size_t)f->xelem + q * (size_t)C;
-    if (f->prep == TP_PREP_RESCALE) {
-        o[0] = v[0];
-    } else if (f->prep == TP_PREP_TF) {
-        o[0] = v[0] - 1.0f;
-    } else if (f->prep == TP_PREP_CAFFE) {
-        o[0] = v[2] - 103.939f;
-        o[1] = v[1] - 116.779f;
-        o[2] = v[0] - 123.68f;
-    } else {
-        const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
-        for (int c = 0; c < 3; c++)
-            o[c] = (v[c] - mean[c]) / sd[c];
-    }
+    tp_prep_values(f->prep, v, x + s * (size_t)f->xelem + q * (size_t)C);
     if (q == 0)
         lab[s] = (int32_t)tp_elem_at(r + f->yoff, f->ydtype, 0);
 }

@@ -143,20 +143,25 @@ void tp_augment_warp(const tp_augment *a, const tp_augment_draw *d, const double
 
 void tp_augment_cli_init(tp_augment_cli *c, tp_option *o)
 {
+    /* the entries outlive this call: the choices' names must too */
+    static const char *const fills[] = {"nearest", "constant", "reflect", "wrap", NULL};
     memset(c, 0, sizeof *c);
     c->a.zoom_lo = c->a.zoom_hi = 1;
     c->a.fill = TP_FILL_NEAREST;
-    c->fill = "nearest";
+    c->fill = TP_FILL_NEAREST;
     const tp_option opts[TP_AUGMENT_NOPTS] = {
-        TP_DOUBLE("rotation", 0, &c->a.rotation, "DEG", "rotate by U(-DEG, DEG) degrees"),
-        TP_DOUBLE("width-shift", 0, &c->a.width_shift, "F", "shift columns by up to F of the width (pixels when F >= 1)"),
-        TP_DOUBLE("height-shift", 0, &c->a.height_shift, "F", "shift rows by up to F of the height (pixels when F >= 1)"),
-        TP_DOUBLE("shear", 0, &c->a.shear, "DEG", "shear by U(-DEG, DEG) degrees"),
-        TP_DOUBLE("zoom", 0, &c->zoom, "Z", "zoom factors from [1 - Z, 1 + Z], drawn for x and y apart"),
+        TP_DOUBLE("rotation", 0, &c->a.rotation, "DEG", "rotate by U(-DEG, DEG) degrees", TP_MIN(0)),
+        TP_DOUBLE("width-shift", 0, &c->a.width_shift, "F", "shift columns by up to F of the width (pixels when F >= 1)",
+                  TP_MIN(0)),
+        TP_DOUBLE("height-shift", 0, &c->a.height_shift, "F", "shift rows by up to F of the height (pixels when F >= 1)",
+                  TP_MIN(0)),
+        TP_DOUBLE("shear", 0, &c->a.shear, "DEG", "shear by U(-DEG, DEG) degrees", TP_MIN(0)),
+        TP_DOUBLE("zoom", 0, &c->zoom, "Z", "zoom factors from [1 - Z, 1 + Z], drawn for x and y apart", TP_FRACTION),
         TP_STRING("zoom-range", 0, &c->zoom_range, "LO,HI", "zoom factors from [LO, HI] instead"),
         TP_FLAG("hflip", 0, &c->a.hflip, "flip left-right with probability 1/2"),
         TP_FLAG("vflip", 0, &c->a.vflip, "flip upside down with probability 1/2"),
-        TP_STRING("fill", 0, &c->fill, "MODE", "points outside the image: nearest, constant, reflect or wrap"),
+        TP_OPT_("fill", 0, TP_OPT_CHOICE, &c->fill, "MODE", "points outside the image: nearest, constant, reflect or wrap",
+                .choices = fills),
         TP_DOUBLE("cval", 0, &c->cval, "V", "the value for --fill constant"),
         TP_FLAG("keras-axes", 0, &c->a.keras_axes, "apply the height shift to columns and the width shift to rows, as Keras does"),
     };
@@ -166,11 +171,8 @@ void tp_augment_cli_init(tp_augment_cli *c, tp_option *o)
 void tp_augment_cli_finish(tp_augment_cli *c)
 {
     tp_augment *a = &c->a;
-    if (tp_fill_parse(c->fill, &a->fill))
-        tp_usage("--fill is nearest, constant, reflect or wrap, not '%s'", c->fill);
+    a->fill = (tp_fill)c->fill;
     a->cval = (float)c->cval;
-    if (a->rotation < 0 || a->width_shift < 0 || a->height_shift < 0 || a->shear < 0 || c->zoom < 0 || c->zoom >= 1)
-        tp_usage("ranges must be >= 0 (and --zoom below 1)");
     a->zoom_lo = 1 - c->zoom;
     a->zoom_hi = 1 + c->zoom;
     if (c->zoom_range) {

@@ -56,7 +56,8 @@ void tp_augment_warp(const tp_augment *a, const tp_augment_draw *d, const double
 typedef struct {
     tp_augment a;
     double zoom, cval;
-    const char *fill, *zoom_range;
+    int fill; /* a tp_fill */
+    const char *zoom_range;
 } tp_augment_cli;
 
 #define TP_AUGMENT_NOPTS 11

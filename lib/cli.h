@@ -33,6 +33,7 @@ enum { TP_HAS_LO = 1, TP_HAS_HI = 2, TP_LO_OPEN = 4, TP_HI_OPEN = 8 };
 #define TP_MIN(a) .range = TP_HAS_LO, .lo = (a)
 #define TP_ABOVE(a) .range = TP_HAS_LO | TP_LO_OPEN, .lo = (a)
 #define TP_FRACTION .range = TP_HAS_LO | TP_HAS_HI | TP_HI_OPEN, .lo = 0, .hi = 1 /* [0, 1) */
+/* (a compound literal: valid in the block of the table, which tp_cli_parse must share) */
 #define TP_CHOICES(...) .choices = (const char *const[]){__VA_ARGS__, NULL}
 
 /* Table entries by type (designated, so the checks' fields may be left out):

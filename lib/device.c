@@ -65,17 +65,11 @@ static void die_cuda(const char *fmt, ...)
     tp_die("%s", msg);
 }
 
-void tp_device_open(tp_device *d, const char *spec, const char *precision, int verbose)
+void tp_device_open(tp_device *d, const char *spec, int prec, int verbose)
 {
     memset(d, 0, sizeof *d);
-    if (!precision || !strcmp(precision, "fp32"))
-        d->prec = TP_PREC_FP32;
-    else if (!strcmp(precision, "tf32"))
-        d->prec = TP_PREC_TF32;
-    else if (!strcmp(precision, "bf16"))
-        d->prec = TP_PREC_BF16;
-    else
-        tp_usage("--precision must be fp32, tf32 or bf16, not '%s'", precision);
+    TP_ASSERT(prec >= TP_PREC_FP32 && prec <= TP_PREC_BF16);
+    d->prec = (tp_precision)prec;
     int want = 0, index = 0; /* want: 0 auto, 1 cpu, 2 cuda */
     if (!spec || !strcmp(spec, "auto"))
         want = 0;

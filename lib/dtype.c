@@ -31,19 +31,19 @@ int tp_dtype_parse(const char *s, tp_dtype *d)
 
 double tp_elem_as_double(const void *p, tp_dtype d, size_t i)
 {
-    const unsigned char *b = (const unsigned char *)p + i * tp_dtype_size(d);
-    switch (d) {
-    case TP_U8: return *b;
-    case TP_I8: return (int8_t)*b;
-    case TP_U16: { uint16_t v; memcpy(&v, b, 2); return v; }
-    case TP_I16: { int16_t v; memcpy(&v, b, 2); return v; }
-    case TP_I32: { int32_t v; memcpy(&v, b, 4); return v; }
-    case TP_I64: { int64_t v; memcpy(&v, b, 8); return (double)v; }
-    case TP_F16: { uint16_t v; memcpy(&v, b, 2); return tp_half_to_float(v); }
-    case TP_F32: { float v; memcpy(&v, b, 4); return v; }
-    case TP_F64: { double v; memcpy(&v, b, 8); return v; }
-    default: TP_ASSERT(!"bad dtype"); return 0;
+    TP_ASSERT((unsigned)d < TP_NDTYPES);
+    return tp_elem_at(p, d, (int64_t)i);
+}
+
+int64_t tp_elem_as_int(const void *p, tp_dtype d)
+{
+    if (d == TP_I64) {
+        int64_t v;
+        memcpy(&v, p, 8);
+        return v;
     }
+    double v = tp_elem_at(p, d, 0);
+    return v == v && v > -9.2e18 && v < 9.2e18 ? (int64_t)v : INT64_MIN;
 }
 
 void tp_to_float(const void *p, tp_dtype d, size_t n, double scale, float *dst)

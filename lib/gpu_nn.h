@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dtype.h"
 #include "gpu.h"
 
 #include "net.h"
@@ -16,11 +17,11 @@
 
 typedef struct tp_gnn tp_gnn;
 
-/* How a record becomes network input, as trainer.c's convert: x of dtype (tp_dtype) times
- * scale, then the preprocessing mode prep (tp_prep_mode) over channels. */
+/* How a record becomes network input, as dataset.c's: x of dtype xdtype times scale, then
+ * the preprocessing mode prep (tp_prep_mode) over channels; the label y of dtype ydtype. */
 typedef struct {
     size_t rsz, xoff, yoff;
-    int xdtype, ydtype;
+    tp_dtype xdtype, ydtype;
     int64_t xelem;
     double scale;
     int prep; /* TP_PREP_*: 0 rescale only */

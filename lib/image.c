@@ -2,9 +2,11 @@
 #include "image.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "imgio.h"
 #include "util.h"
 
 int tp_resize_method_parse(const char *s, tp_resize_method *m)
@@ -137,4 +139,33 @@ void tp_u8_to_float(const uint8_t *src, float *dst, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         dst[i] = src[i];
+}
+
+int tp_image_load_as(const char *path, int h, int w, int c, float *x, char *err, size_t errlen)
+{
+    uint8_t *pix;
+    int ih, iw, ic;
+    if (tp_image_load(path, c == 1 ? 1 : 3, &pix, &ih, &iw, &ic, err, errlen))
+        return -1;
+    if (ic != c) {
+        snprintf(err, errlen, "the model takes %d channels", c);
+        free(pix);
+        return -1;
+    }
+    size_t n = (size_t)ih * (size_t)iw * (size_t)ic;
+    float *a = tp_alloc(n, sizeof *a);
+    tp_u8_to_float(pix, a, n);
+    free(pix);
+    if (ih != h || iw != w) {
+        tp_resize_plan p;
+        tp_resize_plan_init(&p, ih, iw, h, w, c, TP_RESIZE_NEAREST);
+        float *s = tp_alloc(tp_resize_scratch(&p), sizeof *s);
+        tp_resize(&p, a, x, s);
+        free(s);
+        tp_resize_plan_free(&p);
+    } else {
+        memcpy(x, a, n * sizeof *x);
+    }
+    free(a);
+    return 0;
 }

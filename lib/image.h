@@ -46,4 +46,9 @@ void tp_float_to_u8(const float *src, uint8_t *dst, size_t n);
 /* u8 to floats. */
 void tp_u8_to_float(const uint8_t *src, float *dst, size_t n);
 
+/* The JPEG or PNG file at path as h x w x c floats (0 to 255) into x: decoded with c
+ * channels (1, else 3) and resized by nearest neighbour when its size differs, as Keras'
+ * load_img(target_size=...) does. Returns 0, or -1 with "what is wrong" in err. */
+int tp_image_load_as(const char *path, int h, int w, int c, float *x, char *err, size_t errlen);
+
 #endif

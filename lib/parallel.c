@@ -1,6 +1,7 @@
 /* parallel.c — see parallel.h. */
 #include "parallel.h"
 
+#include <cblas.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -71,3 +72,5 @@ int tp_cpu_count(void)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n >= 1 ? (int)n : 1;
 }
+
+void tp_blas_serial(void) { openblas_set_num_threads(1); }

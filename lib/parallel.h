@@ -9,6 +9,11 @@
  * Items are handed out one at a time, so uneven items balance. Returns when all are done. */
 void tp_parallel_for(int64_t n, int nthreads, void (*fn)(void *ctx, int64_t i, int t), void *ctx);
 
+/* BLAS on one thread from now on: for work that tp_parallel_for already splits, where each
+ * thread's BLAS calls are small (measured faster than threaded BLAS at tpipe's sizes, and the
+ * same bytes on every run). The CPU backends call it when they open. */
+void tp_blas_serial(void);
+
 /* Online CPUs (at least 1); TP_THREADS in the environment overrides it. */
 int tp_cpu_count(void);
 

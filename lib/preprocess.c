@@ -47,25 +47,10 @@ void tp_prep_apply(const tp_prep *p, float *x, size_t n, int c)
 {
     if (p->mode == TP_PREP_RESCALE)
         return;
-    if (p->mode == TP_PREP_TF) {
-        for (size_t e = 0; e < n; e++)
-            x[e] -= 1.0f;
-        return;
-    }
-    TP_ASSERT(c == 3);
-    if (p->mode == TP_PREP_CAFFE) { /* BGR order, then the means of B, G, R */
-        for (size_t e = 0; e + 3 <= n; e += 3) {
-            float r = x[e], b = x[e + 2];
-            x[e] = b - 103.939f;
-            x[e + 1] -= 116.779f;
-            x[e + 2] = r - 123.68f;
-        }
-        return;
-    }
-    static const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
-    for (size_t e = 0; e + 3 <= n; e += 3)
-        for (int k = 0; k < 3; k++)
-            x[e + (size_t)k] = (x[e + (size_t)k] - mean[k]) / sd[k];
+    size_t w = (size_t)tp_prep_width(p->mode);
+    TP_ASSERT(w == 1 || c == 3);
+    for (size_t e = 0; e + w <= n; e += w)
+        tp_prep_values(p->mode, x + e, x + e);
 }
 
 int tp_prep_from_meta(const tp_header *h, tp_prep *p, char *err, size_t errlen)

@@ -13,9 +13,36 @@
 
 #include <stddef.h>
 
+#include "hostdev.h"
 #include "stream.h"
 
 typedef enum { TP_PREP_RESCALE, TP_PREP_CAFFE, TP_PREP_TF, TP_PREP_TORCH } tp_prep_mode;
+
+/* Values a mode's step takes at once: a pixel's 3 channels for the modes that mix or weigh
+ * them, else one value. */
+TP_HD static inline int tp_prep_width(int mode) { return mode == TP_PREP_CAFFE || mode == TP_PREP_TORCH ? 3 : 1; }
+
+/* The step of mode after the scale, on tp_prep_width(mode) values v (RGB order for a pixel)
+ * into o (o may be v): the one per-element preparation, on the CPU (tp_prep_apply) and in
+ * the GPU's gather (cuda/nn_elem.h). The ImageNet statistics are Keras' (caffe: the means of
+ * B, G, R in 0..255; torch: the means and deviations of R, G, B in 0..1). */
+TP_HD static inline void tp_prep_values(int mode, const float *v, float *o)
+{
+    if (mode == TP_PREP_RESCALE) {
+        o[0] = v[0];
+    } else if (mode == TP_PREP_TF) {
+        o[0] = v[0] - 1.0f;
+    } else if (mode == TP_PREP_CAFFE) { /* BGR order, then the means of B, G, R */
+        float r = v[0], g = v[1], b = v[2];
+        o[0] = b - 103.939f;
+        o[1] = g - 116.779f;
+        o[2] = r - 123.68f;
+    } else {
+        const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+        for (int c = 0; c < 3; c++)
+            o[c] = (v[c] - mean[c]) / sd[c];
+    }
+}
 
 typedef struct {
     tp_prep_mode mode;

@@ -91,6 +91,20 @@ int tp_field_or_die(const tp_header *h, const char *input, const char *name)
     return i;
 }
 
+int tp_header_set_field(tp_header *h, const char *name, tp_dtype dtype, int rank, const int64_t *shape, char *err,
+                        size_t errlen)
+{
+    int i = tp_header_find(h, name);
+    if (i < 0)
+        return tp_header_add_field(h, name, dtype, rank, shape, err, errlen);
+    return tp_header_replace_field(h, i, dtype, rank, shape, err, errlen) ? -1 : i;
+}
+
+int64_t tp_label_of(const tp_field *f, const void *rec)
+{
+    return tp_elem_as_int((const unsigned char *)rec + f->offset, f->dtype);
+}
+
 int tp_header_find_int(const tp_header *h, const char *name)
 {
     int i = tp_header_find(h, name);

@@ -76,6 +76,10 @@ int tp_header_add(tp_header *h, const char *name, tp_dtype dtype, int rank, cons
  * are recomputed). Returns 0, or -1 with a message in err. */
 int tp_header_replace_field(tp_header *h, int i, tp_dtype dtype, int rank, const int64_t *shape, char *err,
                             size_t errlen);
+/* Field name with this dtype and shape: replaced in place when h has one of that name, else
+ * appended. Returns its index, or -1 with a message in err. */
+int tp_header_set_field(tp_header *h, const char *name, tp_dtype dtype, int rank, const int64_t *shape, char *err,
+                        size_t errlen);
 /* Removes field i (offsets of later fields are recomputed). */
 void tp_header_remove_field(tp_header *h, int i);
 /* Index of the field called name, or -1. */
@@ -84,6 +88,10 @@ int tp_header_find(const tp_header *h, const char *name);
 int tp_field_or_die(const tp_header *h, const char *input, const char *name);
 /* Index of the field called name when it holds one integer per record (a label), or -1. */
 int tp_header_find_int(const tp_header *h, const char *name);
+
+/* The integer label that record rec holds in field f (one number a record: an integer
+ * dtype read exactly, a float truncated): the one way every stage reads a label. */
+int64_t tp_label_of(const tp_field *f, const void *rec);
 
 /* Sets key to value (replacing any earlier value); value may hold \n. Dies on a bad key,
  * a value holding CR, or more than TP_MAX_META_KEYS keys (errors in the caller). */

@@ -1,277 +1,185 @@
-/* trainer.c — see trainer.h. */
+/* trainer.c — see trainer.h: the seam, then its two backends. A backend is a table of four
+ * operations; tp_trainer_step and tp_trainer_totals are the same code for every device. */
 #include "trainer.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu_nn.h"
+#include "infer.h"
+#include "nn.h"
 #include "parallel.h"
-#include "dtype.h"
 #include "util.h"
 
-void tp_dataset_open(tp_dataset *d, const char *path, const char *xname, const char *yname, int64_t epoch_size)
-{
-    memset(d, 0, sizeof *d);
-    const tp_header *h;
-    if (epoch_size > 0) {
-        d->r = tp_open_or_die(path);
-        d->name = tp_reader_name(d->r);
-        h = tp_reader_header(d->r);
-    } else {
-        d->rs = tp_records_open(path);
-        d->name = tp_records_name(d->rs);
-        h = tp_records_header(d->rs);
-    }
-    int xi = tp_header_find(h, xname), yi = tp_header_find_int(h, yname);
-    if (xi < 0)
-        tp_die("%s: no field '%s' to learn from", d->name, xname);
-    if (yi < 0)
-        tp_die("%s: no integer label field '%s'", d->name, yname);
-    d->x = &h->fields[xi];
-    d->y = &h->fields[yi];
-    if (d->x->rank < 1 || d->x->rank > 3)
-        tp_die("%s: field '%s' has rank %d (want H x W x C, H x W or a vector)", d->name, xname, d->x->rank);
-    d->rsz = h->record_size;
-    if (d->r) {
-        d->n = epoch_size;
-        return;
-    }
-    tp_records_scan(d->rs, NULL, NULL);
-    d->n = tp_records_count(d->rs);
-}
-
-int tp_dataset_fetch(tp_dataset *d, const int64_t *idx, int m, unsigned char *buf)
-{
-    if (d->rs) {
-        tp_records_get(d->rs, idx, m, buf);
-        return m;
-    }
-    int64_t k = tp_reader_read(d->r, buf, m);
-    if (k < 0)
-        tp_die("%s: %s", d->name, tp_reader_error(d->r));
-    return (int)k;
-}
-
-void tp_dataset_shape(const tp_dataset *d, int *h, int *w, int *c)
-{
-    const tp_field *f = d->x;
-    *h = f->rank >= 2 ? (int)f->shape[0] : 1;
-    *w = f->rank >= 2 ? (int)f->shape[1] : 1;
-    *c = f->rank == 3 ? (int)f->shape[2] : f->rank == 2 ? 1 : (int)f->shape[0];
-}
-
-/* The label of record rec (number i of d): dies when it is outside [0, classes). */
-static int32_t label_of(const tp_dataset *d, const unsigned char *rec, int64_t i, int classes)
-{
-    int64_t y = (int64_t)tp_elem_as_double(rec + d->y->offset, d->y->dtype, 0);
-    if (y < 0 || y >= classes)
-        tp_die("%s: record %lld has label %lld, outside the network's %d classes", d->name, (long long)i, (long long)y,
-               classes);
-    return (int32_t)y;
-}
-
-/* m fetched records in buf into the network input (scaled, then prepared by prep when not
- * NULL) and labels; dies on a label outside [0, classes), naming the record by idx. */
-static void convert(tp_dataset *d, const unsigned char *buf, const int64_t *idx, int m, float *in, int32_t *lab,
-                    double scale, const tp_prep *prep, int channels, int classes)
-{
-    size_t ne = d->x->nelem;
-    for (int s = 0; s < m; s++) {
-        const unsigned char *rec = buf + (size_t)s * d->rsz;
-        tp_to_float(rec + d->x->offset, d->x->dtype, ne, scale, in + (size_t)s * ne);
-        if (prep)
-            tp_prep_apply(prep, in + (size_t)s * ne, ne, channels);
-        lab[s] = label_of(d, rec, idx[s], classes);
-    }
-}
-
 typedef struct {
-    tp_nn *ws;        /* one workspace per thread */
-    tp_dataset *d;
-    int batch, classes;
-    double scale;
-    const tp_prep *prep;
-    unsigned char **buf;
-    int32_t **lab;
-    double *loss;     /* per thread */
-    int64_t *right;   /* per thread */
-} eval_job;
+    /* the batch's records (recs: fetched, or NULL when the device holds the data) through
+     * the network: its mean gradient left for step */
+    void (*gradient)(tp_trainer *t, const unsigned char *recs, const int64_t *idx, int m, const tp_rng *step,
+                     const tp_rng *aug_epoch);
+    /* the summed loss and right count since the last call, added to *loss and *right */
+    void (*totals)(tp_trainer *t, double *loss, int64_t *right);
+    /* one optimiser step on the trainable parameters after the frozen ones */
+    void (*step)(tp_trainer *t, double lr);
+    void (*sync)(tp_trainer *t);
+    void (*close)(tp_trainer *t);
+    int window; /* steps between reads of the totals */
+} backend;
 
-/* Batch b of the evaluation, on thread t's workspace. */
-static void eval_batch(void *ctx, int64_t b, int t)
-{
-    eval_job *j = ctx;
-    tp_nn *w = &j->ws[t];
-    int64_t start = b * j->batch, idx[1024];
-    int m = (int)(j->d->n - start < j->batch ? j->d->n - start : j->batch);
-    for (int k = 0; k < m; k += 1024) { /* idx in slices: batches may exceed 1024 */
-        int q = m - k < 1024 ? m - k : 1024;
-        for (int s = 0; s < q; s++)
-            idx[s] = start + k + s;
-        tp_dataset_fetch(j->d, idx, q, j->buf[t]);
-        convert(j->d, j->buf[t], idx, q, w->a[0] + (size_t)k * tp_layer_out_size(w->net, -1), j->lab[t] + k, j->scale,
-                j->prep, w->net->ic, j->classes);
-    }
-    tp_nn_forward(w, m, 0, NULL);
-    const float *p = w->a[w->net->n];
-    int K = j->classes;
-    for (int s = 0; s < m; s++) {
-        const float *ps = p + (size_t)s * (size_t)K;
-        j->right[t] += tp_argmax(ps, K) == j->lab[t][s];
-        j->loss[t] -= log(ps[j->lab[t][s]] > 1e-30f ? ps[j->lab[t][s]] : 1e-30f);
-    }
-}
-
-void tp_trainer_evaluate(tp_trainer *t, tp_dataset *d, double *loss, double *acc)
-{
-    double *l = tp_calloc((size_t)t->T, sizeof *l);
-    int64_t *right = tp_calloc((size_t)t->T, sizeof *right);
-    eval_job j = {t->ws, d, t->wcap, t->net->classes, t->scale, t->prep, t->buf, t->lab, l, right};
-    tp_parallel_for((d->n + t->wcap - 1) / t->wcap, t->T, eval_batch, &j);
-    double sl = 0;
-    int64_t sr = 0;
-    for (int k = 0; k < t->T; k++)
-        sl += l[k], sr += right[k];
-    *loss = d->n ? sl / (double)d->n : NAN;
-    *acc = d->n ? (double)sr / (double)d->n : NAN;
-    free(l);
-    free(right);
-}
-
-void tp_batch_input(tp_dataset *d, const unsigned char *recs, const int64_t *idx, int n, double scale,
-                    const tp_prep *prep, const tp_net *net, const tp_augment *aug, const tp_rng *aug_epoch,
-                    float *scratch, float *x, int32_t *lab)
-{
-    convert(d, recs, idx, n, x, lab, scale, prep, net->ic, net->classes);
-    if (!aug)
-        return;
-    /* augment's warp, drawn per record and epoch: the same for any split of the batch */
-    size_t sz = (size_t)net->ih * (size_t)net->iw * (size_t)net->ic;
-    for (int s = 0; s < n; s++) {
-        tp_rng r = tp_rng_split(aug_epoch, (uint64_t)idx[s]);
-        tp_augment_draw dr;
-        double m[6];
-        tp_augment_sample(aug, &r, net->ih, net->iw, &dr);
-        tp_augment_matrix(aug, &dr, net->ih, net->iw, m);
-        tp_augment_warp(aug, &dr, m, x + (size_t)s * sz, scratch, net->ih, net->iw, net->ic);
-        memcpy(x + (size_t)s * sz, scratch, sz * sizeof(float));
-    }
-}
-
+/* The CPU: one workspace per thread, each taking a share of every batch. */
 typedef struct {
-    tp_nn *ws;        /* one workspace per shard */
-    int shards;
-    tp_dataset *d;
-    const int64_t *idx;
-    int m;            /* samples in this batch */
-    const unsigned char *recs; /* the batch's records, fetched by the main thread */
-    int32_t **lab;
-    double scale;
-    const tp_prep *prep;
-    tp_rng step;
-    float smoothing;
-    double *loss;
+    int T, wcap;         /* threads, samples per thread */
+    tp_nn *ws;           /* per thread */
+    int32_t **lab;       /* per thread: labels */
+    float **scratch;     /* per thread: one augmented image */
+    double *loss;        /* per shard, last step */
     int64_t *right;
-    const tp_augment *aug; /* NULL: no augmentation */
-    tp_rng aug_epoch;      /* this epoch's augmentation generator */
-    float **scratch;       /* per shard: one warped image */
+    double pend_loss;    /* since the last totals */
+    int64_t pend_right;
+} cpu_state;
+
+/* A GPU: the network's workspace there, the data kept there when it fits. */
+typedef struct {
+    const tp_gpu_nn_api *gn;
+    tp_gnn *gw;
+    int resident;        /* the training data is on the device */
+    float *x, *scratch;  /* per-batch input prepared on the host */
+    int32_t *lab;
+} gpu_state;
+
+struct tp_trainer {
+    const backend *be;
+    tp_net *net;
+    tp_recipe r;
+    tp_dataset *train;
+    size_t first_free;   /* the first parameter that learns */
+    tp_optim opt;
+    tp_rng root, aug_root;
+    unsigned char *recs; /* a batch's records */
+    int unread;          /* steps since the totals were read */
+    double loss;         /* totals read so far */
+    int64_t right, unread_samples;
+    double bad;          /* the mean loss that was not finite */
+    tp_infer *inf;       /* evaluation, in batches of eval_batch on eval_threads */
+    int eval_batch, eval_threads;
+    char where[256];
+    cpu_state cpu;
+    gpu_state gpu;
+};
+
+/* ---- the CPU ---- */
+
+typedef struct {
+    tp_trainer *t;
+    const unsigned char *recs;
+    const int64_t *idx;
+    int m;
+    tp_rng step, aug_epoch;
 } step_job;
 
-/* Shard t of a training batch: its samples forward and backward, its gradient weighted by
+/* Shard k of a training batch: its samples forward and backward, its gradient weighted by
  * its share of the batch (so the shards' sum is the whole batch's mean gradient). */
-static void train_shard(void *ctx, int64_t t, int thread)
+static void train_shard(void *ctx, int64_t k, int thread)
 {
     (void)thread;
     step_job *j = ctx;
-    tp_nn *w = &j->ws[t];
-    int lo = (int)((int64_t)j->m * t / j->shards), hi = (int)((int64_t)j->m * (t + 1) / j->shards), n = hi - lo;
-    j->loss[t] = 0;
-    j->right[t] = 0;
+    tp_trainer *t = j->t;
+    cpu_state *c = &t->cpu;
+    tp_nn *w = &c->ws[k];
+    int lo = (int)((int64_t)j->m * k / c->T), hi = (int)((int64_t)j->m * (k + 1) / c->T), n = hi - lo;
+    c->loss[k] = 0;
+    c->right[k] = 0;
     if (n == 0) {
-        memset(w->grad, 0, w->net->ntrain * sizeof *w->grad);
+        memset(w->grad, 0, t->net->ntrain * sizeof *w->grad);
         return;
     }
     w->first = lo;
-    tp_batch_input(j->d, j->recs + (size_t)lo * j->d->rsz, j->idx + lo, n, j->scale, j->prep, w->net, j->aug,
-                   &j->aug_epoch, j->scratch[t], w->a[0], j->lab[t]);
+    tp_batch b = {j->recs + (size_t)lo * t->train->rsz, j->idx + lo, n};
+    tp_dataset_input(t->train, &b, &t->r.input, t->net, &j->aug_epoch, c->scratch[k], w->a[0], c->lab[k]);
     tp_nn_forward(w, n, 1, &j->step);
-    double loss = tp_nn_backward(w, n, j->lab[t], j->smoothing);
+    double loss = tp_nn_backward(w, n, c->lab[k], t->r.input.smoothing);
     float share = (float)n / (float)j->m;
-    for (size_t k = 0; k < w->net->ntrain; k++)
-        w->grad[k] *= share;
-    j->loss[t] = loss * n;
-    const float *p = w->a[w->net->n];
-    int K = w->net->classes;
+    for (size_t q = 0; q < t->net->ntrain; q++)
+        w->grad[q] *= share;
+    c->loss[k] = loss * n;
+    const float *p = w->a[t->net->n];
+    int K = t->net->classes;
     for (int s = 0; s < n; s++)
-        j->right[t] += tp_argmax(p + (size_t)s * (size_t)K, K) == j->lab[t][s];
+        c->right[k] += tp_argmax(p + (size_t)s * (size_t)K, K) == c->lab[k][s];
 }
 
-
-void tp_dataset_close(tp_dataset *d)
+static void cpu_gradient(tp_trainer *t, const unsigned char *recs, const int64_t *idx, int m, const tp_rng *step,
+                         const tp_rng *aug_epoch)
 {
-    tp_records_close(d->rs);
-    tp_reader_close(d->r);
-    memset(d, 0, sizeof *d);
-}
-
-const tp_header *tp_dataset_header(const tp_dataset *d) { return d->rs ? tp_records_header(d->rs) : tp_reader_header(d->r); }
-
-void tp_trainer_init(tp_trainer *t, tp_net *net, int threads, int batch, size_t rsz, double scale, float smoothing,
-                     const tp_augment *aug)
-{
-    memset(t, 0, sizeof *t);
-    t->net = net;
-    t->T = threads < batch ? threads : batch;
-    t->wcap = (batch + t->T - 1) / t->T;
-    t->scale = scale;
-    t->smoothing = smoothing;
-    t->aug = aug;
-    t->ws = tp_alloc((size_t)t->T, sizeof *t->ws);
-    t->buf = tp_alloc((size_t)t->T, sizeof *t->buf);
-    t->lab = tp_alloc((size_t)t->T, sizeof *t->lab);
-    t->scratch = tp_alloc((size_t)t->T, sizeof *t->scratch);
-    t->loss = tp_alloc((size_t)t->T, sizeof *t->loss);
-    t->right = tp_alloc((size_t)t->T, sizeof *t->right);
-    for (int k = 0; k < t->T; k++) {
-        tp_nn_init(&t->ws[k], net, t->wcap);
-        t->ws[k].update_stats = k == 0; /* batchnorm: per-shard statistics, one writer of the moving ones */
-        t->buf[k] = tp_alloc((size_t)t->wcap, rsz);
-        t->lab[k] = tp_alloc((size_t)t->wcap, sizeof **t->lab);
-        t->scratch[k] = tp_alloc(tp_layer_out_size(net, -1), sizeof(float));
-    }
-}
-
-void tp_trainer_free(tp_trainer *t)
-{
-    for (int k = 0; k < t->T; k++) {
-        tp_nn_free(&t->ws[k]);
-        free(t->buf[k]);
-        free(t->lab[k]);
-        free(t->scratch[k]);
-    }
-    free(t->ws), free(t->buf), free(t->lab), free(t->scratch), free(t->loss), free(t->right);
-    memset(t, 0, sizeof *t);
-}
-
-double tp_trainer_step(tp_trainer *t, tp_dataset *d, const unsigned char *recs, const int64_t *idx, int m,
-                       const tp_rng *step, const tp_rng *aug_epoch, int64_t *right)
-{
-    step_job j = {t->ws, t->T, d, idx, m, recs, t->lab, t->scale, t->prep, *step, t->smoothing, t->loss, t->right, t->aug,
-                  *aug_epoch, t->scratch};
-    tp_parallel_for(t->T, t->T, train_shard, &j);
+    cpu_state *c = &t->cpu;
+    step_job j = {t, recs, idx, m, *step, *aug_epoch};
+    tp_parallel_for(c->T, c->T, train_shard, &j);
     double loss = 0;
-    for (int k = 0; k < t->T; k++) { /* fixed order: the same sums for the same thread count */
-        loss += t->loss[k];
-        *right += t->right[k];
+    for (int k = 0; k < c->T; k++) { /* fixed order: the same sums for the same thread count */
+        loss += c->loss[k];
+        c->pend_right += c->right[k];
         if (k > 0)
             for (size_t q = 0; q < t->net->ntrain; q++)
-                t->ws[0].grad[q] += t->ws[k].grad[q];
+                c->ws[0].grad[q] += c->ws[k].grad[q];
     }
-    return loss;
+    c->pend_loss += loss;
 }
 
-int tp_gpu_keep_dataset(const tp_gpu_nn_api *gn, tp_gnn *gw, int slot, tp_dataset *d, const tp_net *net,
-                        const tp_prep *prep)
+static void cpu_totals(tp_trainer *t, double *loss, int64_t *right)
+{
+    *loss += t->cpu.pend_loss;
+    *right += t->cpu.pend_right;
+    t->cpu.pend_loss = 0;
+    t->cpu.pend_right = 0;
+}
+
+static void cpu_step(tp_trainer *t, double lr)
+{
+    tp_optim_step(&t->opt, t->net->params + t->first_free, t->cpu.ws[0].grad + t->first_free, lr);
+}
+
+static void cpu_sync(tp_trainer *t) { (void)t; }
+
+static void cpu_close(tp_trainer *t)
+{
+    cpu_state *c = &t->cpu;
+    for (int k = 0; k < c->T; k++) {
+        tp_nn_free(&c->ws[k]);
+        free(c->lab[k]);
+        free(c->scratch[k]);
+    }
+    free(c->ws), free(c->lab), free(c->scratch), free(c->loss), free(c->right);
+}
+
+static const backend cpu_backend = {cpu_gradient, cpu_totals, cpu_step, cpu_sync, cpu_close, 1};
+
+static void cpu_open(tp_trainer *t)
+{
+    cpu_state *c = &t->cpu;
+    tp_blas_serial(); /* threads split each batch between them */
+    int batch = t->r.batch;
+    c->T = t->r.threads < batch ? t->r.threads : batch;
+    c->wcap = (batch + c->T - 1) / c->T;
+    c->ws = tp_alloc((size_t)c->T, sizeof *c->ws);
+    c->lab = tp_alloc((size_t)c->T, sizeof *c->lab);
+    c->scratch = tp_alloc((size_t)c->T, sizeof *c->scratch);
+    c->loss = tp_alloc((size_t)c->T, sizeof *c->loss);
+    c->right = tp_alloc((size_t)c->T, sizeof *c->right);
+    for (int k = 0; k < c->T; k++) {
+        tp_nn_init(&c->ws[k], t->net, c->wcap);
+        c->ws[k].update_stats = k == 0; /* batchnorm: per-shard statistics, one writer of the moving ones */
+        c->lab[k] = tp_alloc((size_t)c->wcap, sizeof **c->lab);
+        c->scratch[k] = tp_alloc(tp_layer_out_size(t->net, -1), sizeof(float));
+    }
+    t->be = &cpu_backend;
+}
+
+/* ---- a GPU ---- */
+
+/* Keeps all of d's records (random access only) on the device, labels checked first (as
+ * tp_dataset_input does per batch); 1 when they fit, 0 to go on with per-batch copies. */
+static int gpu_keep(tp_trainer *t, tp_dataset *d)
 {
     if (!d->rs || (double)d->n * (double)d->rsz > 16e9)
         return 0;
@@ -284,39 +192,193 @@ int tp_gpu_keep_dataset(const tp_gpu_nn_api *gn, tp_gnn *gw, int slot, tp_datase
         tp_dataset_fetch(d, idx, q, all + (size_t)b * d->rsz);
     }
     for (int64_t i = 0; i < d->n; i++)
-        label_of(d, all + (size_t)i * d->rsz, i, net->classes);
-    tp_gnn_records f = {d->rsz, d->x->offset, d->y->offset, (int)d->x->dtype, (int)d->y->dtype,
-                        (int64_t)d->x->nelem, prep->scale, (int)prep->mode, net->ic};
-    int rc = gn->load_records(gw, slot, all, d->n, &f);
+        tp_dataset_label(d, all + (size_t)i * d->rsz, i, t->net->classes);
+    const tp_prep *p = &t->r.input.prep;
+    tp_gnn_records f = {d->rsz, d->x->offset, d->y->offset, d->x->dtype, d->y->dtype, (int64_t)d->x->nelem,
+                        p->scale, (int)p->mode, t->net->ic};
+    int rc = t->gpu.gn->load_records(t->gpu.gw, 0, all, d->n, &f);
     free(all);
     return rc == 0;
 }
 
-void tp_gpu_evaluate(const tp_gpu_nn_api *gn, tp_gnn *gw, tp_dataset *d, int resident, int batch, const tp_prep *prep,
-                     const tp_net *net, double *loss, double *acc)
+static void gpu_gradient(tp_trainer *t, const unsigned char *recs, const int64_t *idx, int m, const tp_rng *step,
+                         const tp_rng *aug_epoch)
 {
-    int64_t *idx = tp_alloc((size_t)batch, sizeof *idx), right = 0;
-    unsigned char *recs = resident ? NULL : tp_alloc((size_t)batch, d->rsz);
-    float *x = resident ? NULL : tp_alloc((size_t)batch, tp_layer_out_size(net, -1) * sizeof(float));
-    int32_t *lab = tp_alloc((size_t)batch, sizeof *lab);
+    gpu_state *g = &t->gpu;
+    if (g->resident) {
+        g->gn->gather(g->gw, 0, idx, m);
+    } else {
+        tp_batch b = {recs, idx, m};
+        tp_dataset_input(t->train, &b, &t->r.input, t->net, aug_epoch, g->scratch, g->x, g->lab);
+        g->gn->set_batch(g->gw, g->x, g->lab, m);
+    }
+    g->gn->forward(g->gw, m, 1, step->key, 0);
+    g->gn->backward(g->gw, m, t->r.input.smoothing);
+}
+
+static void gpu_totals(tp_trainer *t, double *loss, int64_t *right) { *loss += t->gpu.gn->totals(t->gpu.gw, right); }
+
+static void gpu_step(tp_trainer *t, double lr) { t->gpu.gn->step(t->gpu.gw, &t->opt, t->first_free, lr); }
+
+static void gpu_sync(tp_trainer *t) { t->gpu.gn->get_params(t->gpu.gw, t->net->params); }
+
+static void gpu_close(tp_trainer *t)
+{
+    t->gpu.gn->destroy(t->gpu.gw);
+    free(t->gpu.x), free(t->gpu.scratch), free(t->gpu.lab);
+}
+
+/* the loss is read back every 16 steps: the host runs ahead of the GPU between */
+static const backend gpu_backend = {gpu_gradient, gpu_totals, gpu_step, gpu_sync, gpu_close, 16};
+
+static void gpu_open(tp_trainer *t, const tp_device *dev)
+{
+    gpu_state *g = &t->gpu;
+    g->gn = dev->api->nn;
+    g->gw = g->gn->create(dev->gpu, t->net, t->r.batch);
+    g->resident = !t->r.input.aug && gpu_keep(t, t->train);
+    size_t in = tp_layer_out_size(t->net, -1);
+    g->x = tp_alloc((size_t)t->r.batch, in * sizeof *g->x);
+    g->scratch = tp_alloc(in, sizeof *g->scratch);
+    g->lab = tp_alloc((size_t)t->r.batch, sizeof *g->lab);
+    snprintf(t->where, sizeof t->where, "on %s%s", dev->name, g->resident ? ", the training data kept on the device" : "");
+    t->be = &gpu_backend;
+}
+
+/* ---- the seam ---- */
+
+tp_trainer *tp_trainer_open(tp_net *net, const tp_device *dev, const tp_recipe *r, tp_dataset *train,
+                            tp_dataset *val)
+{
+    TP_ASSERT(r->batch >= 1 && r->threads >= 1 && r->freeze >= 0 && r->freeze <= net->n);
+    tp_trainer *t = tp_calloc(1, sizeof *t);
+    t->net = net;
+    t->r = *r;
+    t->train = train;
+    /* frozen layers get no updates (their parameters precede all others in the block), and
+     * backward passes stop at the first layer that learns, as in Keras */
+    net->frozen = r->freeze;
+    t->first_free = net->ntrain;
+    for (int i = 0; i < net->n; i++)
+        if (i >= r->freeze && net->l[i].nw + net->l[i].nb > 0) {
+            t->first_free = net->l[i].w;
+            break;
+        }
+    tp_optim_init(&t->opt, r->optimizer, net->ntrain - t->first_free);
+    t->opt.momentum = r->momentum;
+    t->opt.nesterov = r->nesterov;
+    t->opt.decay = r->decay;
+    tp_rng_seed(&t->root, r->seed);
+    t->aug_root = tp_rng_split(&t->root, 0x415547ull); /* "AUG" */
+    (void)val; /* scored through tp_infer, whose batches are copied to a device */
+    t->recs = tp_alloc((size_t)r->batch, train->rsz);
+    if (tp_device_is_gpu(dev))
+        gpu_open(t, dev);
+    else
+        cpu_open(t);
+    t->eval_threads = t->be == &cpu_backend ? t->cpu.T : 1;
+    t->eval_batch = t->be == &cpu_backend ? t->cpu.wcap : r->batch;
+    t->inf = tp_infer_open(net, dev, t->eval_batch, t->eval_threads);
+    return t;
+}
+
+const char *tp_trainer_where(const tp_trainer *t) { return t->where[0] ? t->where : NULL; }
+
+void tp_trainer_order(const tp_trainer *t, int64_t e, int64_t *order)
+{
+    const tp_dataset *d = t->train;
+    for (int64_t i = 0; i < d->n; i++) /* a stream: records are numbered in arrival order */
+        order[i] = d->r ? e * d->n + i : i;
+    if (d->rs) {
+        tp_rng sr = tp_rng_split(&t->root, 0x5348554600000000ull | (uint64_t)e);
+        tp_rng_shuffle(&sr, order, d->n);
+    }
+}
+
+/* Reads the totals from the backend into the run's sums; 0, or -1 when not finite. */
+static int read_totals(tp_trainer *t)
+{
+    double loss = 0;
+    t->be->totals(t, &loss, &t->right);
+    int64_t over = t->unread_samples;
+    t->unread = 0;
+    t->unread_samples = 0;
+    if (!isfinite(loss)) {
+        t->bad = loss / (double)(over ? over : 1);
+        return -1;
+    }
+    t->loss += loss;
+    return 0;
+}
+
+int tp_trainer_step(tp_trainer *t, const int64_t *idx, int m, int64_t step, int64_t e, double lr)
+{
+    const unsigned char *recs = NULL;
+    if (!(t->be == &gpu_backend && t->gpu.resident)) {
+        m = tp_dataset_fetch(t->train, idx, m, t->recs);
+        recs = t->recs;
+    }
+    if (m == 0)
+        return 0;
+    tp_rng st = tp_rng_split(&t->root, (uint64_t)step), aug_epoch = tp_rng_split(&t->aug_root, (uint64_t)e);
+    t->be->gradient(t, recs, idx, m, &st, &aug_epoch);
+    t->unread_samples += m;
+    if (++t->unread >= t->be->window && read_totals(t))
+        return -1;
+    t->be->step(t, lr);
+    return m;
+}
+
+int tp_trainer_totals(tp_trainer *t, double *loss, int64_t *right)
+{
+    if (t->unread && read_totals(t))
+        return -1;
+    *loss = t->loss;
+    *right = t->right;
+    t->loss = 0;
+    t->right = 0;
+    return 0;
+}
+
+double tp_trainer_bad_loss(const tp_trainer *t) { return t->bad; }
+
+void tp_trainer_sync(tp_trainer *t) { t->be->sync(t); }
+
+void tp_trainer_evaluate(tp_trainer *t, tp_dataset *d, double *loss, double *acc)
+{
+    tp_trainer_sync(t);
+    tp_infer_sync(t->inf);
+    int64_t per = (int64_t)t->eval_batch * t->eval_threads, chunk = per * ((4096 + per - 1) / per), right = 0;
+    size_t K = tp_infer_outputs(t->inf);
+    unsigned char *recs = tp_alloc((size_t)chunk, d->rsz);
+    int64_t *idx = tp_alloc((size_t)chunk, sizeof *idx);
+    float *p = tp_alloc((size_t)chunk, K * sizeof *p);
     double sum = 0;
-    for (int64_t b = 0; b < d->n; b += batch) {
-        int m = (int)(d->n - b < batch ? d->n - b : batch);
+    for (int64_t b = 0; b < d->n; b += chunk) {
+        int m = (int)(d->n - b < chunk ? d->n - b : chunk);
         for (int s = 0; s < m; s++)
             idx[s] = b + s;
-        if (resident) {
-            gn->gather(gw, 1, idx, m);
-        } else {
-            tp_dataset_fetch(d, idx, m, recs);
-            tp_batch_input(d, recs, idx, m, prep->scale, prep->mode == TP_PREP_RESCALE ? NULL : prep, net, NULL, NULL,
-                           NULL, x, lab);
-            gn->set_batch(gw, x, lab, m);
+        tp_dataset_fetch(d, idx, m, recs);
+        tp_infer_records(t->inf, recs, d->rsz, d->x, m, &t->r.input.prep, p);
+        for (int s = 0; s < m; s++) {
+            int32_t y = tp_dataset_label(d, recs + (size_t)s * d->rsz, b + s, t->net->classes);
+            const float *ps = p + (size_t)s * K;
+            right += tp_argmax(ps, (int)K) == y;
+            sum -= log(ps[y] > 1e-30f ? ps[y] : 1e-30f);
         }
-        gn->forward(gw, m, 0, NULL, 0);
-        gn->score(gw, m);
     }
-    sum = gn->totals(gw, &right);
     *loss = d->n ? sum / (double)d->n : NAN;
     *acc = d->n ? (double)right / (double)d->n : NAN;
-    free(idx), free(recs), free(x), free(lab);
+    free(recs), free(idx), free(p);
+}
+
+void tp_trainer_close(tp_trainer *t)
+{
+    if (!t)
+        return;
+    t->be->close(t);
+    tp_infer_close(t->inf);
+    tp_optim_free(&t->opt);
+    free(t->recs);
+    free(t);
 }

@@ -1,87 +1,61 @@
-/* trainer.h — what train does per batch and per epoch, on the CPU with threads: labelled
- * data read by random access or as a stream, one training step shared out across threads
- * (each with its own workspace; shard gradients weighted and summed in a fixed order), and
- * evaluation of loss and accuracy; and, for a GPU (gpu_nn.h), data sets kept on the device
- * and evaluation there. The program keeps the epochs, schedules and files. */
+/* trainer.h — the training seam: a trainer opened on a network, a device and a recipe steps
+ * through batches, evaluates and syncs. Behind it sit the backends, each a table of the same
+ * few operations (trainer.c): the CPU's threads (each takes a share of every batch, with its
+ * own workspace; the shards' gradients are weighted and summed in a fixed order, so one seed
+ * and thread count give the same bytes) and a GPU (gpu_nn.h: the whole network on the
+ * device, and the data too when it fits and needs no warping). The program keeps the epochs,
+ * the schedule, the checkpoints and the files.
+ *
+ * A device's loss is read back only every few steps (the GPU's host runs ahead of it), so a
+ * loss that went non-finite is reported up to that many steps late, but always reported.
+ */
 #ifndef TP_TRAINER_H
 #define TP_TRAINER_H
 
 #include <stdint.h>
 
-#include "augment.h"
-#include "gpu_nn.h"
+#include "dataset.h"
+#include "device.h"
 #include "net.h"
-#include "nn.h"
-#include "preprocess.h"
-#include "records.h"
-#include "rng.h"
-#include "stream.h"
+#include "optim.h"
 
+/* How to train, besides the data and the schedule's learning rates. */
 typedef struct {
-    tp_records *rs; /* random access (a file, or a pipe spooled) */
-    tp_reader *r;   /* or a stream read in order (epoch_size > 0) */
-    const tp_field *x, *y;
-    size_t rsz;
-    int64_t n;      /* records (per epoch for a stream) */
-    const char *name;
-} tp_dataset;
+    tp_opt_kind optimizer;
+    double momentum, decay; /* SGD momentum; decoupled weight decay */
+    int nesterov;
+    int batch, threads;     /* threads: the CPU's */
+    uint64_t seed;          /* shuffling, dropout and augmentation draws */
+    int freeze;             /* leading layers whose weights stay fixed */
+    tp_input input;         /* preparation, augmentation, label smoothing */
+} tp_recipe;
 
-/* Opens labelled images (fields xname, yname): for random access, or (epoch_size > 0) to
- * be read in order, epoch_size records an epoch. Dies with a clear message. */
-void tp_dataset_open(tp_dataset *d, const char *path, const char *xname, const char *yname, int64_t epoch_size);
-void tp_dataset_close(tp_dataset *d);
-/* The metadata of its (first) header. */
-const tp_header *tp_dataset_header(const tp_dataset *d);
-/* The input shape its x gives: H x W x C, H x W x 1, or 1 x 1 x N. */
-void tp_dataset_shape(const tp_dataset *d, int *h, int *w, int *c);
-/* Records idx[0..m) (random access) or the next m (a stream) into buf; returns how many
- * (fewer only at the end of a stream). */
-int tp_dataset_fetch(tp_dataset *d, const int64_t *idx, int m, unsigned char *buf);
+typedef struct tp_trainer tp_trainer;
 
-typedef struct {
-    tp_net *net;
-    int T, wcap;            /* threads, samples per thread */
-    tp_nn *ws;              /* per thread */
-    unsigned char **buf;    /* per thread: records for evaluation */
-    int32_t **lab;          /* per thread: labels */
-    float **scratch;        /* per thread: one augmented image */
-    double scale;           /* input scale (1/255 for u8) */
-    const tp_prep *prep;    /* after the scale (caffe, tf, torch); NULL: the scale alone */
-    float smoothing;
-    const tp_augment *aug;  /* NULL: none */
-    double *loss;           /* per shard, last step */
-    int64_t *right;
-} tp_trainer;
-
-/* Workspaces for batches of up to batch samples on threads threads, records up to rsz
- * bytes. aug (when not NULL) warps each training image. Set t->prep afterwards for a
- * preprocessing mode beyond the scale. */
-void tp_trainer_init(tp_trainer *t, tp_net *net, int threads, int batch, size_t rsz, double scale, float smoothing,
-                     const tp_augment *aug);
-void tp_trainer_free(tp_trainer *t);
-/* One training step on m fetched records recs (their record numbers in idx, which key
- * the augmentation draws from aug_epoch): leaves the batch's mean gradient in
- * t->ws[0].grad, returns the summed loss and adds the correct predictions to *right. */
-double tp_trainer_step(tp_trainer *t, tp_dataset *d, const unsigned char *recs, const int64_t *idx, int m,
-                       const tp_rng *step, const tp_rng *aug_epoch, int64_t *right);
-/* Records recs (numbers idx[0..n)) as network input x and labels lab: scaled by scale,
- * prepared by prep (NULL: the scale alone), and, when aug is not NULL, warped with draws of
- * aug_epoch keyed by record number (scratch: one image). Dies on a label outside the
- * network's classes. */
-void tp_batch_input(tp_dataset *d, const unsigned char *recs, const int64_t *idx, int n, double scale,
-                    const tp_prep *prep, const tp_net *net, const tp_augment *aug, const tp_rng *aug_epoch,
-                    float *scratch, float *x, int32_t *lab);
-/* Mean loss and accuracy on all of d (inference mode, threads over batches). */
+/* Training of net (parameters initialised) on dev by recipe r, on train; val (may be NULL)
+ * is what tp_trainer_evaluate will score, so a device may keep it too. */
+tp_trainer *tp_trainer_open(tp_net *net, const tp_device *dev, const tp_recipe *r, tp_dataset *train,
+                            tp_dataset *val);
+/* Where it trains, for the log: NULL on the CPU, else "on DEVICE" and whether the training
+ * data stays there. */
+const char *tp_trainer_where(const tp_trainer *t);
+/* The record order of epoch e into order[0 .. train's n): a seeded shuffle for random access,
+ * arrival numbers (e * n + i) for a stream. */
+void tp_trainer_order(const tp_trainer *t, int64_t e, int64_t *order);
+/* Step number step of the run (in epoch e) on records idx[0..m) at learning rate lr: the
+ * batch's mean gradient, then one optimiser step. Returns the samples taken (m, fewer at the
+ * end of a stream, 0 when it ended), or -1 when a recent step's loss was not finite (then
+ * tp_trainer_bad_loss tells it and no optimiser step was taken after it was seen). */
+int tp_trainer_step(tp_trainer *t, const int64_t *idx, int m, int64_t step, int64_t e, double lr);
+/* The summed loss and the correct predictions of the samples stepped since the last call,
+ * read back from the device: 0, or -1 when the loss was not finite. */
+int tp_trainer_totals(tp_trainer *t, double *loss, int64_t *right);
+/* The mean loss per sample of the steps whose loss was not finite. */
+double tp_trainer_bad_loss(const tp_trainer *t);
+/* net->params made current (a device's copy read back; nothing to do on the CPU). */
+void tp_trainer_sync(tp_trainer *t);
+/* Mean loss and accuracy of the current parameters on d, in inference mode (infer.h). */
 void tp_trainer_evaluate(tp_trainer *t, tp_dataset *d, double *loss, double *acc);
-
-/* Keeps all of d's records (random access only) on the GPU workspace gw in slot 0 or 1,
- * labels checked first (as convert does per batch, dying on one outside the classes);
- * 1 when they fit, 0 to go on with per-batch copies. */
-int tp_gpu_keep_dataset(const tp_gpu_nn_api *gn, tp_gnn *gw, int slot, tp_dataset *d, const tp_net *net,
-                        const tp_prep *prep);
-/* Mean loss and accuracy of the GPU's network on all of d, in batches of batch: from slot 1
- * when resident, else prepared on the host and copied per batch. */
-void tp_gpu_evaluate(const tp_gpu_nn_api *gn, tp_gnn *gw, tp_dataset *d, int resident, int batch, const tp_prep *prep,
-                     const tp_net *net, double *loss, double *acc);
+void tp_trainer_close(tp_trainer *t);
 
 #endif

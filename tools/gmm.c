@@ -1,6 +1,5 @@
 /* gmm — clusters a stream's records with a Gaussian mixture fitted by EM (lib/gmm.h), or
  * assigns them with a mixture fitted before; adds `cluster` (and `resp`) to every record. */
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +124,8 @@ int main(int argc, char **argv)
     int64_t k = 1, n_init = o.n_init, max_iter = o.max_iter, seed = (int64_t)o.seed, threads = o.threads;
     double tol = o.tol, reg = o.reg_covar;
     const char *cov_s = "full", *init_s = "kmeans", *field = "x", *save = NULL, *model_path = NULL, *init_model = NULL;
-    const char *device = "auto", *precision = "fp32";
+    const char *device = "auto";
+    int precision = 0;
     int want_resp = 0, quiet = 0, verbose = 0;
     const tp_option opts[] = {
         TP_INT("components", 'k', &k, "K", "number of mixture components"),
@@ -142,8 +142,7 @@ int main(int argc, char **argv)
         TP_STRING("model", 'm', &model_path, "FILE", "do not fit: assign the records with the model in FILE"),
         TP_STRING("init-model", 0, &init_model, "FILE", "one EM run starting from the parameters in FILE"),
         TP_INT("threads", 't', &threads, "N", "worker threads (default: all CPUs)"),
-        TP_STRING("device", 0, &device, "DEV", "auto, cpu, cuda or cuda:N (auto: a GPU when one works, else the CPU)"),
-        TP_STRING("precision", 0, &precision, "P", "fp32, tf32 or bf16: no effect, gmm computes in doubles on any device"),
+        TP_DEVICE_OPTIONS(&device, &precision),
         TP_FLAG("verbose", 'v', &verbose, "a line per run, and the events of every run"),
         TP_FLAG("quiet", 'q', &quiet, "print nothing on stderr but errors and warnings"),
         {0},
@@ -201,7 +200,7 @@ int main(int argc, char **argv)
     o.reg_covar = reg;
     o.seed = (uint64_t)seed;
     o.threads = (int)threads;
-    openblas_set_num_threads(1); /* threads come from tp_parallel_for */
+    tp_blas_serial(); /* threads come from tp_parallel_for */
     tp_device dev;
     tp_device_open(&dev, device, precision, verbose);
     o.device = &dev;

@@ -1,5 +1,4 @@
 /* tsne — t-SNE embedding of a stream's vectors, with scikit-learn's meanings and defaults. */
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +96,8 @@ int main(int argc, char **argv)
     int64_t no_progress = 300;
     double perplexity = 30, exaggeration = 12, theta = 0.5, dof = 0, min_grad_norm = 1e-7;
     const char *lr_s = "auto", *init = "pca", *method_s = "auto", *field = "x", *out = "-", *kl_of = NULL;
-    const char *device = "auto", *precision = "fp32";
+    const char *device = "auto";
+    int precision = 0;
     int verbose = 0, no_exact_kl = 0;
     tp_option opts[] = {
         TP_INT("dims", 'd', &dims, "D", "embedding dimensions: 1, 2 or 3"),
@@ -116,8 +116,7 @@ int main(int argc, char **argv)
         TP_STRING("field", 'f', &field, "NAME", "the vectors to embed (any numeric dtype and shape)"),
         TP_INT("seed", 's', &seed, "N", "seed of the random initialisation"),
         TP_INT("threads", 't', &threads, "N", "worker threads"),
-        TP_STRING("device", 0, &device, "DEV", "auto, cpu, cuda or cuda:N (auto: a GPU when one works, else the CPU)"),
-        TP_STRING("precision", 0, &precision, "P", "GPU matrix products (the kNN distances): fp32, tf32 or bf16"),
+        TP_DEVICE_OPTIONS(&device, &precision),
         TP_STRING("output", 'o', &out, "FILE", "where to write the stream"),
         TP_STRING("kl-of", 0, &kl_of, "FIELD", "no embedding: print the exact KL of the embedding in FIELD"),
         TP_FLAG("no-exact-kl", 0, &no_exact_kl, "report the final KL with the method's Z instead of the exact O(N^2) one"),
@@ -176,7 +175,7 @@ int main(int argc, char **argv)
     double lr = 0;
     if (strcmp(lr_s, "auto") && (tp_parse_f64(lr_s, &lr) || !(lr > 0)))
         tp_usage("--learning-rate must be auto or a positive number");
-    openblas_set_num_threads(1);
+    tp_blas_serial();
     tp_device dev;
     tp_device_open(&dev, device, precision, verbose);
     int gpu = tp_device_is_gpu(&dev);

@@ -38,8 +38,9 @@ rc=${PIPESTATUS[0]}
 # bad input
 "$BIN/idx2raw" "$T/lb" >"$T/labels.tp"
 expect_fail 1 "^augment: $T/labels.tp: field 'x' is u8 with rank 0, not an image" "$A" --rotation 5 "$T/labels.tp"
-expect_fail 2 "^augment: --fill is nearest, constant, reflect or wrap" "$A" --fill mirror "$T/in.tp"
-expect_fail 2 "^augment: ranges must be >= 0" "$A" --zoom 1.5 "$T/in.tp"
+expect_fail 2 "^augment: option --fill must be nearest, constant, reflect or wrap" "$A" --fill mirror "$T/in.tp"
+expect_fail 2 "^augment: option --zoom must be at least 0 and less than 1, not .1.5." "$A" --zoom 1.5 "$T/in.tp"
+expect_fail 2 "^augment: option --rotation must be at least 0, not .-5." "$A" --rotation -5 "$T/in.tp"
 expect_fail 2 "^augment: --zoom-range wants LO,HI" "$A" --zoom-range 2,1 "$T/in.tp"
 expect_fail 2 "^augment: --copies must be 1 to" "$A" --copies 0 "$T/in.tp"
 exit 0

@@ -10,7 +10,7 @@ for p in train predict tsne gmm; do
 done
 expect_fail 2 '^train: --device must be auto, cpu, cuda or cuda:N' "$BIN/train" --device gpu --net "$T/q.net" "$T/train.tp"
 expect_fail 2 '^train: --device cuda:N needs a device number' "$BIN/train" --device cuda:x --net "$T/q.net" "$T/train.tp"
-expect_fail 2 '^predict: --precision must be fp32, tf32 or bf16' "$BIN/predict" --precision fp16 "$T/train.tp"
+expect_fail 2 '^predict: option --precision must be fp32, tf32 or bf16' "$BIN/predict" --precision fp16 "$T/train.tp"
 # a backend that cannot be loaded: auto runs on the CPU, cuda says why and stops
 export TPIPE_CUDA_LIB=$T/missing/libtpipe-cuda.so
 "$BIN/train" --device cpu --net "$T/q.net" --epochs 2 --batch 16 <"$T/train.tp" >"$T/cpu.tp" 2>/dev/null || fail "cpu"

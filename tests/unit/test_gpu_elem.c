@@ -1,6 +1,6 @@
 /* The per-element arithmetic of the GPU's network kernels (cuda/nn_elem.h: im2col and its
  * adjoint, pooling forward and backward, the data gather, the softmax cross-entropy), run
- * for every index on the host and compared with the CPU's own passes (nn.c, trainer.c).
+ * for every index on the host and compared with the CPU's own passes (nn.c, dataset.c).
  * This needs no GPU: it checks the index arithmetic, padding, strides, window ranges,
  * dtype conversions and preprocessing modes the kernels share, so on a GPU only the
  * launches and the cuBLAS products remain to be checked (test_gpu_nn.c).
@@ -20,7 +20,7 @@
 #include "check.h"
 #include "nn.h"
 #include "rng.h"
-#include "trainer.h"
+#include "dataset.h"
 #include "util.h"
 
 /* max |a - b| / max |b| over n values, NaN counted as equal to NaN only */
@@ -206,7 +206,7 @@ static void xent_case(void)
 }
 
 /* The gather of records (x of dtype xd, h x w x 3; label of dtype yd) in each preparation
- * mode against trainer.c's tp_batch_input, bit for bit. */
+ * mode against dataset.c's tp_dataset_input, bit for bit. */
 static void gather_case(tp_dtype xd, tp_dtype yd, tp_prep_mode mode)
 {
     int h = 5, wd = 4, c = 3, N = 40, n = 17;
@@ -271,9 +271,10 @@ static void gather_case(tp_dtype xd, tp_dtype yd, tp_prep_mode mode)
     d.name = "records";
     float *want = tp_alloc((size_t)n * fx.nelem, sizeof *want), *got = tp_alloc((size_t)n * fx.nelem, sizeof *got);
     int32_t lw[17], lg[17];
-    tp_batch_input(&d, fetched, idx, n, prep.scale, mode == TP_PREP_RESCALE ? NULL : &prep, &net, NULL, NULL, NULL, want,
-                   lw);
-    tp_gnn_records f = {rsz, fx.offset, fy.offset, (int)xd, (int)yd, (int64_t)fx.nelem, prep.scale, (int)mode, c};
+    tp_batch b = {fetched, idx, n};
+    tp_input in = {prep, NULL, 0};
+    tp_dataset_input(&d, &b, &in, &net, NULL, NULL, want, lw);
+    tp_gnn_records f = {rsz, fx.offset, fy.offset, xd, yd, (int64_t)fx.nelem, prep.scale, (int)mode, c};
     size_t items = (size_t)n * fx.nelem / (size_t)tp_gather_width(&f);
     for (size_t i = 0; i < items; i++)
         tp_gather_at(recs, &f, idx, i, got, lg);
