@@ -1,5 +1,5 @@
 /* tsne.cu — t-SNE on the GPU (gpu_tsne.h): the exact kNN of knn.c and the gradient,
- * optimiser and exact KL of tsne.c, with the repulsion summed exactly over all pairs.
+ * optimiser step and exact KL of tsne.c, with the repulsion summed exactly over all pairs.
  *
  * kNN: per block of queries one GEMM gives -2 x_q.x_c for every candidate; a radix select
  * (four 8-bit passes over order-preserving float keys of |q|^2 + |c|^2 - 2 q.c, added in
@@ -432,29 +432,16 @@ __global__ static void attr_kernel(int64_t n, const int64_t *row, const int32_t 
     }
 }
 
-/* One step of tsne.c's optimiser on all m coordinates; normpart (may be NULL) gets each
- * block's sum of (gain * g)^2. yf receives the new positions in float. */
+/* One step of tsne.c's optimiser on all m coordinates (tp_tsne_gain_step); normpart (may be
+ * NULL) gets each block's sum of (gain * g)^2. yf receives the new positions in float. */
 __global__ static void update_kernel(size_t m, const double *grad, double *update, double *gains, double *y, float *yf,
                                      double mom, double lr, double min_gain, double *normpart)
 {
     double norm = 0;
     TP_GRID_STRIDE(e, m)
     {
-        double g = grad[e], gain = gains[e], u = update[e];
-        if (u * g < 0)
-            gain += 0.2;
-        else
-            gain *= 0.8;
-        if (gain < min_gain)
-            gain = min_gain;
-        g *= gain;
-        norm += g * g;
-        u = mom * u - lr * g;
-        double v = y[e] + u;
-        gains[e] = gain;
-        update[e] = u;
-        y[e] = v;
-        yf[e] = (float)v;
+        norm += tp_tsne_gain_step(grad[e], &gains[e], &update[e], &y[e], mom, lr, min_gain);
+        yf[e] = (float)y[e];
     }
     if (normpart) {
         norm = block_sum(norm);
@@ -477,26 +464,26 @@ __global__ static void to_float_kernel(size_t m, const double *y, float *yf)
     TP_GRID_STRIDE(e, m) yf[e] = (float)y[e];
 }
 
-static tp_gtsne *create(tp_gpu *g, const tp_csr *P, int d, double dof)
+static tp_gtsne *create(tp_gpu *g, int64_t n, const int64_t *row, const int32_t *col, const double *val, int d,
+                        double dof)
 {
-    if (d < 1 || d > 3 || !(dof > 0) || P->n < 1 || P->n > INT32_MAX)
-        g->die("tsne: bad workspace: n %lld, d %d, dof %g", (long long)P->n, d, dof);
+    if (d < 1 || d > 3 || !(dof > 0) || n < 1 || n > INT32_MAX)
+        g->die("tsne: bad workspace: n %lld, d %d, dof %g", (long long)n, d, dof);
     tp_gtsne *w = (tp_gtsne *)calloc(1, sizeof *w);
     if (!w)
         g->die("tsne: out of memory");
-    int64_t n = P->n;
     size_t m = (size_t)n * (size_t)d;
     w->g = g;
     w->n = n;
-    w->nnz = P->row[n];
+    w->nnz = row[n];
     w->d = d;
     w->dof = dof;
     w->row = (int64_t *)tp_dev_alloc(g, (size_t)(n + 1) * sizeof(int64_t));
     w->col = (int32_t *)tp_dev_alloc(g, (size_t)w->nnz * sizeof(int32_t));
     w->val = (double *)tp_dev_alloc(g, (size_t)w->nnz * sizeof(double));
-    h2d(g, w->row, P->row, (size_t)(n + 1) * sizeof(int64_t));
-    h2d(g, w->col, P->col, (size_t)w->nnz * sizeof(int32_t));
-    h2d(g, w->val, P->val, (size_t)w->nnz * sizeof(double));
+    h2d(g, w->row, row, (size_t)(n + 1) * sizeof(int64_t));
+    h2d(g, w->col, col, (size_t)w->nnz * sizeof(int32_t));
+    h2d(g, w->val, val, (size_t)w->nnz * sizeof(double));
     w->y = (double *)tp_dev_alloc(g, m * sizeof(double));
     w->grad = (double *)tp_dev_alloc(g, m * sizeof(double));
     w->update = (double *)tp_dev_alloc(g, m * sizeof(double));
@@ -590,9 +577,10 @@ static void set_y(tp_gtsne *w, const double *y)
     TP_LAUNCHED(w->g);
 }
 
-static void gradient(tp_gtsne *w, const double *y, double exag, double *grad, double *kl)
+static void get_y(tp_gtsne *w, double *y) { d2h(w->g, y, w->y, (size_t)w->n * (size_t)w->d * sizeof(double)); }
+
+static void gradient(tp_gtsne *w, double exag, double *grad, double *kl)
 {
-    set_y(w, y);
     eval(w, exag, kl != NULL);
     d2h(w->g, grad, w->grad, (size_t)w->n * (size_t)w->d * sizeof(double));
     if (kl) {
@@ -602,61 +590,40 @@ static void gradient(tp_gtsne *w, const double *y, double exag, double *grad, do
     }
 }
 
-static double kl_exact(tp_gtsne *w, const double *y)
+static double kl_exact(tp_gtsne *w)
 {
-    set_y(w, y);
     eval(w, 1, 1);
     double s[2];
     d2h(w->g, s, w->scal, sizeof s);
     return s[1] + log(s[0]);
 }
 
-/* tsne.c's tp_tsne_optimize step for step; the host sees the device only at checks. */
-static int optimize(tp_gtsne *w, double *y, const tp_tsne_opt *o, double *kl)
+static void reset(tp_gtsne *w)
+{
+    size_t m = (size_t)w->n * (size_t)w->d;
+    reset_kernel<<<tp_blocks(m, NT), NT, 0, w->g->stream>>>(m, w->update, w->gains);
+    TP_LAUNCHED(w->g);
+}
+
+/* One step of tsne.c's optimiser loop; the host waits for the device only at checks. */
+static void step(tp_gtsne *w, double exag, double mom, double lr, double min_gain, int check, double *kl,
+                 double *norm)
 {
     tp_gpu *g = w->g;
     size_t m = (size_t)w->n * (size_t)w->d;
-    set_y(w, y);
-    double last = NAN;
-    int it = 0;
-    for (int phase = 0; phase < 2; phase++) {
-        int lo = phase ? o->exag_iters : 0, hi = phase ? o->iters : (o->exag_iters < o->iters ? o->exag_iters : o->iters);
-        double exag = phase ? 1 : o->exaggeration, mom = phase ? o->momentum1 : o->momentum0;
-        double best = DBL_MAX;
-        int best_it = lo;
-        reset_kernel<<<tp_blocks(m, NT), NT, 0, g->stream>>>(m, w->update, w->gains);
-        TP_LAUNCHED(g);
-        for (int i = lo; i < hi; i++) {
-            int check = (i + 1) % o->check_every == 0 || i == o->iters - 1;
-            eval(w, exag, check);
-            update_kernel<<<(unsigned)w->nupd, NT, 0, g->stream>>>(m, w->grad, w->update, w->gains, w->y, w->yf, mom,
-                                                                  o->lr, o->min_gain, check ? w->normpart : NULL);
-            TP_LAUNCHED(g);
-            it = i + 1;
-            if (check) {
-                sum_kernel<<<1, NT, 0, g->stream>>>(w->normpart, w->nupd, w->scal + 2, 0);
-                TP_LAUNCHED(g);
-                double s[3];
-                d2h(g, s, w->scal, sizeof s);
-                double v = s[1] + log(s[0]);
-                last = v;
-                if (o->report)
-                    o->report(o->ctx, i + 1, v, phase == 0);
-                if (v < best) {
-                    best = v;
-                    best_it = i;
-                } else if (i - best_it > o->no_progress)
-                    break;
-                if (sqrt(s[2]) <= o->min_grad_norm)
-                    break;
-            }
-        }
-    }
-    d2h(g, y, w->y, m * sizeof(double));
-    if (kl)
-        *kl = last;
-    return it;
+    eval(w, exag, check);
+    update_kernel<<<(unsigned)w->nupd, NT, 0, g->stream>>>(m, w->grad, w->update, w->gains, w->y, w->yf, mom, lr,
+                                                          min_gain, check ? w->normpart : NULL);
+    TP_LAUNCHED(g);
+    if (!check)
+        return;
+    sum_kernel<<<1, NT, 0, g->stream>>>(w->normpart, w->nupd, w->scal + 2, 0);
+    TP_LAUNCHED(g);
+    double s[3];
+    d2h(g, s, w->scal, sizeof s);
+    *kl = s[1] + log(s[0]);
+    *norm = sqrt(s[2]);
 }
 
 extern const tp_gpu_tsne_api tp_cuda_tsne;
-const tp_gpu_tsne_api tp_cuda_tsne = {knn, create, destroy, gradient, optimize, kl_exact};
+const tp_gpu_tsne_api tp_cuda_tsne = {knn, create, destroy, set_y, get_y, gradient, reset, step, kl_exact};

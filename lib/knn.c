@@ -308,16 +308,24 @@ void tp_joint_affinities(const int32_t *idx, const double *c, int64_t n, int k, 
     free(cnt);
 }
 
+int64_t tp_affinities_of(const int32_t *idx, const double *dist2, int64_t n, int k, double perplexity, int nthreads,
+                         tp_csr *P, double *worst)
+{
+    double *c = tp_alloc((size_t)n * (size_t)k, sizeof *c);
+    int64_t missed = tp_perplexity_rows(dist2, n, k, perplexity, 1e-5, 200, nthreads, c, NULL, worst);
+    tp_joint_affinities(idx, c, n, k, P);
+    free(c);
+    return missed;
+}
+
 int64_t tp_affinities(const float *x, int64_t n, int d, int k, double perplexity, int nthreads, tp_csr *P,
                       double *worst)
 {
     size_t m = (size_t)n * (size_t)k;
     int32_t *idx = tp_alloc(m, sizeof *idx);
-    double *d2 = tp_alloc(m, sizeof *d2), *c = tp_alloc(m, sizeof *c);
+    double *d2 = tp_alloc(m, sizeof *d2);
     tp_knn(x, n, d, k, nthreads, idx, d2);
-    int64_t missed = tp_perplexity_rows(d2, n, k, perplexity, 1e-5, 200, nthreads, c, NULL, worst);
-    tp_joint_affinities(idx, c, n, k, P);
-    free(c);
+    int64_t missed = tp_affinities_of(idx, d2, n, k, perplexity, nthreads, P, worst);
     free(d2);
     free(idx);
     return missed;

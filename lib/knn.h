@@ -38,6 +38,12 @@ int64_t tp_perplexity_rows(const double *dist2, int64_t n, int k, double perplex
  * with neighbour indices idx: a symmetric CSR matrix summing to 1. */
 void tp_joint_affinities(const int32_t *idx, const double *c, int64_t n, int k, tp_csr *P);
 
+/* The affinities from known neighbours: idx and their squared distances dist2 (n x k, as
+ * tp_knn gives them) calibrated to perplexity (tol 1e-5) and joined into P. Returns the rows
+ * that missed (*worst as below). */
+int64_t tp_affinities_of(const int32_t *idx, const double *dist2, int64_t n, int k, double perplexity, int nthreads,
+                         tp_csr *P, double *worst);
+
 /* t-SNE's input affinities in one call: the k nearest neighbours of the n points x (n x d
  * floats), their conditional rows calibrated to perplexity (tol 1e-5), joined into P.
  * Returns the number of rows that missed the perplexity (*worst: the largest entropy

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rng.h"
 #include "util.h"
 
 static const char *kind_names[] = {"conv", "maxpool", "avgpool", "gap", "flatten", "dense", "dropout", "batchnorm", "relu"};
@@ -284,33 +283,6 @@ int tp_net_build(tp_net *net, int h, int w, int c, const char *name, char *err, 
     free(net->params);
     net->params = tp_calloc(net->nparams + 1, sizeof *net->params);
     return 0;
-}
-
-void tp_net_init(tp_net *net, uint64_t seed)
-{
-    tp_rng root;
-    tp_rng_seed(&root, seed);
-    for (int i = 0; i < net->n; i++) {
-        tp_layer *l = &net->l[i];
-        float *w = net->params + l->w, *b = net->params + l->b;
-        if (l->kind == TP_L_CONV || l->kind == TP_L_DENSE) {
-            double fan_in = (double)l->nw / l->units, fan_out = (double)l->units;
-            if (l->kind == TP_L_CONV) /* Keras: receptive field times channels */
-                fan_out = (double)l->kh * l->kw * l->units;
-            double limit = l->he ? sqrt(6.0 / fan_in) : sqrt(6.0 / (fan_in + fan_out));
-            tp_rng r = tp_rng_split(&root, (uint64_t)i);
-            for (size_t k = 0; k < l->nw; k++)
-                w[k] = (float)((2 * tp_rng_double(&r) - 1) * limit);
-            memset(b, 0, l->nb * sizeof *b);
-        } else if (l->kind == TP_L_BATCHNORM) {
-            for (size_t k = 0; k < l->nb; k++) {
-                w[k] = 1;
-                b[k] = 0;
-                net->params[l->mean + k] = 0;
-                net->params[l->var + k] = 1;
-            }
-        }
-    }
 }
 
 void tp_net_free(tp_net *net)

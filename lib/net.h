@@ -69,9 +69,6 @@ int tp_net_load_file(tp_net *net, const char *path, char *err, size_t errlen);
 /* Computes shapes for an h x w x c input and lays out (and zeroes) the parameters. 0, or
  * -1 with "NAME:LINE: what is wrong". */
 int tp_net_build(tp_net *net, int h, int w, int c, const char *name, char *err, size_t errlen);
-/* Keras' default initialisers: Glorot uniform kernels (He uniform with init=he), zero
- * biases, batchnorm gamma 1, beta 0, moving mean 0, variance 1. Deterministic in seed. */
-void tp_net_init(tp_net *net, uint64_t seed);
 void tp_net_free(tp_net *net);
 /* Values per sample leaving layer i (i = -1: the input). */
 size_t tp_layer_out_size(const tp_net *net, int i);

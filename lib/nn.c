@@ -493,3 +493,30 @@ double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing)
     }
     return loss / (n ? n : 1);
 }
+
+void tp_net_init(tp_net *net, uint64_t seed)
+{
+    tp_rng root;
+    tp_rng_seed(&root, seed);
+    for (int i = 0; i < net->n; i++) {
+        tp_layer *l = &net->l[i];
+        float *w = net->params + l->w, *b = net->params + l->b;
+        if (l->kind == TP_L_CONV || l->kind == TP_L_DENSE) {
+            double fan_in = (double)l->nw / l->units, fan_out = (double)l->units;
+            if (l->kind == TP_L_CONV) /* Keras: receptive field times channels */
+                fan_out = (double)l->kh * l->kw * l->units;
+            double limit = l->he ? sqrt(6.0 / fan_in) : sqrt(6.0 / (fan_in + fan_out));
+            tp_rng r = tp_rng_split(&root, (uint64_t)i);
+            for (size_t k = 0; k < l->nw; k++)
+                w[k] = (float)((2 * tp_rng_double(&r) - 1) * limit);
+            memset(b, 0, l->nb * sizeof *b);
+        } else if (l->kind == TP_L_BATCHNORM) {
+            for (size_t k = 0; k < l->nb; k++) {
+                w[k] = 1;
+                b[k] = 0;
+                net->params[l->mean + k] = 0;
+                net->params[l->var + k] = 1;
+            }
+        }
+    }
+}

@@ -1,4 +1,5 @@
-/* nn.h — forward and backward passes of a tp_net over a batch (CPU, OpenBLAS).
+/* nn.h — a tp_net's initial parameters, and its forward and backward passes over a batch
+ * (CPU, OpenBLAS).
  *
  * Activations are NHWC floats, one buffer per layer boundary: a[0] holds the input batch,
  * a[i + 1] the output of layer i, so a[net->n] holds the class probabilities. Training and
@@ -28,6 +29,10 @@ typedef struct {
                        keyed by it, so splitting a batch across threads keeps the same masks) */
     int update_stats; /* batchnorm moving statistics are updated by this workspace (default 1) */
 } tp_nn;
+
+/* Keras' default initialisers: Glorot uniform kernels (He uniform with init=he), zero
+ * biases, batchnorm gamma 1, beta 0, moving mean 0, variance 1. Deterministic in seed. */
+void tp_net_init(tp_net *net, uint64_t seed);
 
 /* Allocates buffers for batches of up to cap samples (one allocation each, reused). */
 void tp_nn_init(tp_nn *w, tp_net *net, int cap);

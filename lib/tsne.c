@@ -1,5 +1,6 @@
-/* tsne.c — t-SNE's gradient (attractive part, exact repulsion), exact KL and the
- * optimiser. See tsne.h. */
+/* tsne.c — t-SNE's gradient (attractive part, exact repulsion), exact KL, the optimiser's
+ * one loop with the CPU's and a GPU's steps behind it, and the device's share of the
+ * affinities. See tsne.h. */
 #include "tsne.h"
 
 #include <float.h>
@@ -7,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtype.h"
+#include "gpu_tsne.h"
 #include "parallel.h"
+#include "pca.h"
 #include "util.h"
 
 #define CHUNK 256 /* points per parallel work item */
@@ -288,61 +292,180 @@ void tp_tsne_opt_default(tp_tsne_opt *o, int64_t n)
     o->check_every = 50;
 }
 
-int tp_tsne_optimize(tp_tsne *t, double *y, const tp_tsne_opt *o, double *kl)
+/* A device's side of the loop: the momentum state to rest, and one iteration (gradient and
+ * tp_tsne_gain_step on every coordinate; with check, the KL before it and the gained
+ * gradient's norm). */
+typedef struct {
+    void (*reset)(void *w);
+    void (*step)(void *w, double exag, double mom, const tp_tsne_opt *o, int check, double *kl, double *norm);
+} stepper;
+
+/* scikit-learn's two phases, each with its own progress bookkeeping (an early stop in the
+ * first still runs the second): the one optimiser loop, whatever device steps. */
+static int optimize(const stepper *s, void *w, const tp_tsne_opt *o, double *kl)
 {
-    size_t m = (size_t)t->n * (size_t)t->cfg.d;
-    double *grad = tp_alloc(m, sizeof *grad), *update = tp_calloc(m, sizeof *update);
-    double *gains = tp_alloc(m, sizeof *gains);
     double last = NAN;
     int it = 0;
-    /* two phases as scikit-learn runs them, each with its own progress bookkeeping; an
-     * early stop in the first still runs the second */
     for (int phase = 0; phase < 2; phase++) {
         int lo = phase ? o->exag_iters : 0, hi = phase ? o->iters : (o->exag_iters < o->iters ? o->exag_iters : o->iters);
         double exag = phase ? 1 : o->exaggeration, mom = phase ? o->momentum1 : o->momentum0;
         double best = DBL_MAX;
         int best_it = lo;
-        for (size_t e = 0; e < m; e++) { /* each phase starts afresh, as scikit-learn's */
-            gains[e] = 1;
-            update[e] = 0;
-        }
+        s->reset(w); /* each phase starts afresh, as scikit-learn's */
         for (int i = lo; i < hi; i++) {
             int check = (i + 1) % o->check_every == 0 || i == o->iters - 1;
-            double v = NAN;
-            tp_tsne_gradient(t, y, exag, grad, check ? &v : NULL);
-            double norm = 0;
-            for (size_t e = 0; e < m; e++) {
-                double g = grad[e];
-                if (update[e] * g < 0)
-                    gains[e] += 0.2;
-                else
-                    gains[e] *= 0.8;
-                if (gains[e] < o->min_gain)
-                    gains[e] = o->min_gain;
-                g *= gains[e];
-                norm += g * g;
-                update[e] = mom * update[e] - o->lr * g;
-                y[e] += update[e];
-            }
+            double v = NAN, norm = 0;
+            s->step(w, exag, mom, o, check, &v, &norm);
             it = i + 1;
-            if (check) {
-                last = v;
-                if (o->report)
-                    o->report(o->ctx, i + 1, v, phase == 0);
-                if (v < best) {
-                    best = v;
-                    best_it = i;
-                } else if (i - best_it > o->no_progress)
-                    break;
-                if (sqrt(norm) <= o->min_grad_norm)
-                    break;
-            }
+            if (!check)
+                continue;
+            last = v;
+            if (o->report)
+                o->report(o->ctx, i + 1, v, phase == 0);
+            if (v < best) {
+                best = v;
+                best_it = i;
+            } else if (i - best_it > o->no_progress)
+                break;
+            if (norm <= o->min_grad_norm)
+                break;
         }
     }
     if (kl)
         *kl = last;
-    free(gains);
-    free(update);
-    free(grad);
     return it;
+}
+
+/* The CPU's steps: tp_tsne's gradient by its method, the state in host memory. */
+typedef struct {
+    tp_tsne *t;
+    double *y, *grad, *update, *gains;
+    size_t m;
+} cpu_steps;
+
+static void cpu_reset(void *w)
+{
+    cpu_steps *c = w;
+    for (size_t e = 0; e < c->m; e++) {
+        c->gains[e] = 1;
+        c->update[e] = 0;
+    }
+}
+
+static void cpu_step(void *w, double exag, double mom, const tp_tsne_opt *o, int check, double *kl, double *norm)
+{
+    cpu_steps *c = w;
+    tp_tsne_gradient(c->t, c->y, exag, c->grad, check ? kl : NULL);
+    double sq = 0;
+    for (size_t e = 0; e < c->m; e++)
+        sq += tp_tsne_gain_step(c->grad[e], &c->gains[e], &c->update[e], &c->y[e], mom, o->lr, o->min_gain);
+    *norm = sqrt(sq);
+}
+
+static const stepper cpu_stepper = {cpu_reset, cpu_step};
+
+int tp_tsne_optimize(tp_tsne *t, double *y, const tp_tsne_opt *o, double *kl)
+{
+    size_t m = (size_t)t->n * (size_t)t->cfg.d;
+    cpu_steps c = {t, y, tp_alloc(m, sizeof(double)), tp_calloc(m, sizeof(double)), tp_alloc(m, sizeof(double)), m};
+    int it = optimize(&cpu_stepper, &c, o, kl);
+    free(c.gains);
+    free(c.update);
+    free(c.grad);
+    return it;
+}
+
+/* A GPU's steps: its workspace holds y and the state. */
+typedef struct {
+    const tp_gpu_tsne_api *api;
+    tp_gtsne *w;
+} gpu_steps;
+
+static void gpu_reset(void *w) { ((gpu_steps *)w)->api->reset(((gpu_steps *)w)->w); }
+
+static void gpu_step(void *w, double exag, double mom, const tp_tsne_opt *o, int check, double *kl, double *norm)
+{
+    gpu_steps *g = w;
+    g->api->step(g->w, exag, mom, o->lr, o->min_gain, check, kl, norm);
+}
+
+static const stepper gpu_stepper = {gpu_reset, gpu_step};
+
+static tp_gtsne *gpu_workspace(const tp_device *dev, const tp_csr *P, int d, double dof)
+{
+    return dev->api->tsne->create(dev->gpu, P->n, P->row, P->col, P->val, d, dof);
+}
+
+int tp_tsne_embed(const tp_device *dev, const tp_csr *P, const tp_tsne_cfg *cfg, double *y, const tp_tsne_opt *o,
+                  double *kl, tp_tsne_method *used)
+{
+    tp_blas_serial();
+    if (!tp_device_is_gpu(dev)) {
+        tp_tsne t;
+        tp_tsne_init(&t, P, cfg);
+        int it = tp_tsne_optimize(&t, y, o, kl);
+        *used = t.method;
+        tp_tsne_free(&t);
+        return it;
+    }
+    /* the whole optimisation on the device, always with the exact all-pairs gradient */
+    gpu_steps g = {dev->api->tsne, gpu_workspace(dev, P, cfg->d, cfg->dof)};
+    g.api->set_y(g.w, y);
+    int it = optimize(&gpu_stepper, &g, o, kl);
+    g.api->get_y(g.w, y);
+    g.api->destroy(g.w);
+    *used = TP_TSNE_EXACT;
+    return it;
+}
+
+double tp_tsne_kl(const tp_device *dev, const tp_csr *P, const double *y, int d, double dof, int nthreads)
+{
+    if (!tp_device_is_gpu(dev))
+        return tp_tsne_kl_exact(P, y, P->n, d, dof, nthreads);
+    const tp_gpu_tsne_api *api = dev->api->tsne;
+    tp_gtsne *w = gpu_workspace(dev, P, d, dof);
+    api->set_y(w, y);
+    double v = api->kl_exact(w);
+    api->destroy(w);
+    return v;
+}
+
+int64_t tp_tsne_affinities(const tp_device *dev, const float *x, int64_t n, int dim, int k, double perplexity,
+                           int nthreads, tp_csr *P, double *worst)
+{
+    tp_blas_serial();
+    if (!tp_device_is_gpu(dev))
+        return tp_affinities(x, n, dim, k, perplexity, nthreads, P, worst);
+    size_t nk = (size_t)n * (size_t)k;
+    int32_t *idx = tp_alloc(nk, sizeof *idx);
+    double *d2 = tp_alloc(nk, sizeof *d2);
+    dev->api->tsne->knn(dev->gpu, x, n, dim, k, idx, d2);
+    int64_t missed = tp_affinities_of(idx, d2, n, k, perplexity, nthreads, P, worst);
+    free(d2);
+    free(idx);
+    return missed;
+}
+
+int tp_tsne_pca_init(const float *x, int64_t n, int dim, int d, double *y, char *err, size_t errlen)
+{
+    tp_pca_rows rows = {x, (size_t)dim * sizeof *x, TP_F32, n, dim};
+    tp_pca_opts o = {0};
+    o.k = d < dim ? d : dim;
+    tp_pca_model m;
+    float *s = NULL;
+    if (tp_pca_fit(&rows, &o, &m, &s, err, errlen))
+        return -1;
+    double m0 = 0, s0 = 0;
+    for (int64_t i = 0; i < n; i++)
+        m0 += s[i * o.k];
+    m0 /= (double)n;
+    for (int64_t i = 0; i < n; i++)
+        s0 += (s[i * o.k] - m0) * (s[i * o.k] - m0);
+    s0 = sqrt(s0 / (double)n);
+    for (int64_t i = 0; i < n; i++)
+        for (int e = 0; e < d; e++)
+            y[i * d + e] = e < o.k && s0 > 0 ? s[i * o.k + e] / s0 * 1e-4 : 0;
+    free(s);
+    tp_pca_model_free(&m);
+    return 0;
 }

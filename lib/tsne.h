@@ -23,6 +23,7 @@
 
 #include <stdint.h>
 
+#include "device.h"
 #include "knn.h"
 #include "tsne_rep.h"
 
@@ -67,8 +68,25 @@ typedef struct {
 
 /* scikit-learn's defaults for n points: lr = max(n / exaggeration / 4, 50). */
 void tp_tsne_opt_default(tp_tsne_opt *o, int64_t n);
-/* scikit-learn's gradient descent with momentum and per-parameter gains, from y in place.
- * Returns the iterations run; *kl receives the last KL computed. */
+/* scikit-learn's gradient descent with momentum and per-parameter gains (gpu_tsne.h's
+ * tp_tsne_gain_step), from y in place on the CPU. Returns the iterations run; *kl receives
+ * the last KL computed. */
 int tp_tsne_optimize(tp_tsne *t, double *y, const tp_tsne_opt *o, double *kl);
+
+/* ---- on a device (device.h) ---- */
+
+/* tp_affinities on dev: a GPU finds the neighbours, the CPU calibrates and joins them. */
+int64_t tp_tsne_affinities(const tp_device *dev, const float *x, int64_t n, int dim, int k, double perplexity,
+                           int nthreads, tp_csr *P, double *worst);
+/* tp_tsne_optimize on dev, by the same loop: on the CPU with cfg's method, on a GPU with the
+ * exact gradient whatever cfg says (*used: the method run). */
+int tp_tsne_embed(const tp_device *dev, const tp_csr *P, const tp_tsne_cfg *cfg, double *y, const tp_tsne_opt *o,
+                  double *kl, tp_tsne_method *used);
+/* tp_tsne_kl_exact on dev. */
+double tp_tsne_kl(const tp_device *dev, const tp_csr *P, const double *y, int d, double dof, int nthreads);
+/* scikit-learn's "pca" initialisation of an embedding of d dimensions: the first principal
+ * components of the n points x (n x dim floats), scaled so that the first has standard
+ * deviation 1e-4. 0, or -1 with err. */
+int tp_tsne_pca_init(const float *x, int64_t n, int dim, int d, double *y, char *err, size_t errlen);
 
 #endif

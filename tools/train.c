@@ -10,6 +10,7 @@
 #include "device.h"
 #include "model.h"
 #include "net.h"
+#include "nn.h"
 #include "optim.h"
 #include "parallel.h"
 #include "preprocess.h"

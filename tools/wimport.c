@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "model.h"
 #include "net.h"
+#include "nn.h"
 #include "preprocess.h"
 #include "stream.h"
 #include "util.h"

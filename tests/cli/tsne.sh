@@ -84,7 +84,9 @@ expect_fail 1 '^tsne: .*small.tp: perplexity 30 must be less than the number of 
 grep -q 'could not reach perplexity' "$T/err" || fail "no duplicate warning: $(cat "$T/err")"
 "$BIN/tp2csv" --no-header --fields x "$T/dd.tp" | grep -qi nan && fail "NaN in the embedding of duplicates"
 expect_fail 1 "^tsne: .*c.tp: no field 'z'$" "$TS" -f z "$T/c.tp"
-expect_fail 2 'dims must be 1, 2 or 3' "$TS" -d 4 "$T/c.tp"
+expect_fail 2 "^tsne: option --dims must be 1 to 3, not '4'" "$TS" -d 4 "$T/c.tp"
+expect_fail 2 "^tsne: option --threads must be 1 to 256, not '0'" "$TS" -t 0 "$T/c.tp"
+expect_fail 2 "^tsne: option --method must be auto, exact, bh or fft, not 'tree'" "$TS" -m tree "$T/c.tp"
 expect_fail 2 'fft needs --dims 1 or 2' "$TS" -d 3 -m fft "$T/c.tp"
 expect_fail 1 '^tsne: .*: t-SNE needs at least 2 records, got 1$' "$TS" --perplexity 0.5 <("$BIN/split" --take 1 -q "$T/c.tp")
 echo ok

@@ -129,8 +129,9 @@ static void test_gradient(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
     tp_tsne_init(&t, P, &cfg);
     double klc, klg = NAN;
     tp_tsne_gradient(&t, y, exag, gc, &klc);
-    tp_gtsne *w = api->tsne->create(g, P, d, dof);
-    api->tsne->gradient(w, y, exag, gg, &klg);
+    tp_gtsne *w = api->tsne->create(g, P->n, P->row, P->col, P->val, d, dof);
+    api->tsne->set_y(w, y);
+    api->tsne->gradient(w, exag, gg, &klg);
     CHECK(guard_ok_d(gg, m));
     double scale = 0, worst = 0;
     for (size_t e = 0; e < m; e++)
@@ -148,7 +149,7 @@ static void test_gradient(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
     CHECK(nonfinite == 0);
     CHECK(worst <= 1e-4);
     CHECK_NEAR(klg, klc, 1e-5 * fabs(klc) + 1e-9);
-    double kle = api->tsne->kl_exact(w, y), klx = tp_tsne_kl_exact(P, y, n, d, dof, 2);
+    double kle = api->tsne->kl_exact(w), klx = tp_tsne_kl_exact(P, y, n, d, dof, 2);
     CHECK_NEAR(kle, klx, 1e-5 * fabs(klx) + 1e-9);
 
     /* a NaN position: NaN wherever the CPU has one */
@@ -156,7 +157,8 @@ static void test_gradient(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
     tp_tsne_gradient(&t, y, exag, gc, NULL);
     for (size_t e = 0; e < m; e++)
         gg[e] = 0;
-    api->tsne->gradient(w, y, exag, gg, NULL);
+    api->tsne->set_y(w, y);
+    api->tsne->gradient(w, exag, gg, NULL);
     CHECK(guard_ok_d(gg, m));
     int disagree = 0;
     for (size_t e = 0; e < m; e++)
@@ -211,8 +213,10 @@ static void test_optimize(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
     double klc, klg;
     int ic = tp_tsne_optimize(&t, yc, &o, &klc);
     o.ctx = &rg;
-    tp_gtsne *w = api->tsne->create(g, P, d, cfg.dof);
-    int ig = api->tsne->optimize(w, yg, &o, &klg);
+    tp_device dev = {api, g, TP_PREC_FP32, "the GPU"}; /* the same loop, the GPU's steps */
+    tp_tsne_method used;
+    int ig = tp_tsne_embed(&dev, P, &cfg, yg, &o, &klg, &used);
+    CHECK_INT(used, TP_TSNE_EXACT);
     CHECK(guard_ok_d(yg, m));
     CHECK_INT(ig, ic);
     CHECK_INT(rg.count, rc.count);
@@ -221,8 +225,7 @@ static void test_optimize(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
     CHECK_NEAR(klg, klc, 0.03 * klc);
     for (size_t e = 0; e < m; e++)
         CHECK(isfinite(yg[e]));
-    CHECK_NEAR(api->tsne->kl_exact(w, yg), tp_tsne_kl_exact(P, yg, n, d, cfg.dof, 2), 1e-5 * klg);
-    api->tsne->destroy(w);
+    CHECK_NEAR(tp_tsne_kl(&dev, P, yg, d, cfg.dof, 2), tp_tsne_kl_exact(P, yg, n, d, cfg.dof, 2), 1e-5 * klg);
     tp_tsne_free(&t);
     free(yg);
     free(yc);

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "model.h"
+#include "nn.h"
 #include "util.h"
 
 static char path[64];

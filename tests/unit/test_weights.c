@@ -13,6 +13,7 @@
 #include "net.h"
 #include "transfer.h"
 #include "util.h"
+#include "nn.h"
 #include "weights.h"
 
 static tp_json *parse(const char *s, char *err)
