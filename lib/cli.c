@@ -1,6 +1,7 @@
 /* cli.c — see cli.h. */
 #include "cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +72,9 @@ static void choice_list(const char *const *choices, char *buf, size_t n)
 static void range_words(const tp_option *o, char *buf, size_t n)
 {
     unsigned r = o->range;
-    if ((r & TP_HAS_LO) && (r & TP_HAS_HI) && !(r & (TP_LO_OPEN | TP_HI_OPEN)))
+    if (r & TP_AMOUNT_RANGE)
+        snprintf(buf, n, "a count of at least 1 or a fraction between 0 and 1");
+    else if ((r & TP_HAS_LO) && (r & TP_HAS_HI) && !(r & (TP_LO_OPEN | TP_HI_OPEN)))
         snprintf(buf, n, "%g to %g", o->lo, o->hi);
     else if ((r & TP_HAS_LO) && (r & TP_HAS_HI))
         snprintf(buf, n, "%s %g and %s %g", r & TP_LO_OPEN ? "more than" : "at least", o->lo,
@@ -86,6 +89,8 @@ static void range_words(const tp_option *o, char *buf, size_t n)
 static int in_range(const tp_option *o, double v)
 {
     unsigned r = o->range;
+    if (r & TP_AMOUNT_RANGE)
+        return v > 0 && (v < 1 || (v == floor(v) && v <= 1e15));
     if ((r & TP_HAS_LO) && !((r & TP_LO_OPEN) ? v > o->lo : v >= o->lo))
         return 0;
     if ((r & TP_HAS_HI) && !((r & TP_HI_OPEN) ? v < o->hi : v <= o->hi))

@@ -8,7 +8,7 @@
  *
  * The table also says what a value may be, so that the parser checks it and every program
  * words the refusal alike: a range for numbers (TP_RANGE(1, 256), TP_MIN(0), TP_ABOVE(0),
- * TP_FRACTION), the names of a choice (TP_CHOICES("adam", "sgd", "adagrad"): the index goes to
+ * TP_FRACTION, TP_AMOUNT), the names of a choice (TP_CHOICES("adam", "sgd", "adagrad"): the index goes to
  * an int; "bh|barnes-hut" spells one choice two ways), and options that set one int to
  * values of their own (TP_OPT_SET, as --rgb and --gray), which exclude each other.
  */
@@ -28,12 +28,14 @@ typedef enum {
 } tp_opt_type;
 
 /* Bits of tp_option.range. */
-enum { TP_HAS_LO = 1, TP_HAS_HI = 2, TP_LO_OPEN = 4, TP_HI_OPEN = 8 };
+enum { TP_HAS_LO = 1, TP_HAS_HI = 2, TP_LO_OPEN = 4, TP_HI_OPEN = 8, TP_AMOUNT_RANGE = 16 };
 #define TP_RANGE(a, b) .range = TP_HAS_LO | TP_HAS_HI, .lo = (a), .hi = (b)
 #define TP_MIN(a) .range = TP_HAS_LO, .lo = (a)
 #define TP_ABOVE(a) .range = TP_HAS_LO | TP_LO_OPEN, .lo = (a)
 #define TP_FRACTION .range = TP_HAS_LO | TP_HAS_HI | TP_HI_OPEN, .lo = 0, .hi = 1 /* [0, 1) */
 /* (a compound literal: valid in the block of the table, which tp_cli_parse must share) */
+/* a count (an integer >= 1) or a fraction in (0, 1): --take 500, --take 0.1 */
+#define TP_AMOUNT .range = TP_AMOUNT_RANGE
 #define TP_CHOICES(...) .choices = (const char *const[]){__VA_ARGS__, NULL}
 
 /* Table entries by type (designated, so the checks' fields may be left out):

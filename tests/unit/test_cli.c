@@ -26,13 +26,14 @@ static const tp_cli cli = {"[OPTIONS] FILE...", "A test program.", opts, NULL, 1
 
 /* The checked kinds: ranges, choices, and options that set one int */
 static int64_t threads, count;
-static double rate, frac;
+static double rate, frac, take;
 static int method, channels;
 static const tp_option checked[] = {
     TP_OPT_THREADS(&threads, "workers"),
     TP_INT("count", 'c', &count, "N", "how many", TP_MIN(0)),
     TP_DOUBLE("rate", 0, &rate, "X", "a rate", TP_ABOVE(0)),
     TP_DOUBLE("frac", 0, &frac, "F", "a share", TP_FRACTION),
+    TP_DOUBLE("take", 0, &take, "N|F", "how much", TP_AMOUNT),
     TP_CHOICE("method", 'm', &method, "M", "how", "auto", "exact", "bh|barnes-hut"),
     TP_SET("rgb", 0, &channels, 3, "three channels"),
     TP_SET("gray", 0, &channels, 1, "one channel"),
@@ -115,6 +116,16 @@ static void test_checked(void)
     refused((char *[]){"prog", "--rate", "0", NULL}, "option --rate must be more than 0, not '0'");
     refused((char *[]){"prog", "--rate", "nan", NULL}, "option --rate must be more than 0, not 'nan'");
     refused((char *[]){"prog", "--frac", "1", NULL}, "option --frac must be at least 0 and less than 1, not '1'");
+    refused((char *[]){"prog", "--take", "1.5", NULL},
+            "option --take must be a count of at least 1 or a fraction between 0 and 1, not '1.5'");
+    refused((char *[]){"prog", "--take", "0", NULL}, "not '0'");
+    char *amounts[] = {"prog", "--take", "0.25", NULL}, *counts[] = {"prog", "--take", "300", NULL};
+    parse(amounts, &args);
+    CHECK(take == 0.25);
+    free(args);
+    parse(counts, &args);
+    CHECK(take == 300);
+    free(args);
     refused((char *[]){"prog", "--method", "fft", NULL}, "option --method must be auto, exact or bh, not 'fft'");
     refused((char *[]){"prog", "--rgb", "--gray", NULL}, "options --rgb and --gray exclude each other");
     refused((char *[]){"prog", "--gray=1", NULL}, "option --gray takes no value");
