@@ -1,14 +1,14 @@
 /* gmm.c — see gmm.h.
  *
- * Work is split two ways, both independent of the thread count: the E-step (and k-means'
- * assignment) over fixed blocks of BLOCK samples, whose partial sums are added in block
+ * Work is split two ways, both independent of the thread count: the E-step over fixed
+ * blocks of BLOCK samples, whose partial sums are added in block
  * order; the M-step over components, each component's sums taken by one thread.
  *
  * On a GPU (tp_gmm_options.device) the E-step and the sums of the M-step run on the device
  * (gpu_gmm.h), which holds the samples and the responsibilities for the whole fit; what
  * follows them (means, normalisation, reg_covar, Cholesky factors, events, re-seeding, the
  * convergence test, the choice of the best run) is this file's code on either device. The
- * initialisation (k-means++, Lloyd, random draws) stays on the CPU, so a seed gives the
+ * initialisation (kmeans.c's k-means++ and Lloyd, random draws) stays on the CPU, so a seed gives the
  * same starting point on both. */
 #include "gmm.h"
 
@@ -21,6 +21,7 @@
 
 #include "device.h"
 #include "gpu_gmm.h"
+#include "kmeans.h"
 #include "model.h"
 #include "parallel.h"
 #include "rng.h"
@@ -221,7 +222,7 @@ void tp_gmm_info_free(tp_gmm_info *info)
     memset(info, 0, sizeof *info);
 }
 
-/* ---- the working state shared by the E-step, the M-step and k-means ---- */
+/* ---- the working state shared by the E-step and the M-step ---- */
 
 typedef struct {
     const double *X; /* n x d (centred for a fit) */
@@ -768,215 +769,6 @@ static int mstep(ws *w, int reseed_ok)
     return 0;
 }
 
-/* ---- k-means (sklearn's KMeans with n_init=1: greedy k-means++ seeds, then Lloyd) ---- */
-
-typedef struct {
-    ws *w;
-    const double *c;   /* a candidate centre (k-means++) or all centres (Lloyd) */
-    double *closest;   /* n: squared distance to the nearest centre so far */
-    int update;        /* k-means++: store the new minimum in closest */
-    double *bpart;     /* per block partial sums */
-    const double *xx;  /* n: squared norms */
-    const double *cc;  /* k: squared norms of the centres */
-    int32_t *labels;   /* n */
-} km_ctx;
-
-static void pp_block(void *ctx, int64_t b, int t)
-{
-    (void)t;
-    km_ctx *x = ctx;
-    const ws *w = x->w;
-    int d = w->d;
-    int64_t i0 = b * BLOCK, nb = block_len(w, b);
-    double s = 0;
-    for (int64_t i = i0; i < i0 + nb; i++) {
-        const double *p = w->X + i * d;
-        double q = 0;
-        for (int j = 0; j < d; j++) {
-            double e = p[j] - x->c[j];
-            q += e * e;
-        }
-        double v = q < x->closest[i] ? q : x->closest[i];
-        if (x->update)
-            x->closest[i] = v;
-        s += v;
-    }
-    x->bpart[b] = s;
-}
-
-static double pp_pass(ws *w, km_ctx *x, const double *c, int update)
-{
-    x->c = c;
-    x->update = update;
-    tp_parallel_for(w->nblocks, w->threads, pp_block, x);
-    double s = 0;
-    for (int64_t b = 0; b < w->nblocks; b++)
-        s += x->bpart[b];
-    return s;
-}
-
-/* The first index whose cumulative sum of v reaches u (the last one if none does). */
-static int64_t search_cum(const double *v, int64_t n, double u)
-{
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) {
-        s += v[i];
-        if (s >= u)
-            return i;
-    }
-    return n - 1;
-}
-
-/* k greedy k-means++ seeds (2 + log k candidates per seed, the one lowering the potential
- * most is kept) into idx. */
-static void kmeanspp(ws *w, tp_rng *r, int64_t *idx)
-{
-    int64_t n = w->n;
-    int k = w->k, trials = 2 + (int)log(k);
-    double *closest = tp_alloc((size_t)n, sizeof *closest);
-    km_ctx x = {.w = w, .closest = closest, .bpart = tp_alloc((size_t)w->nblocks, sizeof(double))};
-    for (int64_t i = 0; i < n; i++)
-        closest[i] = INFINITY;
-    idx[0] = (int64_t)tp_rng_below(r, (uint64_t)n);
-    double pot = pp_pass(w, &x, w->X + idx[0] * w->d, 1);
-    for (int c = 1; c < k; c++) {
-        int64_t best = -1;
-        double best_pot = INFINITY;
-        for (int t = 0; t < trials; t++) {
-            double u = tp_rng_double(r);
-            int64_t cand = pot > 0 ? search_cum(closest, n, u * pot) : (int64_t)(u * (double)n);
-            double p = pp_pass(w, &x, w->X + cand * w->d, 0);
-            if (best < 0 || p < best_pot) {
-                best = cand;
-                best_pot = p;
-            }
-        }
-        idx[c] = best;
-        pot = pp_pass(w, &x, w->X + best * w->d, 1);
-    }
-    free(closest);
-    free(x.bpart);
-}
-
-static void lloyd_block(void *ctx, int64_t b, int t)
-{
-    km_ctx *x = ctx;
-    const ws *w = x->w;
-    int d = w->d, k = w->k;
-    int64_t i0 = b * BLOCK, nb = block_len(w, b);
-    double *G = scratch(w, t), *part = x->bpart + (size_t)b * (1 + k + (size_t)k * d);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, k, d, 1.0, w->X + i0 * d, d, x->c, d, 0.0, G, k);
-    memset(part, 0, (1 + k + (size_t)k * d) * sizeof *part);
-    for (int64_t i = 0; i < nb; i++) {
-        int best = 0;
-        double bd = x->cc[0] - 2 * G[i * k];
-        for (int c = 1; c < k; c++) {
-            double v = x->cc[c] - 2 * G[i * k + c];
-            if (v < bd) {
-                bd = v;
-                best = c;
-            }
-        }
-        bd += x->xx[i0 + i];
-        x->closest[i0 + i] = bd > 0 ? bd : 0;
-        part[0] += x->labels[i0 + i] != best;
-        x->labels[i0 + i] = best;
-        part[1 + best] += 1;
-        const double *p = w->X + (i0 + i) * d;
-        double *s = part + 1 + k + (size_t)best * d;
-        for (int j = 0; j < d; j++)
-            s[j] += p[j];
-    }
-}
-
-/* One assignment of every sample to its nearest centre in C; new centres into Cn (when
- * not NULL, empty clusters moved to the samples farthest from their centres). Returns the
- * number of changed labels. */
-static int64_t lloyd_step(ws *w, km_ctx *x, const double *C, double *Cn)
-{
-    int d = w->d, k = w->k;
-    double *cc = (double *)x->cc;
-    for (int c = 0; c < k; c++) {
-        double s = 0;
-        for (int j = 0; j < d; j++)
-            s += C[(size_t)c * d + j] * C[(size_t)c * d + j];
-        cc[c] = s;
-    }
-    x->c = C;
-    tp_parallel_for(w->nblocks, w->threads, lloyd_block, x);
-    if (!Cn)
-        return 0;
-    size_t pl = 1 + (size_t)k + (size_t)k * d;
-    double *tot = tp_calloc(pl, sizeof *tot);
-    for (int64_t b = 0; b < w->nblocks; b++)
-        for (size_t j = 0; j < pl; j++)
-            tot[j] += x->bpart[(size_t)b * pl + j];
-    for (int c = 0; c < k; c++) {
-        double cnt = tot[1 + c];
-        if (cnt > 0) {
-            for (int j = 0; j < d; j++)
-                Cn[(size_t)c * d + j] = tot[1 + k + (size_t)c * d + j] / cnt;
-            continue;
-        }
-        int64_t far = 0; /* farthest sample; its distance is then zeroed so the next empty takes another */
-        for (int64_t i = 1; i < w->n; i++)
-            if (x->closest[i] > x->closest[far])
-                far = i;
-        x->closest[far] = -1;
-        memcpy(Cn + (size_t)c * d, w->X + far * d, (size_t)d * sizeof *Cn);
-    }
-    int64_t changed = (int64_t)tot[0];
-    free(tot);
-    return changed;
-}
-
-/* k-means: labels of every sample (sklearn's KMeans(n_init=1), Lloyd's algorithm with at
- * most 300 iterations and tolerance 1e-4 times the mean feature variance). */
-static void kmeans(ws *w, tp_rng *r, int32_t *labels)
-{
-    int64_t n = w->n;
-    int d = w->d, k = w->k;
-    size_t kd = (size_t)k * d;
-    int64_t *idx = tp_alloc((size_t)k, sizeof *idx);
-    kmeanspp(w, r, idx);
-    double *C = tp_alloc(2 * kd, sizeof *C), *Cn = C + kd;
-    for (int c = 0; c < k; c++)
-        memcpy(C + (size_t)c * d, w->X + idx[c] * d, (size_t)d * sizeof *C);
-    double *xx = tp_alloc((size_t)n, sizeof *xx), *cc = tp_alloc((size_t)k, sizeof *cc);
-    for (int64_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int j = 0; j < d; j++)
-            s += w->X[i * d + j] * w->X[i * d + j];
-        xx[i] = s;
-        labels[i] = -1;
-    }
-    km_ctx x = {.w = w, .closest = tp_alloc((size_t)n, sizeof(double)), .xx = xx, .cc = cc, .labels = labels,
-                .bpart = tp_alloc((size_t)w->nblocks * (1 + k + kd), sizeof(double))};
-    double tol = 1e-4 * w->scale;
-    int strict = 0;
-    for (int it = 0; it < 300; it++) {
-        int64_t changed = lloyd_step(w, &x, C, Cn);
-        double shift = 0;
-        for (size_t j = 0; j < kd; j++)
-            shift += (Cn[j] - C[j]) * (Cn[j] - C[j]);
-        memcpy(C, Cn, kd * sizeof *C);
-        if (changed == 0) {
-            strict = 1;
-            break;
-        }
-        if (shift <= tol)
-            break;
-    }
-    if (!strict) /* labels that match the final centres */
-        lloyd_step(w, &x, C, NULL);
-    free(idx);
-    free(C);
-    free(xx);
-    free(cc);
-    free(x.closest);
-    free(x.bpart);
-}
-
 /* Initial parameters of run w->run by method init (iteration 0 of the run). */
 static int initialise(ws *w, tp_gmm_init init, tp_rng *r)
 {
@@ -995,14 +787,14 @@ static int initialise(ws *w, tp_gmm_init init, tp_rng *r)
         memset(resp, 0, (size_t)k * (size_t)n * sizeof *resp);
         if (init == TP_GMM_INIT_KMEANS) {
             int32_t *lab = tp_alloc((size_t)n, sizeof *lab);
-            kmeans(w, r, lab);
+            tp_kmeans(w->X, n, w->d, k, w->threads, 1e-4 * w->scale, r, lab);
             for (int64_t i = 0; i < n; i++)
                 resp[(size_t)lab[i] * n + i] = 1;
             free(lab);
         } else {
             int64_t *idx = tp_alloc((size_t)k, sizeof *idx);
             if (init == TP_GMM_INIT_KMEANSPP) {
-                kmeanspp(w, r, idx);
+                tp_kmeanspp(w->X, n, w->d, k, w->threads, r, idx);
             } else { /* k distinct samples: Floyd's algorithm, then in draw order */
                 for (int64_t j = n - k; j < n; j++) {
                     int64_t v = (int64_t)tp_rng_below(r, (uint64_t)j + 1);
