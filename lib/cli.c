@@ -85,7 +85,7 @@ static void range_words(const tp_option *o, char *buf, size_t n)
         snprintf(buf, n, "%s %g", r & TP_HI_OPEN ? "less than" : "at most", o->hi);
 }
 
-/* Whether v lies in o's range (NaN lies in none). */
+/* Whether v lies in o's range (NaN and the infinities lie in none). */
 static int in_range(const tp_option *o, double v)
 {
     unsigned r = o->range;
@@ -95,7 +95,7 @@ static int in_range(const tp_option *o, double v)
         return 0;
     if ((r & TP_HAS_HI) && !((r & TP_HI_OPEN) ? v < o->hi : v <= o->hi))
         return 0;
-    return v == v;
+    return isfinite(v);
 }
 
 void tp_cli_help(const tp_cli *cli)

@@ -823,6 +823,7 @@ static int initialise(ws *w, tp_gmm_init init, tp_rng *r)
 
 static void ws_alloc(ws *w, int64_t n, int d, int k, int threads)
 {
+    tp_blas_serial(); /* threads come from tp_parallel_for */
     w->n = n;
     w->d = d;
     w->k = k;
