@@ -48,6 +48,25 @@ void tp_pass_records(tp_records *rs, const tp_header *out, const char *path, tp_
     free(src);
 }
 
+void tp_pass_buffer(const tp_header *in, const unsigned char *recs, int64_t n, const tp_header *out, const char *path,
+                    tp_fill_fn fill, void *ctx)
+{
+    int64_t per = chunk_of(in, out);
+    tp_header oh;
+    tp_header_copy(&oh, out);
+    oh.count = n;
+    unsigned char *dst = tp_calloc((size_t)per, out->record_size);
+    tp_writer *w = tp_writer_open(path, &oh);
+    for (int64_t s = 0; s < n; s += per) {
+        int64_t m = n - s < per ? n - s : per;
+        fill_chunk(in, out, s, m, recs + (size_t)s * in->record_size, dst, fill, ctx);
+        tp_writer_write(w, dst, m);
+    }
+    tp_writer_close(w);
+    tp_header_free(&oh);
+    free(dst);
+}
+
 int64_t tp_pass_stream(tp_reader *r, const tp_header *out, const char *path, int64_t per, tp_fill_fn fill, void *ctx,
                        tp_progress *pr)
 {

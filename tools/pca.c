@@ -1,11 +1,11 @@
 /* pca — principal component analysis: fits k components and replaces a field by its
  * projection, or applies a saved model to another stream. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "pass.h"
 #include "pca.h"
 #include "progress.h"
 #include "stream.h"
@@ -33,15 +33,30 @@ static void out_header(const tp_header *in, int xi, const tp_pca_model *m, const
         tp_header_del_meta(oh, "pca_whiten");
 }
 
-/* n records laid out by in at src, with field xi replaced by the scores (n x k), into dst. */
-static void fill(const tp_header *in, const tp_header *oh, int xi, const unsigned char *src, const float *scores,
-                 int64_t k, int64_t n, unsigned char *dst)
+/* What fills the projection: the scores of the records, or the model that makes them. */
+typedef struct {
+    size_t off;            /* the field's offset in the output */
+    int64_t k;
+    const float *scores;   /* all records' (a fit), or NULL */
+    const tp_pca_model *m; /* a saved model applied chunk by chunk */
+    const tp_field *f;     /* its input field */
+    size_t isz, osz;
+    float *sc;
+    const char *name;
+} proj_ctx;
+
+static void fill(void *ctx, int64_t first, int64_t n, const unsigned char *src, unsigned char *dst)
 {
-    for (int64_t i = 0; i < n; i++) {
-        unsigned char *d = dst + (size_t)i * oh->record_size;
-        tp_copy_fields(in, src + (size_t)i * in->record_size, oh, d);
-        memcpy(d + oh->fields[xi].offset, scores + i * k, (size_t)k * sizeof *scores);
+    proj_ctx *c = ctx;
+    const float *sc = c->scores ? c->scores + first * c->k : c->sc;
+    if (!c->scores) {
+        char err[256];
+        tp_pca_rows x = {src + c->f->offset, c->isz, c->f->dtype, n, c->m->d};
+        if (tp_pca_transform(c->m, &x, first, c->sc, err, sizeof err))
+            tp_die("%s: %s", c->name, err);
     }
+    for (int64_t i = 0; i < n; i++)
+        memcpy(dst + (size_t)i * c->osz + c->off, sc + i * c->k, (size_t)c->k * sizeof *sc);
 }
 
 /* The model's one line on stderr: components kept, their share of the variance. */
@@ -73,31 +88,13 @@ static void apply(const char *path, tp_reader *r, const char *field, const char 
     tp_header oh;
     out_header(h, xi, &m, name, &oh);
     int64_t per = h->record_size >= CHUNK_BYTES ? 1 : (int64_t)(CHUNK_BYTES / h->record_size);
-    unsigned char *src = tp_alloc((size_t)per, h->record_size), *dst = tp_calloc((size_t)per, oh.record_size);
-    float *sc = tp_alloc((size_t)per * (size_t)m.k, sizeof *sc);
-    tp_writer *w = tp_writer_open(out, &oh);
+    proj_ctx c = {oh.fields[xi].offset, m.k, NULL, &m, f, h->record_size, oh.record_size,
+                  tp_alloc((size_t)per * (size_t)m.k, sizeof(float)), name};
     tp_progress pr;
     tp_progress_start(&pr, "pca", h->count, "records");
-    int64_t done = 0;
-    for (;;) {
-        int64_t n = tp_reader_read(r, src, per);
-        if (n < 0)
-            tp_die("%s: %s", name, tp_reader_error(r));
-        if (n == 0)
-            break;
-        tp_pca_rows x = {src + f->offset, h->record_size, f->dtype, n, m.d};
-        if (tp_pca_transform(&m, &x, done, sc, err, sizeof err))
-            tp_die("%s: %s", name, err);
-        fill(h, &oh, xi, src, sc, m.k, n, dst);
-        tp_writer_write(w, dst, n);
-        done += n;
-        tp_progress_update(&pr, done);
-    }
-    tp_writer_close(w);
+    int64_t done = tp_pass_stream(r, &oh, out, per, fill, &c, &pr);
     tp_progress_end(&pr, done);
-    free(src);
-    free(dst);
-    free(sc);
+    free(c.sc);
     tp_header_free(&oh);
     tp_pca_model_free(&m);
 }
@@ -141,23 +138,29 @@ static unsigned char *read_all(tp_reader *r, int64_t *n)
     return buf;
 }
 
-int main(int argc, char **argv)
+typedef struct {
+    const char *in, *field, *out, *save, *model;
+    int whiten, fit_only, quiet, method;
+    int64_t seed;
+    double k;
+} options;
+
+static void parse(int argc, char **argv, options *o)
 {
-    tp_init(argv[0]);
-    const char *k_s = NULL, *field = "x", *out = "-", *save = NULL, *model = NULL, *method_s = "auto";
-    int whiten = 0, fit_only = 0, quiet = 0;
-    int64_t seed = 42;
+    *o = (options){.field = "x", .out = "-", .seed = 42};
     const tp_option opts[] = {
-        TP_STRING("components", 'k', &k_s, "N|F", "keep N components, or the fewest whose cumulative explained variance ratio exceeds a fraction F in (0, 1) (default: all, min(records, values))"),
-        TP_FLAG("whiten", 'w', &whiten, "divide each projection by the square root of its explained variance"),
-        TP_STRING("field", 'f', &field, "NAME", "the field to analyse (any numeric dtype and shape, flattened)"),
-        TP_STRING("output", 'o', &out, "FILE", "write the projected stream to FILE"),
-        TP_STRING("save", 0, &save, "MODEL", "also write the fitted model to MODEL (a one-record stream)"),
-        TP_FLAG("fit-only", 0, &fit_only, "write only the model (--save), no projected stream"),
-        TP_STRING("model", 'm', &model, "MODEL", "apply a saved model instead of fitting (streams in bounded memory)"),
-        TP_STRING("method", 0, &method_s, "NAME", "auto, cov (D x D covariance), gram (N x N Gram matrix) or randomized"),
-        TP_INT("seed", 's', &seed, "N", "random seed of the randomized method"),
-        TP_FLAG("quiet", 'q', &quiet, "do not report the explained variance on stderr"),
+        TP_DOUBLE("components", 'k', &o->k, "N|F", "keep N components, or the fewest whose cumulative explained variance ratio exceeds a fraction F in (0, 1) (default: all, min(records, values))",
+                  TP_AMOUNT),
+        TP_FLAG("whiten", 'w', &o->whiten, "divide each projection by the square root of its explained variance"),
+        TP_STRING("field", 'f', &o->field, "NAME", "the field to analyse (any numeric dtype and shape, flattened)"),
+        TP_STRING("output", 'o', &o->out, "FILE", "write the projected stream to FILE"),
+        TP_STRING("save", 0, &o->save, "MODEL", "also write the fitted model to MODEL (a one-record stream)"),
+        TP_FLAG("fit-only", 0, &o->fit_only, "write only the model (--save), no projected stream"),
+        TP_STRING("model", 'm', &o->model, "MODEL", "apply a saved model instead of fitting (streams in bounded memory)"),
+        TP_CHOICE("method", 0, &o->method, "NAME", "auto, cov (D x D covariance), gram (N x N Gram matrix) or randomized",
+                  "auto", "cov", "gram", "randomized"),
+        TP_INT("seed", 's', &o->seed, "N", "random seed of the randomized method"),
+        TP_FLAG("quiet", 'q', &o->quiet, "do not report the explained variance on stderr"),
         {0},
     };
     const tp_cli cli = {
@@ -181,40 +184,33 @@ int main(int argc, char **argv)
     };
     char **args;
     int nargs = tp_cli_parse(&cli, argc, argv, &args);
-    tp_pca_opts o = {0};
-    o.whiten = whiten;
-    o.seed = (uint64_t)seed;
-    o.progress = 1;
-    if (k_s) {
-        double v;
-        if (tp_parse_f64(k_s, &v) || !(v > 0) || (v >= 1 && (v != floor(v) || v > 1e15)))
-            tp_usage("-k wants a count >= 1 or a fraction in (0, 1), not '%s'", k_s);
-        if (v < 1)
-            o.frac = v;
-        else
-            o.k = (int64_t)v;
-    }
-    if (tp_pca_method_parse(method_s, &o.method))
-        tp_usage("--method is auto, cov, gram or randomized, not '%s'", method_s);
-    if (model && (k_s || whiten || save || fit_only || strcmp(method_s, "auto") != 0))
+    o->in = nargs ? args[0] : "-";
+    free(args);
+    if (o->model && (o->k > 0 || o->whiten || o->save || o->fit_only || o->method != TP_PCA_AUTO))
         tp_usage("--model fixes the components: it takes no -k, --whiten, --save, --fit-only or --method");
-    if (fit_only && !save)
+    if (o->fit_only && !o->save)
         tp_usage("--fit-only writes only the model: name it with --save");
-    if (save && !fit_only && strcmp(save, "-") == 0 && strcmp(out, "-") == 0)
+    if (o->save && !o->fit_only && strcmp(o->save, "-") == 0 && strcmp(o->out, "-") == 0)
         tp_usage("the model and the stream cannot both go to stdout (--fit-only writes only the model)");
-    if (save && !fit_only && strcmp(save, out) == 0)
+    if (o->save && !o->fit_only && strcmp(o->save, o->out) == 0)
         tp_usage("--save and --output name the same file");
+}
 
-    tp_reader *r = tp_open_or_die(nargs ? args[0] : "-");
-    if (model) {
-        apply(model, r, field, out);
-        tp_reader_close(r);
-        free(args);
-        return 0;
-    }
+/* The fit on all of r's records, its report, the model saved and the stream projected. */
+static void fit(const options *o, tp_reader *r)
+{
+    tp_pca_opts po = {0};
+    po.whiten = o->whiten;
+    po.seed = (uint64_t)o->seed;
+    po.progress = 1;
+    po.method = (tp_pca_method)o->method;
+    if (o->k > 0 && o->k < 1)
+        po.frac = o->k;
+    else
+        po.k = (int64_t)o->k;
     const char *name = tp_reader_name(r);
     const tp_header *h = tp_reader_header(r);
-    int xi = tp_field_or_die(h, name, field);
+    int xi = tp_field_or_die(h, name, o->field);
     const tp_field *f = &h->fields[xi];
     int64_t n;
     unsigned char *recs = read_all(r, &n);
@@ -222,33 +218,39 @@ int main(int argc, char **argv)
     tp_pca_model m;
     float *scores = NULL;
     char err[256];
-    if (tp_pca_fit(&x, &o, &m, fit_only ? NULL : &scores, err, sizeof err))
+    if (tp_pca_fit(&x, &po, &m, o->fit_only ? NULL : &scores, err, sizeof err))
         tp_die("%s: %s", name, err);
-    if (!quiet)
+    if (!o->quiet)
         report(&m, name);
-
-    if (save)
-        save_model(&m, f, field, save);
-    if (!fit_only) {
+    if (o->save)
+        save_model(&m, f, o->field, o->save);
+    if (!o->fit_only) {
         tp_header oh;
         out_header(h, xi, &m, name, &oh);
-        oh.count = n;
-        int64_t per = oh.record_size >= CHUNK_BYTES ? 1 : (int64_t)(CHUNK_BYTES / oh.record_size);
-        unsigned char *dst = tp_calloc((size_t)(per < n ? per : n > 0 ? n : 1), oh.record_size);
-        tp_writer *w = tp_writer_open(out, &oh);
-        for (int64_t i = 0; i < n; i += per) {
-            int64_t c = n - i < per ? n - i : per;
-            fill(h, &oh, xi, recs + (size_t)i * h->record_size, scores + i * m.k, m.k, c, dst);
-            tp_writer_write(w, dst, c);
-        }
-        tp_writer_close(w);
-        free(dst);
+        proj_ctx c = {oh.fields[xi].offset, m.k, scores, NULL, f, h->record_size, oh.record_size, NULL, name};
+        tp_pass_buffer(h, recs, n, &oh, o->out, fill, &c);
         tp_header_free(&oh);
     }
     free(scores);
     free(recs);
     tp_pca_model_free(&m);
+}
+
+static int run(const options *o)
+{
+    tp_reader *r = tp_open_or_die(o->in);
+    if (o->model)
+        apply(o->model, r, o->field, o->out);
+    else
+        fit(o, r);
     tp_reader_close(r);
-    free(args);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    options o;
+    parse(argc, argv, &o);
+    return run(&o);
 }

@@ -85,10 +85,12 @@ expect_fail 1 "^pca: stdin: PCA needs at least 2 records, the input holds 0$" "$
 "$P" --model "$T/m.tp" <"$F/pca_in.tp" | "$BIN/tinfo" | grep -q ': 100 records' || fail "--model"
 
 # 4. bad usage and input; nothing half-written
-for k in 0 -1 2.5 abc 1.5 1e99; do
-    expect_fail 2 "^pca: -k wants a count >= 1 or a fraction in \(0, 1\), not '$k'" "$P" -k "$k" "$F/pca_in.tp"
+for k in 0 -1 2.5 1.5 1e99 nan; do
+    expect_fail 2 "^pca: option --components must be a count of at least 1 or a fraction between 0 and 1, not '$k'" \
+        "$P" -k "$k" "$F/pca_in.tp"
 done
-expect_fail 2 "^pca: --method is auto, cov, gram or randomized, not 'svd'" "$P" --method svd "$F/pca_in.tp"
+expect_fail 2 "^pca: option --components wants a number, not 'abc'" "$P" -k abc "$F/pca_in.tp"
+expect_fail 2 "^pca: option --method must be auto, cov, gram or randomized, not 'svd'" "$P" --method svd "$F/pca_in.tp"
 expect_fail 2 "^pca: --model fixes the components" "$P" --model "$T/m.tp" -k 2 "$F/pca_in.tp"
 expect_fail 2 "^pca: --fit-only writes only the model: name it with --save" "$P" --fit-only "$F/pca_in.tp"
 expect_fail 2 "^pca: the model and the stream cannot both go to stdout" "$P" --save - "$F/pca_in.tp"
