@@ -127,7 +127,8 @@ deps:
 
 test: deps
 	@$(MAKE) --no-print-directory $(PROGS) $(BIN)/tpipe $(UNITS) $(CUDA_SO)
-	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) TPIPE_CUDA_LIB=$(if $(CUDA_SO),$(abspath $(CUDA_SO))) tests/run.sh
+	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) TPIPE_CUDA_LIB=$(if $(CUDA_SO),$(abspath $(CUDA_SO))) \
+	    $(if $(filter 1,$(SAN)),ASAN_OPTIONS=protect_shadow_gap=0$(if $(ASAN_OPTIONS),:$(ASAN_OPTIONS))) tests/run.sh
 
 data:
 	@tools/getdata.sh

@@ -49,11 +49,26 @@ static tp_gpu *open_device(int device, tp_precision prec, tp_gpu_die_fn die, cha
     g->device = device;
     g->die = die;
     g->prop = prop;
-    TP_CU(g, cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking));
-    TP_BLAS(g, cublasCreate(&g->blas));
-    TP_BLAS(g, cublasSetStream(g->blas, g->stream));
-    set_precision(g, prec);
-    return g;
+    /* what can still fail here fails the opening, so that auto falls back to the CPU */
+    cublasStatus_t b = CUBLAS_STATUS_SUCCESS;
+    if ((e = cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking)) != cudaSuccess) {
+        snprintf(err, errlen, "CUDA device %d: no stream: %s", device, cudaGetErrorString(e));
+    } else if ((b = cublasCreate(&g->blas)) != CUBLAS_STATUS_SUCCESS) {
+        snprintf(err, errlen, "CUDA device %d: cuBLAS does not start (status %d)", device, (int)b);
+    } else if ((b = cublasSetStream(g->blas, g->stream)) != CUBLAS_STATUS_SUCCESS ||
+               (b = cublasSetMathMode(g->blas, prec == TP_PREC_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) !=
+                   CUBLAS_STATUS_SUCCESS) {
+        snprintf(err, errlen, "CUDA device %d: cuBLAS refuses its stream or math mode (status %d)", device, (int)b);
+    } else {
+        g->prec = prec;
+        return g;
+    }
+    if (g->blas)
+        cublasDestroy(g->blas);
+    if (g->stream)
+        cudaStreamDestroy(g->stream);
+    free(g);
+    return NULL;
 }
 
 static void close_device(tp_gpu *g)
@@ -120,18 +135,19 @@ void tp_gemm(tp_gpu *g, int transA, int transB, int M, int N, int K, float alpha
         TP_BLAS(g, cublasSgemm(g->blas, ob, oa, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
         return;
     }
-    /* the stored extent of each operand: rows - 1 full strides and one row; B starts on a
-     * 16-byte boundary so cuBLAS may use tensor cores */
+    /* the stored extent of each operand: rows - 1 full strides and one row, converted exactly
+     * (no element past it is read); B's copy starts on a 16-byte boundary so cuBLAS may use
+     * tensor cores */
     size_t na = (size_t)((transA ? K : M) - 1) * (size_t)lda + (size_t)(transA ? M : K);
     size_t nb = (size_t)((transB ? N : K) - 1) * (size_t)ldb + (size_t)(transB ? K : N);
-    na = (na + 7) / 8 * 8;
-    if (na + nb > g->bf_cap) {
+    size_t boff = tp_bf16_offset(na);
+    if (boff + nb > g->bf_cap) {
         TP_CU(g, cudaStreamSynchronize(g->stream));
         cudaFree(g->bf);
-        g->bf_cap = na + nb;
+        g->bf_cap = boff + nb;
         g->bf = (__nv_bfloat16 *)tp_dev_alloc(g, g->bf_cap * sizeof *g->bf);
     }
-    __nv_bfloat16 *a = g->bf, *b = g->bf + na;
+    __nv_bfloat16 *a = g->bf, *b = g->bf + boff;
     to_bf16<<<tp_blocks(na, 256), 256, 0, g->stream>>>(A, a, na);
     to_bf16<<<tp_blocks(nb, 256), 256, 0, g->stream>>>(B, b, nb);
     TP_LAUNCHED(g);

@@ -45,7 +45,8 @@ const tp_gpu_api *tp_gpu_load(char *why, size_t len)
     if (!slash)
         return NULL;
     *slash = 0;
-    static const char *const rel[] = {"", "/..", "/../build"};
+    /* beside it (installed), or the source tree's build/ from bin/ or build-san/bin/ */
+    static const char *const rel[] = {"", "/..", "/../build", "/../../build"};
     for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%s%s/" SO_NAME, exe, rel[i]);
@@ -71,6 +72,11 @@ void tp_device_open(tp_device *d, const char *spec, int prec, int verbose)
     TP_ASSERT(prec >= TP_PREC_FP32 && prec <= TP_PREC_BF16);
     d->prec = (tp_precision)prec;
     int want = 0, index = 0; /* want: 0 auto, 1 cpu, 2 cuda */
+    const char *from = "--device";
+    if (!spec && getenv("TPIPE_DEVICE") && *getenv("TPIPE_DEVICE")) { /* the default, which --device overrides */
+        spec = getenv("TPIPE_DEVICE");
+        from = "TPIPE_DEVICE";
+    }
     if (!spec || !strcmp(spec, "auto"))
         want = 0;
     else if (!strcmp(spec, "cpu"))
@@ -81,11 +87,11 @@ void tp_device_open(tp_device *d, const char *spec, int prec, int verbose)
             char *end;
             long v = strtol(spec + 5, &end, 10);
             if (end == spec + 5 || *end || v < 0 || v > 255)
-                tp_usage("--device cuda:N needs a device number, not '%s'", spec);
+                tp_usage("%s cuda:N needs a device number, not '%s'", from, spec);
             index = (int)v;
         }
     } else
-        tp_usage("--device must be auto, cpu, cuda or cuda:N, not '%s'", spec);
+        tp_usage("%s must be auto, cpu, cuda or cuda:N, not '%s'", from, spec);
     snprintf(d->name, sizeof d->name, "cpu");
     if (want == 1)
         return;
@@ -96,7 +102,7 @@ void tp_device_open(tp_device *d, const char *spec, int prec, int verbose)
         api = NULL;
     if (!api) {
         if (want == 2)
-            tp_die("--device %s: %s", spec, why);
+            tp_die("%s %s: %s", from, spec, why);
         if (verbose)
             tp_warn("running on the CPU: %s", why);
         return;

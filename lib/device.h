@@ -14,7 +14,8 @@
 /* The two options every program that computes on a device takes, into a const char * (the
  * device) and an int (the precision, a tp_precision): the one place they are spelt. */
 #define TP_DEVICE_OPTIONS(dev, prec)                                                                                   \
-    TP_STRING("device", 0, dev, "DEV", "auto, cpu, cuda or cuda:N (auto: a GPU when one works, else the CPU)"),       \
+    TP_STRING("device", 0, dev, "DEV",                                                                                 \
+              "auto, cpu, cuda or cuda:N (default: $TPIPE_DEVICE, else auto: a GPU when one works, else the CPU)"),   \
         TP_CHOICE("precision", 0, prec, "P", "GPU matrix products: fp32, tf32 or bf16", "fp32", "tf32", "bf16")
 
 typedef struct {
@@ -24,7 +25,8 @@ typedef struct {
     char name[160];        /* "cpu" or the GPU's description */
 } tp_device;
 
-/* Parses spec ("auto", "cpu", "cuda", "cuda:N"; NULL: auto); a bad one is a usage error.
+/* Parses spec ("auto", "cpu", "cuda", "cuda:N"; NULL: $TPIPE_DEVICE where set, else auto); a
+ * bad one is a usage error.
  * Opens the device with precision prec (a tp_precision); verbose says on stderr which one
  * and, for auto falling back, why. */
 void tp_device_open(tp_device *d, const char *spec, int prec, int verbose);

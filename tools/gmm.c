@@ -29,7 +29,7 @@ static void parse(int argc, char **argv, options *o)
 {
     tp_gmm_options d;
     tp_gmm_options_default(&d);
-    *o = (options){.field = "x", .device = "auto", .cov = d.cov, .init = d.init, .k = 1, .n_init = d.n_init,
+    *o = (options){.field = "x", .cov = d.cov, .init = d.init, .k = 1, .n_init = d.n_init,
                    .max_iter = d.max_iter, .seed = (int64_t)d.seed, .threads = d.threads, .tol = d.tol,
                    .reg = d.reg_covar};
     const tp_option opts[] = {

@@ -32,7 +32,7 @@ typedef struct {
 
 static void parse(int argc, char **argv, options *o)
 {
-    *o = (options){.out = "-", .in = "-", .xname = "x", .device = "auto", .prep = -1, .threads = tp_cpu_count(), .rescale = -1};
+    *o = (options){.out = "-", .in = "-", .xname = "x", .prep = -1, .threads = tp_cpu_count(), .rescale = -1};
     const tp_option opts[] = {
         TP_STRING("output", 'o', &o->out, "FILE", "write the stream to FILE"),
         TP_STRING("input", 'i', &o->in, "FILE", "read the stream from FILE"),

@@ -31,7 +31,7 @@ typedef struct {
 
 static void parse(int argc, char **argv, options *o)
 {
-    *o = (options){.out = "-", .xname = "x", .yname = "y", .device = "auto", .optimizer = TP_OPT_ADAM, .schedule = TP_SCHED_CONSTANT,
+    *o = (options){.out = "-", .xname = "x", .yname = "y", .optimizer = TP_OPT_ADAM, .schedule = TP_SCHED_CONSTANT,
                    .prep = -1, .epochs = 10, .batch = 32, .seed = 42, .step_every = 10, .threads = tp_cpu_count(),
                    .lr = 0.001, .rescale = -1, .gamma = 0.1};
     tp_option opts[40 + TP_AUGMENT_NOPTS] = {

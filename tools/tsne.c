@@ -28,7 +28,7 @@ typedef struct {
 
 static void parse(int argc, char **argv, options *o)
 {
-    *o = (options){.lr = "auto", .field = "x", .out = "-", .device = "auto", .dims = 2, .iters = 1000,
+    *o = (options){.lr = "auto", .field = "x", .out = "-", .dims = 2, .iters = 1000,
                    .exag_iters = 250, .seed = 42, .threads = tp_cpu_count(), .no_progress = 300, .perplexity = 30,
                    .exaggeration = 12, .theta = 0.5, .min_grad_norm = 1e-7};
     tp_option opts[] = {

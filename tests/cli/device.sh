@@ -20,4 +20,10 @@ expect_fail 1 "^train: --device cuda: .*missing/libtpipe-cuda.so" "$BIN/train" -
 [ -e "$T/m.tp" ] && fail "a failed run left output"
 "$BIN/predict" --device auto "$T/cpu.tp" <"$T/train.tp" | cmp - <("$BIN/predict" --device cpu "$T/cpu.tp" <"$T/train.tp") ||
     fail "predict --device auto differs from --device cpu"
+# TPIPE_DEVICE is the default that --device overrides
+TPIPE_DEVICE=cuda expect_fail 1 "^train: TPIPE_DEVICE cuda: .*missing/libtpipe-cuda.so" "$BIN/train" --net "$T/q.net" "$T/train.tp"
+TPIPE_DEVICE=cuda "$BIN/train" --device cpu --net "$T/q.net" --epochs 2 --batch 16 <"$T/train.tp" | cmp - "$T/cpu.tp" ||
+    fail "--device cpu does not override TPIPE_DEVICE"
+TPIPE_DEVICE=cpu "$BIN/gmm" -k 2 -q -f x "$T/train.tp" | grep -aq '^meta device cpu' || fail "TPIPE_DEVICE=cpu: meta device"
+TPIPE_DEVICE=gpu expect_fail 2 "^tsne: TPIPE_DEVICE must be auto, cpu, cuda or cuda:N, not 'gpu'" "$BIN/tsne" "$T/train.tp"
 exit 0

@@ -14,8 +14,7 @@ counts() { "$BIN/tp2csv" --no-header --fields cluster "$1" | sort | uniq -c | aw
 
 if ! "$G" --device cuda -k 1 --n-init 1 -q "$TESTS/fixtures/gmm_data.tp" >/dev/null 2>"$T/err"; then
     grep -qE "no usable CUDA|no CUDA backend|no CUDA device|needs sm_|cannot open shared object" "$T/err" || fail "$(cat "$T/err")"
-    echo "no GPU: $(head -1 "$T/err")"
-    exit 77
+    no_gpu "no GPU: $(head -1 "$T/err")"
 fi
 
 # 4000 samples of 6 features from 4 components, far from the origin (f64)

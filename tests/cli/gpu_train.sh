@@ -5,14 +5,13 @@
 # them differ, on near ties). Skipped without a GPU or without MNIST.
 . "$TESTS/cli/lib.sh"
 D=$ROOT/data/mnist
-[ -f "$D/train-images-idx3-ubyte" ] || { echo "no MNIST in data/mnist (run 'make data')"; exit 77; }
+[ -f "$D/train-images-idx3-ubyte" ] || no_gpu "no MNIST in data/mnist (run 'make data')"
 "$BIN/idx2raw" "$D/train-images-idx3-ubyte" "$D/train-labels-idx1-ubyte" >"$T/train.tp"
 "$BIN/idx2raw" "$D/t10k-images-idx3-ubyte" "$D/t10k-labels-idx1-ubyte" >"$T/test.tp"
 if ! "$BIN/train" --device cuda --net "$ROOT/pipelines/nets/lenet5.net" --epochs 1 --batch 64 <"$T/test.tp" \
     >"$T/probe.tp" 2>"$T/err"; then
     grep -Eq 'no usable CUDA|no CUDA backend|no CUDA device|needs sm_|cannot open shared object' "$T/err" || fail "train --device cuda: $(cat "$T/err")"
-    echo "no GPU: $(tail -n 1 "$T/err")"
-    exit 77
+    no_gpu "no GPU: $(tail -n 1 "$T/err")"
 fi
 acc() { # MODEL DEVICE: test accuracy in percent, from predict on DEVICE
     "$BIN/predict" --device "$2" "$1" <"$T/test.tp" >"$T/pred-$2.tp" || fail "predict --device $2"

@@ -27,8 +27,7 @@ fi
 "$BIN/split" --take 60 -q "$T/in.tp" >"$T/tiny.tp" || fail "split"
 if ! "$TS" --device cuda -n 10 --perplexity 5 "$T/tiny.tp" >/dev/null 2>"$T/err"; then
     if grep -qE 'no usable CUDA|no CUDA backend|no CUDA device|needs sm_|cannot open shared object' "$T/err"; then
-        echo "no GPU: $(cat "$T/err")"
-        exit 77
+        no_gpu "no GPU: $(cat "$T/err")"
     fi
     fail "--device cuda on 60 points: $(cat "$T/err")"
 fi

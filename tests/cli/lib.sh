@@ -10,6 +10,14 @@ fail() {
     exit 1
 }
 
+# no_gpu WHY: a GPU test that cannot run here is skipped (exit 77, WHY as the last line),
+# unless TPIPE_REQUIRE_GPU=1 (the device check) makes it a failure.
+no_gpu() {
+    [ "${TPIPE_REQUIRE_GPU:-0}" = 1 ] && fail "a GPU is required (TPIPE_REQUIRE_GPU=1): $*"
+    echo "$*"
+    exit 77
+}
+
 mkidx() { "$PY" "$TESTS/cli/mkidx.py" "$@" || fail "mkidx $*"; }
 
 # expect_fail STATUS REGEX CMD...: CMD must exit with STATUS, print nothing on stdout and

@@ -1,5 +1,6 @@
 /* gpu_check.h — what the GPU differential tests share: the backend's device 0, or a skip
- * (exit 77, "no GPU: why" as the last line) where none opens. */
+ * (exit 77, "no GPU: why" as the last line) where none opens, which TPIPE_REQUIRE_GPU=1 (the
+ * device check) turns into a failure. */
 #ifndef TP_GPU_CHECK_H
 #define TP_GPU_CHECK_H
 
@@ -27,8 +28,9 @@ static tp_gpu *gpu_check_open(const tp_gpu_api **api)
     *api = tp_gpu_load(why, sizeof why);
     tp_gpu *g = *api ? (*api)->open(0, TP_PREC_FP32, gpu_check_die, why, sizeof why) : NULL;
     if (!g) {
-        printf("no GPU: %s\n", why);
-        exit(77);
+        const char *req = getenv("TPIPE_REQUIRE_GPU");
+        printf("%sno GPU: %s\n", req && req[0] == '1' ? "a GPU is required (TPIPE_REQUIRE_GPU=1): " : "", why);
+        exit(req && req[0] == '1' ? 1 : 77);
     }
     return g;
 }
