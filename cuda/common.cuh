@@ -62,4 +62,9 @@ static inline size_t tp_bf16_offset(size_t na) { return (na + 7) / 8 * 8; }
 void tp_gemm(tp_gpu *g, int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
 
+/* tp_gemm in fp32 whatever the context's precision (for products whose rounding would
+ * change a decision, such as which points are nearest). */
+void tp_gemm_fp32(tp_gpu *g, int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc);
+
 #endif

@@ -119,6 +119,19 @@ static void download(tp_gpu *g, void *dst, const void *src, size_t bytes)
 
 static void sync(tp_gpu *g) { TP_CU(g, cudaStreamSynchronize(g->stream)); }
 
+void tp_gemm_fp32(tp_gpu *g, int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (M == 0 || N == 0)
+        return;
+    cublasOperation_t oa = transA ? CUBLAS_OP_T : CUBLAS_OP_N, ob = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (g->prec == TP_PREC_TF32)
+        TP_BLAS(g, cublasSetMathMode(g->blas, CUBLAS_DEFAULT_MATH));
+    TP_BLAS(g, cublasSgemm(g->blas, ob, oa, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
+    if (g->prec == TP_PREC_TF32)
+        TP_BLAS(g, cublasSetMathMode(g->blas, CUBLAS_TF32_TENSOR_OP_MATH));
+}
+
 __global__ void to_bf16(const float *x, __nv_bfloat16 *y, size_t n)
 {
     TP_GRID_STRIDE(i, n) y[i] = __float2bfloat16(x[i]);

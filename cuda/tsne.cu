@@ -122,14 +122,26 @@ __global__ static void knn_select(const float *S, int64_t n, int64_t q0, const f
     int32_t *out = cand + (size_t)blockIdx.x * (size_t)k;
     uint32_t prefix = 0, mask = 0;
     int kk = k; /* the rank sought among the keys matching prefix under mask */
+    int lane = threadIdx.x & 31;
     for (int shift = 24; shift >= 0; shift -= 8) {
         for (int t = threadIdx.x; t < 256; t += blockDim.x)
             hist[t] = 0;
         __syncthreads();
-        for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
-            uint32_t u = knn_key(s, nq, norm, j, self);
-            if ((u & mask) == prefix)
-                atomicAdd(&hist[(u >> shift) & 255u], 1u);
+        /* keys of a row crowd into a few bins (the top byte of nearby floats is shared), so
+         * the lanes of a warp that count into one bin add their number once: one shared
+         * atomic per bin and warp instead of one per lane (blockDim is a multiple of 32 and
+         * every thread runs every round) */
+        for (int64_t j0 = 0; j0 < n; j0 += blockDim.x) {
+            int64_t j = j0 + threadIdx.x;
+            unsigned bin = 256;
+            if (j < n) {
+                uint32_t u = knn_key(s, nq, norm, j, self);
+                if ((u & mask) == prefix)
+                    bin = (u >> shift) & 255u;
+            }
+            unsigned peers = __match_any_sync(0xffffffffu, bin);
+            if (bin < 256 && lane == __ffs(peers) - 1)
+                atomicAdd(&hist[bin], (unsigned)__popc(peers));
         }
         __syncthreads();
         if (threadIdx.x == 0) {
@@ -152,7 +164,7 @@ __global__ static void knn_select(const float *S, int64_t n, int64_t q0, const f
     int less = k - kk;
     if (threadIdx.x == 0)
         base_l = base_e = 0;
-    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    int w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
     unsigned below = (1u << lane) - 1u;
     for (int64_t j0 = 0; j0 < n; j0 += blockDim.x) {
         int64_t j = j0 + threadIdx.x;
@@ -265,7 +277,9 @@ static void knn(tp_gpu *g, const float *x, int64_t n, int d, int k, int32_t *idx
     TP_LAUNCHED(g);
     for (int64_t q0 = 0; q0 < n; q0 += qb) {
         int64_t m = n - q0 < qb ? n - q0 : qb;
-        tp_gemm(g, 0, 1, (int)m, (int)n, d, -2.0f, dx + (size_t)q0 * d, d, dx, d, 0.0f, S, (int)n);
+        /* in fp32 whatever the precision: tf32 or bf16 products of vectors as long as MNIST's
+         * (|x|^2 near 1e7) are off by more than the gaps between neighbours' distances */
+        tp_gemm_fp32(g, 0, 1, (int)m, (int)n, d, -2.0f, dx + (size_t)q0 * d, d, dx, d, 0.0f, S, (int)n);
         knn_select<<<(unsigned)m, NT, 0, g->stream>>>(S, n, q0, norm, k, cand);
         TP_LAUNCHED(g);
         knn_exact<<<(unsigned)m, NT, 0, g->stream>>>(dx, d, q0, k, p2, cand, sd, si, oi, od);

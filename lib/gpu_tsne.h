@@ -16,8 +16,9 @@ typedef struct tp_gtsne tp_gtsne;
 
 struct tp_gpu_tsne_api {
     /* As tp_knn: the k nearest other points of each of the n points x (n x d floats),
-     * idx and dist2 (n x k, ascending by distance then index). The distance products use
-     * the device's precision; the kept distances are recomputed exactly in double. */
+     * idx and dist2 (n x k, ascending by distance then index). The distance products are
+     * fp32 whatever the device's precision; the kept distances are recomputed exactly in
+     * double. */
     void (*knn)(tp_gpu *g, const float *x, int64_t n, int d, int k, int32_t *idx, double *dist2);
     /* A workspace for the joint affinities P of n points (CSR: row[n + 1], col and val of
      * row[n] entries; copied) and embeddings of d (1..3) dimensions with the t kernel of dof

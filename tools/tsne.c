@@ -63,8 +63,8 @@ static void parse(int argc, char **argv, options *o)
                   "from the exact k nearest neighbours (BLAS distances) with a per-point perplexity search to\n"
                   "1e-5; the gradient is exact for N <= 1000, else FFT-interpolated (D 1) or Barnes-Hut (D 2-3).\n"
                   "On a GPU (--device) the neighbours, the optimisation and the final KL run there, and the\n"
-                  "gradient sums all pairs exactly whatever --method says; --precision sets the arithmetic of\n"
-                  "the neighbours' distance products.\n"
+                  "gradient sums all pairs exactly whatever --method says. --precision changes nothing: the\n"
+                  "neighbours' distance products are fp32 (tf32 or bf16 would pick wrong neighbours).\n"
                   "Meta added: tsne_kl (final KL divergence, exact), tsne_iterations, tsne_perplexity, tsne_method,\n"
                   "device.",
                   opts,
