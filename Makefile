@@ -10,6 +10,8 @@
 #                        recorded on this machine (tests/outputs/run.sh; --record to renew)
 #   make bench           throughput figures
 #   make bench-gpu       tpipe on an NVIDIA GPU beside PyTorch on it (needs nvcc, PyTorch, data/mnist)
+#   make devkit          the Debian packages and MNIST a GPU machine that installs nothing needs
+#   make device-check    the one prepared check of the GPU path (tests/gpu/device-check.sh)
 #   make cluster-full    an experiment of pipelines/ (also mnist-best, mnist-small, mnist-lenet5,
 #                        jpeg-notebook, vgg16-notebook, cluster-notebook)
 #   make install PREFIX=/usr/local
@@ -87,7 +89,7 @@ LDLIBS   += -ldl
 VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' lib/util.h)
 FRONT = sed -e 's|@LIBEXEC@|$(1)|' -e 's|@VERSION@|$(VERSION)|' tools/tpipe.sh
 
-.PHONY: all deps test check-outputs data demo fuzz bench bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
+.PHONY: all deps test build-tests devkit device-check check-outputs data demo fuzz bench bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
         vgg16-notebook cluster-notebook cluster-full
 all: $(PROGS) $(BIN)/tpipe $(CUDA_SO)
 
@@ -124,6 +126,17 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtpipe.a
 
 deps:
 	@tools/deps.sh
+
+# the programs, the unit tests and the CUDA library, without installing anything
+build-tests: $(PROGS) $(BIN)/tpipe $(UNITS) $(CUDA_SO)
+
+# what a lent GPU machine needs (.devkit/: Debian packages, MNIST), then the check itself; on
+# such a machine, run tests/gpu/device-check.sh with .devkit carried along
+devkit:
+	@tools/devkit.sh
+
+device-check: devkit
+	@tests/gpu/device-check.sh
 
 test: deps
 	@$(MAKE) --no-print-directory $(PROGS) $(BIN)/tpipe $(UNITS) $(CUDA_SO)

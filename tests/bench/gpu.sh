@@ -22,7 +22,9 @@
 # the peers and the probe, and data/mnist (make data; nothing is fetched). Builds with make
 # -j(cores) first. Refuses to run (exit 1) when 'train --device cuda' does not work. Sized
 # for about 5 minutes on an H100 (not yet timed). Knobs: PRECISION=fp32|tf32|bf16 (both sides' training; default
-# fp32), PYTHON=interpreter with torch, CUDA_ARCH (default: the GPU's own, from nvidia-smi).
+# fp32), PYTHON=interpreter with torch, CUDA_ARCH (default: the GPU's own, from nvidia-smi),
+# BENCH_SHORT=1 (the device check's: a quarter of the images for the rates, t-SNE of 20 000
+# points, shorter limits; about 2 minutes).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/bin
@@ -35,6 +37,9 @@ die() { echo "bench-gpu: $*" >&2; exit 1; }
 case $prec in fp32 | tf32 | bf16) ;; *) die "PRECISION is fp32, tf32 or bf16, not '$prec'" ;; esac
 mkdir -p "$w"
 export TP_PROGRESS=0
+short=${BENCH_SHORT:-0}
+nc=8192 nv=512 nt=60000 lim=240
+[ "$short" = 1 ] && nc=2048 nv=128 nt=20000 lim=120
 . "$root/tests/bench/lib.sh"
 cores=$(nproc)
 
@@ -82,13 +87,13 @@ fi
 
 "$bin/tp2npy" "$w/train.tp" -o "$w/train.npy"
 "$bin/tp2npy" "$w/test.tp" -o "$w/test.npy"
-"$bin/idx2raw" -n 8192 "$(f train-images-idx3-ubyte)" "$(f train-labels-idx1-ubyte)" |
+"$bin/idx2raw" -n $nc "$(f train-images-idx3-ubyte)" "$(f train-labels-idx1-ubyte)" |
     "$bin/resize" 128x128 --rgb -o "$w/c128.tp"
 "$bin/tp2npy" "$w/c128.tp" -o "$w/c128.npy"
-"$bin/idx2raw" -n 512 "$(f train-images-idx3-ubyte)" "$(f train-labels-idx1-ubyte)" |
+"$bin/idx2raw" -n $nv "$(f train-images-idx3-ubyte)" "$(f train-labels-idx1-ubyte)" |
     "$bin/resize" 224x224 --rgb -o "$w/v224.tp"
 "$bin/tp2npy" "$w/v224.tp" -o "$w/v224.npy"
-"$bin/pca" -k 50 -q <"$w/train.tp" >"$w/p60k.tp"
+"$bin/split" --take $nt -q "$w/train.tp" | "$bin/pca" -k 50 -q >"$w/p60k.tp"
 cat "$w/train.tp" "$w/test.tp" | "$bin/pca" -k 50 -q >"$w/p70k.tp"
 
 # f. the GPU's ceilings
@@ -127,7 +132,7 @@ epoch_s() { "$bin/tp2csv" --no-header --fields seconds "$1" | sed -n "${2}p"; }
 # a. MNIST to 99 %
 net=$nets/mnist-small.net epochs=4 batch=128 lr=0.005
 tp_s=failed tp_note=
-if step mnist99-tpipe 240 "$bin/train" --device cuda --precision "$prec" --net "$net" --epochs $epochs --batch $batch \
+if step mnist99-tpipe $lim "$bin/train" --device cuda --precision "$prec" --net "$net" --epochs $epochs --batch $batch \
     --schedule onecycle --lr $lr --val "$w/test.tp" --history "$w/mnist99-hist.tp" -o /dev/null <"$w/train.tp"; then
     read -r tp_s tp_e tp_a < <("$bin/tp2csv" --no-header --fields epoch,val_accuracy,seconds "$w/mnist99-hist.tp" |
         awk -F, '{s += $3; if ($2 >= 0.99) {printf "%.3f %d %.4f\n", s, $1, $2; done = 1; exit}; b = $2 > b ? $2 : b}
@@ -136,7 +141,7 @@ if step mnist99-tpipe 240 "$bin/train" --device cuda --precision "$prec" --net "
     [ "$tp_s" != not-reached ] || { tp_s="not reached" tp_e=$epochs tp_note="tpipe best $tp_a"; }
 fi
 pt_s=failed pt_note=
-if out=$(step mnist99-torch 240 "$PY" "$peers/mnist99.py" "$net" "$w/train.npy" "$w/test.npy" $epochs $batch $lr "$prec"); then
+if out=$(step mnist99-torch $lim "$PY" "$peers/mnist99.py" "$net" "$w/train.npy" "$w/test.npy" $epochs $batch $lr "$prec"); then
     read -r pt_s pt_e pt_a <<<"$out"
     pt_note="torch epoch $pt_e ($pt_a)"
     [ "$pt_s" != - ] || { pt_s="not reached"; pt_note="torch best $pt_a"; }
@@ -150,39 +155,39 @@ add "MNIST to 99 % test accuracy (s)" "$tp_s" "$pt_s" "$(calc "$pt_s / $tp_s" %.
 rate_row() { # label net shape records.tp records.npy n batch
     local label=$1 net=$2 shape=$3 tp=$4 npy=$5 n=$6 b=$7 name tpr=failed ptr=failed fl
     name=rate-$(basename "$net" .net)-$b
-    if step "$name-tpipe" 240 "$bin/train" --device cuda --precision "$prec" --net "$net" --epochs 2 --batch "$b" \
+    if step "$name-tpipe" $lim "$bin/train" --device cuda --precision "$prec" --net "$net" --epochs 2 --batch "$b" \
         --history "$w/$name-hist.tp" -o /dev/null <"$tp"; then
         tpr=$(calc "$n / $(epoch_s "$w/$name-hist.tp" 2)" %.0f)
     fi
-    ptr=$(step "$name-torch" 240 "$PY" "$peers/rate.py" "$net" "$npy" "$b" "$prec") && ptr=$(calc "$ptr" %.0f) || ptr=failed
+    ptr=$(step "$name-torch" $lim "$PY" "$peers/rate.py" "$net" "$npy" "$b" "$prec") && ptr=$(calc "$ptr" %.0f) || ptr=failed
     fl=$(calc "$rate_p * 1e9 / $(flops "$net" "$shape")" %.0f)
     add "$label" "$tpr" "$ptr" "$(calc "$tpr / $ptr" %.2f)" "$fl" "$(calc "$fl / $tpr" %.1f)" \
         "$(calc "$(flops "$net" "$shape") / 1e9" %.3f) GFLOP per image"
 }
-rate_row "notebook CNN 128x128x3, batch 32 (img/s)" "$nets/notebook-cnn.net" 128x128x3 "$w/c128.tp" "$w/c128.npy" 8192 32
-rate_row "notebook CNN 128x128x3, batch 256 (img/s)" "$nets/notebook-cnn.net" 128x128x3 "$w/c128.tp" "$w/c128.npy" 8192 256
-rate_row "VGG16 224x224x3, batch 32 (img/s)" "$nets/vgg16.net" 224x224x3 "$w/v224.tp" "$w/v224.npy" 512 32
+rate_row "notebook CNN 128x128x3, batch 32 (img/s)" "$nets/notebook-cnn.net" 128x128x3 "$w/c128.tp" "$w/c128.npy" $nc 32
+rate_row "notebook CNN 128x128x3, batch 256 (img/s)" "$nets/notebook-cnn.net" 128x128x3 "$w/c128.tp" "$w/c128.npy" $nc 256
+rate_row "VGG16 224x224x3, batch 32 (img/s)" "$nets/vgg16.net" 224x224x3 "$w/v224.tp" "$w/v224.npy" $nv 32
 
-# d. t-SNE of 60 000 images, 2-D and 3-D (fp32); floor: n^2 pairs x ~20 flops x iterations
-n=60000
+# d. t-SNE of 60 000 images (20 000 short), 2-D and 3-D (fp32); floor: n^2 pairs x ~20 flops x iterations
+n=$nt
 for d in 2 3; do
     t=failed kl=- it=1000 method=-
     t0=$(now)
-    if step tsne-$d 300 "$bin/tsne" --device cuda -d $d -t "$cores" -o "$w/emb$d.tp" "$w/p60k.tp"; then
+    if step tsne-$d $((lim + 60)) "$bin/tsne" --device cuda -d $d -t "$cores" -o "$w/emb$d.tp" "$w/p60k.tp"; then
         t=$(since "$t0") kl=$(meta "$w/emb$d.tp" tsne_kl) it=$(meta "$w/emb$d.tp" tsne_iterations)
         method=$(meta "$w/emb$d.tp" tsne_method)
     fi
     # bytes per iteration: the sparse P (91 neighbours, index and value) and the embedding, its
     # gradient and update
     floor=$(maxf "20 * $n * $n * $it / ($fp32 * 1e9)" "$n * (91 * 8 + $d * 4 * 4) * $it / ($bw * 1e9)" %.3f)
-    add "t-SNE 60 000 x 50 -> $d-D (s)" "$t" - - "$floor" "$(calc "$t / $floor" %.2f)" "KL $kl, $it iterations, $method"
+    add "t-SNE $n x 50 -> $d-D (s)" "$t" - - "$floor" "$(calc "$t / $floor" %.2f)" "KL $kl, $it iterations, $method"
 done
 
 # e. GMM(10, full) of 70 000 x 50: 10 EM runs, GPU and CPU; floor: 2 n k d^2 flops per E step
 for where in cuda cpu; do
     t=failed ll=- its=0
     t0=$(now)
-    if step gmm-$where 300 "$bin/gmm" --device $where -k 10 -t "$cores" -v -o "$w/gmm-$where-model.tp" "$w/p70k.tp" \
+    if step gmm-$where $((lim + 60)) "$bin/gmm" --device $where -k 10 -t "$cores" -v -o "$w/gmm-$where-model.tp" "$w/p70k.tp" \
         >"$w/gmm-$where.tp"; then
         t=$(since "$t0") ll=$(meta "$w/gmm-$where.tp" gmm_loglik)
         its=$(awk '/run [0-9]+\/[0-9]+: [0-9]+ iterations/ {for (i = 1; i < NF; i++) if ($(i + 1) ~ /^iterations/) s += $i} END {print s + 0}' "$w/gmm-$where.log")
