@@ -37,7 +37,7 @@ step() {
     local name=$1 limit=$2 t0=$SECONDS rc=0
     shift 2
     echo "device-check: $name" >&2
-    timeout "$limit" "$@" >"$raw/$name.log" 2>&1 || rc=$?
+    timeout "$limit" bash -c '"$@"' step "$@" >"$raw/$name.log" 2>&1 || rc=$? # the functions below are exported
     local note
     note=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$raw/$name.log" | tail -1)
     [ -n "$note" ] || note=$(tail -n 1 "$raw/$name.log" | cut -c1-110)
@@ -84,6 +84,8 @@ unpack() {
     done
     echo "unpacked $(ls "$kit"/debs/*.deb | wc -l) packages into $prefix, MNIST into data/mnist"
 }
+export -f unpack
+export prefix kit cores
 step unpack 120 unpack || finish
 
 L=$prefix/usr/lib/x86_64-linux-gnu
@@ -99,6 +101,8 @@ build() {
     ldd bin/train | grep -q "$prefix" || { echo "bin/train does not load the prefix's libraries: $(ldd bin/train)"; return 1; }
     echo "built for ${cap:+sm_$cap}${cap:-the default architectures (no nvidia-smi)}"
 }
+export -f build
+export L arch cap
 step build 400 build || finish
 export BIN=$root/bin UNITS=$root/build/tests TPIPE_CUDA_LIB=$root/build/libtpipe-cuda.so TP_PROGRESS=0
 
@@ -110,6 +114,8 @@ gpu_ok=$?
 sanitize() { # TOOL TEST
     compute-sanitizer --tool "$1" --error-exitcode 3 --print-limit 20 env TPIPE_REQUIRE_GPU=1 "$UNITS/$2"
 }
+export -f sanitize
+command -v compute-sanitizer >/dev/null || PATH=$PATH:/usr/local/cuda/bin
 if ! command -v compute-sanitizer >/dev/null; then
     row sanitizers - 0 "compute-sanitizer is not on this machine"
 elif [ $gpu_ok != 0 ]; then
