@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "gpu.h"
+#include "nn_elem.h"
 }
 
 struct tp_gpu {
@@ -51,10 +52,6 @@ static inline unsigned tp_blocks(size_t n, unsigned threads)
 
 /* bytes of device memory (at least 1); dies naming the size when the device is full. */
 void *tp_dev_alloc(tp_gpu *g, size_t bytes);
-
-/* Where B's bf16 copy starts after A's na elements in the staging buffer: the next multiple
- * of 8 elements (16 bytes). A host function, so a test can check it on any machine. */
-static inline size_t tp_bf16_offset(size_t na) { return (na + 7) / 8 * 8; }
 
 /* Row-major C[M x N] = alpha op(A)[M x K] op(B)[K x N] + beta C, with lda/ldb/ldc the row
  * lengths as stored (the cblas_sgemm convention, mapped onto column-major cuBLAS). In bf16

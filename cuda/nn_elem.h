@@ -19,6 +19,17 @@
 #include "preprocess.h"
 #include "stream.h"
 
+/* The elements a row-major operand of rows x cols with row stride ld spans: rows - 1 strides
+ * and one row. tp_gemm's bf16 staging converts exactly these, and no element past them. */
+static inline size_t tp_operand_extent(int rows, int cols, int ld)
+{
+    return rows > 0 && cols > 0 ? (size_t)(rows - 1) * (size_t)ld + (size_t)cols : 0;
+}
+
+/* Where the second operand's bf16 copy starts after the first's na elements in the staging
+ * buffer: the next multiple of 8 elements, 16 bytes, so that cuBLAS may use tensor cores. */
+static inline size_t tp_bf16_offset(size_t na) { return (na + 7) / 8 * 8; }
+
 /* A convolution's or a pool's geometry: input, output, kernel, strides, leading padding. */
 typedef struct {
     int ih, iw, ic, oh, ow, kh, kw, sh, sw, pt, pl;

@@ -151,8 +151,8 @@ void tp_gemm(tp_gpu *g, int transA, int transB, int M, int N, int K, float alpha
     /* the stored extent of each operand: rows - 1 full strides and one row, converted exactly
      * (no element past it is read); B's copy starts on a 16-byte boundary so cuBLAS may use
      * tensor cores */
-    size_t na = (size_t)((transA ? K : M) - 1) * (size_t)lda + (size_t)(transA ? M : K);
-    size_t nb = (size_t)((transB ? N : K) - 1) * (size_t)ldb + (size_t)(transB ? K : N);
+    size_t na = tp_operand_extent(transA ? K : M, transA ? M : K, lda);
+    size_t nb = tp_operand_extent(transB ? N : K, transB ? K : N, ldb);
     size_t boff = tp_bf16_offset(na);
     if (boff + nb > g->bf_cap) {
         TP_CU(g, cudaStreamSynchronize(g->stream));

@@ -287,6 +287,29 @@ static void gather_case(tp_dtype xd, tp_dtype yd, tp_prep_mode mode)
     tp_net_free(&net);
 }
 
+/* tp_gemm's bf16 staging: each operand's extent is one past the last element a row-major
+ * GEMM reads of it, so converting it reads nothing past the operand, and B's copy starts
+ * on a 16-byte boundary after A's without overlapping it. */
+static void test_staging(void)
+{
+    tp_rng r;
+    tp_rng_seed(&r, 5);
+    for (int c = 0; c < 200; c++) {
+        int rows = 1 + (int)tp_rng_below(&r, 40), cols = 1 + (int)tp_rng_below(&r, 40);
+        int ld = cols + (int)tp_rng_below(&r, 5);
+        size_t last = 0;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                size_t at = (size_t)i * (size_t)ld + (size_t)j;
+                last = at > last ? at : last;
+            }
+        size_t e = tp_operand_extent(rows, cols, ld), off = tp_bf16_offset(e);
+        CHECK_INT(e, last + 1);
+        CHECK(off >= e && off - e < 8 && off % 8 == 0);
+    }
+    CHECK_INT(tp_operand_extent(0, 5, 5), 0);
+}
+
 int main(void)
 {
     static const struct {
@@ -324,5 +347,6 @@ int main(void)
     for (int a = 0; a < 4; a++)
         for (int m = 0; m < 4; m++)
             gather_case(xds[a], yds[a], modes[m]);
+    test_staging();
     return check_result();
 }
