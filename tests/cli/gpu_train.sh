@@ -1,8 +1,11 @@
 # train and predict on the GPU against the CPU, on real MNIST: LeNet-5 for 2 epochs from the
-# same seed reaches a test accuracy within 0.1 point of the CPU run's (the two differ only
-# by float rounding, which changes the trajectory a little: 10 of 10 000 test images), and
-# predict --device cuda gives the CPU's predictions for the GPU's model (at most 0.1 % of
-# them differ, on near ties). Skipped without a GPU or without MNIST.
+# same seed reaches a test accuracy within 1.2 points of the CPU run's, and predict --device
+# cuda gives the CPU's predictions for the GPU's model (at most 0.1 % of them differ, on near
+# ties). The two runs differ by float rounding, which the optimisation amplifies: their gap is
+# at most that of two seeds. On the CPU, seeds 7 to 14 (batch 128) gave 97.64 to 98.44 %
+# (sd 0.23, widest gap 0.80 points), so 1.2 points is about 3.6 sd of a difference of two
+# runs, while a wrong gradient or optimiser step lands points lower. Skipped without a GPU or
+# without MNIST (a failure under TPIPE_REQUIRE_GPU=1).
 . "$TESTS/cli/lib.sh"
 D=$ROOT/data/mnist
 [ -f "$D/train-images-idx3-ubyte" ] || no_gpu "no MNIST in data/mnist (run 'make data')"
@@ -23,8 +26,8 @@ for dev in cpu cuda; do
 done
 a_cpu=$(acc "$T/cpu.tp" cpu) a_gpu=$(acc "$T/cuda.tp" cpu)
 echo "test accuracy: CPU-trained $a_cpu %, GPU-trained $a_gpu %"
-awk -v a="$a_cpu" -v b="$a_gpu" 'BEGIN { d = a - b; exit !(d <= 0.1 && d >= -0.1) }' ||
-    fail "GPU-trained accuracy $a_gpu % is more than 0.1 point from the CPU's $a_cpu %"
+awk -v a="$a_cpu" -v b="$a_gpu" 'BEGIN { d = a - b; exit !(d <= 1.2 && d >= -1.2 && b >= 97) }' ||
+    fail "GPU-trained accuracy $a_gpu % is more than 1.2 points from the CPU's $a_cpu % (or below 97 %)"
 acc "$T/cuda.tp" cuda >/dev/null
 "$BIN/tp2csv" -f pred "$T/pred-cpu.tp" >"$T/p-cpu"
 "$BIN/tp2csv" -f pred "$T/pred-cuda.tp" >"$T/p-cuda"
