@@ -24,7 +24,7 @@
 
 typedef struct {
     const char *model, *out, *in, *xname, *features, *device;
-    char **files;
+    char **args, **files; /* the arguments (freed by run), and the image files among them */
     int nfiles, precision, prep;
     int64_t batch, threads;
     double rescale;
@@ -62,8 +62,9 @@ static void parse(int argc, char **argv, options *o)
     };
     char **args;
     int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    o->args = args;
     o->model = args[0];
-    o->files = args + 1; /* kept for the run */
+    o->files = args + 1;
     o->nfiles = nargs - 1;
     if (o->features && o->nfiles)
         tp_usage("--features works on a stream, not on image files");
@@ -226,6 +227,7 @@ static int run(const options *o)
     tp_device_close(&dev);
     tp_header_free(&mh);
     tp_net_free(&net);
+    free(o->args);
     return 0;
 }
 
