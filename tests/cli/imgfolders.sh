@@ -85,5 +85,6 @@ expect_fail 2 "^img2raw: --size wants HxW" "$BIN/img2raw" --size 0x4 "$T/png"
 # raw2img refuses what is not an image
 "$BIN/idx2raw" "$T/lb" >"$T/labels.tp"
 expect_fail 1 "^raw2img: $T/labels.tp: field 'x' is u8 with rank 0" "$BIN/raw2img" "$T/o" "$T/labels.tp"
-expect_fail 2 "^raw2img: --quality must be 1 to 100" "$BIN/raw2img" -Q 0 "$T/o" "$T/in.tp"
+expect_fail 2 "^raw2img: option --quality must be 1 to 100, not '0'" "$BIN/raw2img" -Q 0 "$T/o" "$T/in.tp"
+expect_fail 2 "^raw2img: options --png and --jpeg exclude each other" "$BIN/raw2img" --png --jpeg "$T/o" "$T/in.tp"
 exit 0
