@@ -14,14 +14,85 @@
 
 static const uint8_t WHITE[3] = {255, 255, 255}, BLACK[3] = {0, 0, 0}, UNKNOWN[3] = {140, 140, 140};
 
+enum { KIND_CURVES, KIND_SCATTER, KIND_AUTO };
+
 typedef struct {
-    const char *kind, *title, *size, *field, *color, *metrics, *view;
+    const char *out, *in, *title, *size, *field, *color, *metrics, *view;
+    int kind, pairs;
     double radius, alpha, elev, azim;
-    int64_t seed, font;
-    int pairs;
-    char *metric[8]; /* --metrics split at its commas */
+    int64_t seed, font, width, height; /* width, height: --size, else 0 */
+    char *metric[8]; /* --metrics split at its commas (in metric_list) */
     int nmetrics;
+    char *metric_list;
 } options;
+
+/* --metrics into o->metric, --view into o->elev and o->azim, --size into o->width and o->height. */
+static void parse_lists(options *o)
+{
+    char *save = NULL;
+    o->metric_list = tp_strdup(o->metrics);
+    for (char *m = strtok_r(o->metric_list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+        if (o->nmetrics == 8)
+            tp_usage("--metrics names at most 8 metrics");
+        o->metric[o->nmetrics++] = m;
+    }
+    if (!o->nmetrics)
+        tp_usage("--metrics names no metric");
+    char end;
+    if (sscanf(o->view, "%lf,%lf%c", &o->elev, &o->azim, &end) != 2 || !isfinite(o->elev) || !isfinite(o->azim))
+        tp_usage("--view wants ELEV,AZIM in degrees, not '%s'", o->view);
+    /* tp_parse_hw reads "AxB" as A then B: here width first */
+    if (o->size && (tp_parse_hw(o->size, &o->width, &o->height) || o->width < 200 || o->height < 150 ||
+                    o->width > 16384 || o->height > 16384))
+        tp_usage("--size wants WxH within 200x150 to 16384x16384, not '%s'", o->size);
+}
+
+static void parse(int argc, char **argv, options *o)
+{
+    *o = (options){.out = "-", .field = "x", .metrics = "accuracy,loss", .view = "30,-60", .kind = KIND_AUTO,
+                   .seed = 42, .font = 2};
+    const tp_option opts[] = {
+        TP_STRING("output", 'o', &o->out, "FILE", "write the PNG to FILE"),
+        TP_CHOICE("kind", 'k', &o->kind, "KIND", "curves, scatter, or auto: curves when the stream has a 'loss' field",
+                  "curves", "scatter", "auto"),
+        TP_STRING("title", 't', &o->title, "TEXT", "a title above the picture"),
+        TP_STRING("size", 0, &o->size, "WxH", "picture size (default 1200x500 curves, 1000x800 scatter, 1500x520 --pairs)"),
+        TP_INT("font", 0, &o->font, "N", "text scale: each pixel of the 5x7 font drawn N x N (titles N+1)", TP_RANGE(1, 8)),
+        TP_STRING("metrics", 'm', &o->metrics, "LIST", "curves: one panel per metric, with val_METRIC beside it where present"),
+        TP_STRING("field", 'f', &o->field, "NAME", "scatter: the embedding field, 2 or 3 numbers a record"),
+        TP_STRING("color", 'c', &o->color, "FIELD", "scatter: colour by this integer field, or none (default y, else cluster)"),
+        TP_DOUBLE("radius", 'r', &o->radius, "R", "scatter: dot radius in pixels (0: from the point count)", TP_RANGE(0, 100)),
+        TP_DOUBLE("alpha", 'a', &o->alpha, "A", "scatter: dot opacity, 0 to 1 (0: from the point count)", TP_RANGE(0, 1)),
+        TP_INT("seed", 's', &o->seed, "N", "scatter: seed of the random drawing order"),
+        TP_STRING("view", 0, &o->view, "ELEV,AZIM", "3-D scatter: elevation and azimuth in degrees (matplotlib's)"),
+        TP_FLAG("pairs", 0, &o->pairs, "3-D scatter: three 2-D panels (1-2, 1-3, 2-3) instead of a projection"),
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] [FILE]",
+        "Draws a stream as a PNG.\n"
+        "curves: a training history (train --history) as panels side by side, one per metric\n"
+        "  (Model accuracy, Model loss), the training value and the validation value (val_*,\n"
+        "  left out when NaN) by epoch, with markers, gridlines and a legend placed where it\n"
+        "  hides least.\n"
+        "scatter: an embedding (tsne, pca: field x of 2 or 3 numbers) as dots coloured by\n"
+        "  label or cluster, with a legend of class names (from the classes metadata; cluster\n"
+        "  numbers stay numbers; -1 is 'unknown', in grey). Dots are drawn in a seeded random\n"
+        "  order, so no class covers the others, and are translucent, so density shows. 3-D:\n"
+        "  an orthographic view from --view (elevation above the x-y plane, azimuth round the z\n"
+        "  axis, as matplotlib's view_init; default 30,-60) with the back panes, gridlines and\n"
+        "  the three axes, dots drawn far to near; or --pairs.",
+        opts,
+        "Examples:\n"
+        "  train --net lenet5.net --val val.tp --history hist.tp < train.tp > model.tp\n"
+        "  plot -o curves.png hist.tp\n"
+        "  tsne -d 2 < train.tp | plot -o tsne.png --title 't-SNE of MNIST'\n"
+        "  tsne -d 3 < train.tp | gmm -k 10 | plot --color cluster --view 20,-50 -o clusters.png",
+        0, 1,
+    };
+    o->in = tp_cli_parse_input(&cli, argc, argv);
+    parse_lists(o);
+}
 
 /* Field name's index, which must hold one number per record; dies otherwise. */
 static int scalar_field(const tp_header *h, const char *file, const char *name, const char *what)
@@ -149,7 +220,7 @@ static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w
             val = tp_realloc(val, (size_t)cap, sizeof *val);
         }
         tp_to_float(rec + f->offset, f->dtype, (size_t)dim, 1, p + n * dim);
-        val[n++] = ci >= 0 ? (int64_t)tp_elem_as_double(rec + hd->fields[ci].offset, hd->fields[ci].dtype, 0) : 0;
+        val[n++] = ci >= 0 ? tp_label_of(&hd->fields[ci], rec) : 0;
     }
     if (n == 0)
         tp_die("%s: no records to draw", name);
@@ -212,108 +283,55 @@ static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w
     free(p);
 }
 
-int main(int argc, char **argv)
+/* The kind to draw (auto: curves when the stream has a 'loss' field); for a scatter plot
+ * the embedding field, checked, into *xi. */
+static int kind_of(const options *o, const tp_header *h, const char *name, int *xi)
 {
-    tp_init(argv[0]);
-    const char *out = "-";
-    options o = {"auto", NULL, NULL, "x", NULL, "accuracy,loss", "30,-60", 0, 0, 30, -60, 42, 2, 0, {0}, 0};
-    const tp_option opts[] = {
-        TP_STRING("output", 'o', &out, "FILE", "write the PNG to FILE"),
-        TP_STRING("kind", 'k', &o.kind, "KIND", "curves, scatter, or auto: curves when the stream has a 'loss' field"),
-        TP_STRING("title", 't', &o.title, "TEXT", "a title above the picture"),
-        TP_STRING("size", 0, &o.size, "WxH", "picture size (default 1200x500 curves, 1000x800 scatter, 1500x520 --pairs)"),
-        TP_INT("font", 0, &o.font, "N", "text scale: each pixel of the 5x7 font drawn N x N (titles N+1)"),
-        TP_STRING("metrics", 'm', &o.metrics, "LIST", "curves: one panel per metric, with val_METRIC beside it where present"),
-        TP_STRING("field", 'f', &o.field, "NAME", "scatter: the embedding field, 2 or 3 numbers a record"),
-        TP_STRING("color", 'c', &o.color, "FIELD", "scatter: colour by this integer field, or none (default y, else cluster)"),
-        TP_DOUBLE("radius", 'r', &o.radius, "R", "scatter: dot radius in pixels (0: from the point count)"),
-        TP_DOUBLE("alpha", 'a', &o.alpha, "A", "scatter: dot opacity, 0 to 1 (0: from the point count)"),
-        TP_INT("seed", 's', &o.seed, "N", "scatter: seed of the random drawing order"),
-        TP_STRING("view", 0, &o.view, "ELEV,AZIM", "3-D scatter: elevation and azimuth in degrees (matplotlib's)"),
-        TP_FLAG("pairs", 0, &o.pairs, "3-D scatter: three 2-D panels (1-2, 1-3, 2-3) instead of a projection"),
-        {0},
-    };
-    const tp_cli cli = {
-        "[OPTIONS] [FILE]",
-        "Draws a stream as a PNG.\n"
-        "curves: a training history (train --history) as panels side by side, one per metric\n"
-        "  (Model accuracy, Model loss), the training value and the validation value (val_*,\n"
-        "  left out when NaN) by epoch, with markers, gridlines and a legend placed where it\n"
-        "  hides least.\n"
-        "scatter: an embedding (tsne, pca: field x of 2 or 3 numbers) as dots coloured by\n"
-        "  label or cluster, with a legend of class names (from the classes metadata; cluster\n"
-        "  numbers stay numbers; -1 is 'unknown', in grey). Dots are drawn in a seeded random\n"
-        "  order, so no class covers the others, and are translucent, so density shows. 3-D:\n"
-        "  an orthographic view from --view (elevation above the x-y plane, azimuth round the z\n"
-        "  axis, as matplotlib's view_init; default 30,-60) with the back panes, gridlines and\n"
-        "  the three axes, dots drawn far to near; or --pairs.",
-        opts,
-        "Examples:\n"
-        "  train --net lenet5.net --val val.tp --history hist.tp < train.tp > model.tp\n"
-        "  plot -o curves.png hist.tp\n"
-        "  tsne -d 2 < train.tp | plot -o tsne.png --title 't-SNE of MNIST'\n"
-        "  tsne -d 3 < train.tp | gmm -k 10 | plot --color cluster --view 20,-50 -o clusters.png",
-        0, 1,
-    };
-    char **args;
-    int nargs = tp_cli_parse(&cli, argc, argv, &args);
-    if (o.font < 1 || o.font > 8)
-        tp_usage("--font must be 1 to 8");
-    if (o.radius < 0 || o.radius > 100 || o.alpha < 0 || o.alpha > 1)
-        tp_usage("--radius must be 0 to 100 and --alpha 0 to 1");
-    char *list = tp_strdup(o.metrics), *save = NULL;
-    for (char *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
-        if (o.nmetrics == 8)
-            tp_usage("--metrics names at most 8 metrics");
-        o.metric[o.nmetrics++] = m;
+    int kind = o->kind == KIND_AUTO ? (tp_header_find(h, "loss") >= 0 ? KIND_CURVES : KIND_SCATTER) : o->kind;
+    *xi = tp_header_find(h, o->field);
+    if (kind == KIND_CURVES)
+        return kind;
+    if (*xi < 0)
+        tp_die("%s: no field '%s' to scatter (and no 'loss' for curves)", name, o->field);
+    const tp_field *f = &h->fields[*xi];
+    if ((f->nelem != 2 && f->nelem != 3) || f->rank != 1) {
+        char shape[64] = "";
+        for (int d = 0; d < f->rank; d++)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? "," : "", (long long)f->shape[d]);
+        tp_die("%s: field '%s' is %s[%s], not a 2-D or 3-D embedding ([2] or [3])", name, o->field,
+               tp_dtype_name(f->dtype), shape);
     }
-    if (!o.nmetrics)
-        tp_usage("--metrics names no metric");
-    char end;
-    if (sscanf(o.view, "%lf,%lf%c", &o.elev, &o.azim, &end) != 2 || !isfinite(o.elev) || !isfinite(o.azim))
-        tp_usage("--view wants ELEV,AZIM in degrees, not '%s'", o.view);
-    int kind = strcmp(o.kind, "curves") == 0 ? 1 : strcmp(o.kind, "scatter") == 0 ? 2 : strcmp(o.kind, "auto") == 0 ? 0 : -1;
-    if (kind < 0)
-        tp_usage("--kind must be curves, scatter or auto, not '%s'", o.kind);
-    int64_t sw = 0, sh = 0; /* tp_parse_hw reads "AxB" as A then B: here width first */
-    if (o.size && (tp_parse_hw(o.size, &sw, &sh) || sw < 200 || sh < 150 || sw > 16384 || sh > 16384))
-        tp_usage("--size wants WxH within 200x150 to 16384x16384, not '%s'", o.size);
+    if (o->pairs && f->nelem != 3)
+        tp_usage("--pairs needs a 3-D embedding; '%s' has 2 numbers", o->field);
+    return kind;
+}
 
-    tp_reader *r = tp_open_or_die(nargs ? args[0] : "-");
-    const char *name = tp_reader_name(r);
-    const tp_header *h = tp_reader_header(r);
-    int xi = tp_header_find(h, o.field);
-    if (kind == 0)
-        kind = tp_header_find(h, "loss") >= 0 ? 1 : 2;
-    if (kind == 2) {
-        if (xi < 0)
-            tp_die("%s: no field '%s' to scatter (and no 'loss' for curves)", name, o.field);
-        const tp_field *f = &h->fields[xi];
-        if ((f->nelem != 2 && f->nelem != 3) || f->rank != 1) {
-            char shape[64] = "";
-            for (int d = 0; d < f->rank; d++)
-                snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? "," : "", (long long)f->shape[d]);
-            tp_die("%s: field '%s' is %s[%s], not a 2-D or 3-D embedding ([2] or [3])", name, o.field,
-                   tp_dtype_name(f->dtype), shape);
-        }
-        if (o.pairs && f->nelem != 3)
-            tp_usage("--pairs needs a 3-D embedding; '%s' has 2 numbers", o.field);
-    }
-    int w = (int)sw, ht = (int)sh;
-    if (!o.size) {
-        w = kind == 1 ? 1200 : o.pairs ? 1500 : 1000;
-        ht = kind == 1 ? 500 : o.pairs ? 520 : 800;
+static int run(const options *o)
+{
+    tp_reader *r = tp_open_or_die(o->in);
+    int xi, kind = kind_of(o, tp_reader_header(r), tp_reader_name(r), &xi);
+    int w = (int)o->width, ht = (int)o->height;
+    if (!o->size) {
+        w = kind == KIND_CURVES ? 1200 : o->pairs ? 1500 : 1000;
+        ht = kind == KIND_CURVES ? 500 : o->pairs ? 520 : 800;
     }
     tp_canvas cv;
     tp_canvas_init(&cv, w, ht, WHITE);
-    if (kind == 1)
-        curves(r, &o, &cv, w, ht);
+    if (kind == KIND_CURVES)
+        curves(r, o, &cv, w, ht);
     else
-        scatter(r, &o, xi, &cv, w, ht);
-    tp_canvas_save(&cv, out);
+        scatter(r, o, xi, &cv, w, ht);
+    tp_canvas_save(&cv, o->out);
     tp_canvas_free(&cv);
     tp_reader_close(r);
-    free(list);
-    free(args);
+    free(o->metric_list);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    options o;
+    parse(argc, argv, &o);
+    return run(&o);
 }
