@@ -50,12 +50,14 @@ static void parse(int argc, char **argv, options *o)
     int nargs = tp_cli_parse(&cli, argc, argv, &args);
     o->nsrc = nargs ? nargs : 1;
     o->src = tp_calloc((size_t)o->nsrc, sizeof *o->src);
-    for (int i = 0; i < o->nsrc; i++) {
+    for (int i = 0; i < o->nsrc; i++)
+        o->src[i].path = nargs ? args[i] : "-";
+    free(args);
+    for (int i = 0; i < o->nsrc; i++) { /* NAME=FILE into the name and the file */
         source *s = &o->src[i];
-        const char *a = nargs ? args[i] : "-", *eq = strchr(a, '=');
-        if (nargs > 1 && !eq)
+        const char *a = s->path, *eq = strchr(a, '=');
+        if (o->nsrc > 1 && !eq)
             tp_usage("with several inputs each must be NAME=FILE ('%s' is not)", a);
-        s->path = a;
         snprintf(s->name, sizeof s->name, "%s", o->field);
         if (eq) {
             size_t n = (size_t)(eq - a);
@@ -67,7 +69,6 @@ static void parse(int argc, char **argv, options *o)
             s->named = 1;
         }
     }
-    free(args);
 }
 
 typedef struct {

@@ -56,9 +56,10 @@ static void parse(int argc, char **argv, options *o)
     };
     char **args;
     int nargs = tp_cli_parse(&cli, argc, argv, &args);
-    parse_size(args[0], &o->oh, &o->ow);
+    const char *size = args[0];
     o->in = nargs > 1 ? args[1] : "-";
     free(args);
+    parse_size(size, &o->oh, &o->ow);
 }
 
 typedef struct {
