@@ -190,6 +190,35 @@ static int64_t next_batch(input *in, const int64_t *order, int64_t b, unsigned c
     return k;
 }
 
+/* The passes over the input (--epochs, 0: without end), each record's copies augmented by
+ * the job's threads, to w, which it closes; how many records were written. */
+static int64_t write_passes(const options *o, input *in, job *j, unsigned char *src, int64_t *index, tp_writer *w)
+{
+    int64_t *order = in->rs ? tp_alloc((size_t)in->n + 1, sizeof *order) : NULL, written = 0;
+    tp_rng root;
+    tp_rng_seed(&root, (uint64_t)o->seed);
+    tp_progress pr;
+    tp_progress_start(&pr, "augment", j->out->count, "images");
+    for (int64_t e = 0; o->epochs == 0 || e < o->epochs; e++) {
+        j->epoch = tp_rng_split(&root, (uint64_t)e);
+        if (order)
+            epoch_order(o, &root, e, in->n, order);
+        int64_t k;
+        for (int64_t b = 0; (k = next_batch(in, order, b, src, index)) > 0; b += BATCH) {
+            tp_parallel_for(k * o->copies, (int)o->threads, one, j);
+            tp_writer_write(w, j->dst, k * o->copies);
+            written += k * o->copies;
+            tp_progress_update(&pr, written);
+        }
+        if (in->rs && in->n == 0)
+            break; /* nothing to repeat, even "without end" */
+    }
+    tp_writer_close(w);
+    tp_progress_end(&pr, written);
+    free(order);
+    return written;
+}
+
 static int run(const options *o)
 {
     input in;
@@ -202,39 +231,17 @@ static int run(const options *o)
     tp_header h;
     plan_job(o, &in, xi, &h, &j);
     unsigned char *src = tp_alloc(BATCH, in.h->record_size), *dst = tp_calloc((size_t)(BATCH * o->copies), h.record_size);
-    int64_t *index = tp_alloc(BATCH, sizeof *index), *order = in.rs ? tp_alloc((size_t)in.n + 1, sizeof *order) : NULL;
+    int64_t *index = tp_alloc(BATCH, sizeof *index);
     j.src = src;
     j.dst = dst;
     j.index = index;
-    tp_rng root;
-    tp_rng_seed(&root, (uint64_t)o->seed);
-    tp_writer *w = tp_writer_open(o->out, &h);
-    tp_progress pr;
-    tp_progress_start(&pr, "augment", h.count, "images");
-    int64_t written = 0;
-    for (int64_t e = 0; o->epochs == 0 || e < o->epochs; e++) {
-        j.epoch = tp_rng_split(&root, (uint64_t)e);
-        if (order)
-            epoch_order(o, &root, e, in.n, order);
-        int64_t k;
-        for (int64_t b = 0; (k = next_batch(&in, order, b, src, index)) > 0; b += BATCH) {
-            tp_parallel_for(k * o->copies, (int)o->threads, one, &j);
-            tp_writer_write(w, dst, k * o->copies);
-            written += k * o->copies;
-            tp_progress_update(&pr, written);
-        }
-        if (in.rs && in.n == 0)
-            break; /* nothing to repeat, even "without end" */
-    }
-    tp_writer_close(w);
-    tp_progress_end(&pr, written);
+    write_passes(o, &in, &j, src, index, tp_writer_open(o->out, &h));
     for (int t = 0; t < o->threads; t++)
         free(j.scratch[t]);
     free(j.scratch);
     free(src);
     free(dst);
     free(index);
-    free(order);
     tp_header_free(&h);
     tp_reader_close(in.r);
     tp_records_close(in.rs);

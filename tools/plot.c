@@ -116,59 +116,76 @@ static const char *metric_title(const char *m)
     return m;
 }
 
-/* Training curves: one panel per metric, its training and validation values by epoch. */
-static void curves(tp_reader *r, const options *o, tp_canvas *cv, int w, int h)
+/* A training history's columns: x the epochs, v[2k] metric k and v[2k+1] its validation
+ * values (NaN where the history has none), n records of them. */
+typedef struct {
+    int64_t n;
+    double *x, *v[16];
+    int has_val[8];
+} history;
+
+/* Reads the history of r: the fields of o's metrics, their val_ fields where present, and
+ * epoch (else 1, 2, ...). */
+static void read_history(tp_reader *r, const options *o, history *hs)
 {
     const char *name = tp_reader_name(r);
     const tp_header *hd = tp_reader_header(r);
     int nm = o->nmetrics, fi[8], vi[8];
-    char *const *metric = o->metric;
     for (int k = 0; k < nm; k++) {
         char val[TP_MAX_NAME + 8];
-        snprintf(val, sizeof val, "val_%s", metric[k]);
-        fi[k] = scalar_field(hd, name, metric[k], "a history from train --history has loss, accuracy, val_loss, val_accuracy");
+        snprintf(val, sizeof val, "val_%s", o->metric[k]);
+        fi[k] = scalar_field(hd, name, o->metric[k], "a history from train --history has loss, accuracy, val_loss, val_accuracy");
         vi[k] = tp_header_find(hd, val) >= 0 ? scalar_field(hd, name, val, "") : -1;
+        hs->has_val[k] = vi[k] >= 0;
     }
     int ei = tp_header_find(hd, "epoch");
     if (ei >= 0)
         ei = scalar_field(hd, name, "epoch", "");
-
     int64_t n = 0, cap = 64;
-    double *x = tp_alloc((size_t)cap, sizeof *x), *v[16]; /* v[2k]: metric k, v[2k+1]: its validation */
+    hs->x = tp_alloc((size_t)cap, sizeof *hs->x);
     for (int k = 0; k < 2 * nm; k++)
-        v[k] = tp_alloc((size_t)cap, sizeof *v[k]);
+        hs->v[k] = tp_alloc((size_t)cap, sizeof *hs->v[k]);
     const unsigned char *rec;
     while ((rec = tp_next_or_die(r))) {
         if (n == cap) {
             if (cap >= 1 << 20)
                 tp_die("%s: more than a million epochs: is this a training history?", name);
             cap *= 2;
-            x = tp_realloc(x, (size_t)cap, sizeof *x);
+            hs->x = tp_realloc(hs->x, (size_t)cap, sizeof *hs->x);
             for (int k = 0; k < 2 * nm; k++)
-                v[k] = tp_realloc(v[k], (size_t)cap, sizeof *v[k]);
+                hs->v[k] = tp_realloc(hs->v[k], (size_t)cap, sizeof *hs->v[k]);
         }
-        x[n] = ei >= 0 ? tp_elem_as_double(rec + hd->fields[ei].offset, hd->fields[ei].dtype, 0) : (double)(n + 1);
+        hs->x[n] = ei >= 0 ? tp_elem_as_double(rec + hd->fields[ei].offset, hd->fields[ei].dtype, 0) : (double)(n + 1);
         for (int k = 0; k < nm; k++) {
-            v[2 * k][n] = tp_elem_as_double(rec + hd->fields[fi[k]].offset, hd->fields[fi[k]].dtype, 0);
-            v[2 * k + 1][n] =
+            hs->v[2 * k][n] = tp_elem_as_double(rec + hd->fields[fi[k]].offset, hd->fields[fi[k]].dtype, 0);
+            hs->v[2 * k + 1][n] =
                 vi[k] >= 0 ? tp_elem_as_double(rec + hd->fields[vi[k]].offset, hd->fields[vi[k]].dtype, 0) : NAN;
         }
         n++;
     }
     if (n == 0)
         tp_die("%s: no records to draw", name);
+    hs->n = n;
+}
+
+/* Training curves: one panel per metric, its training and validation values by epoch. */
+static void curves(tp_reader *r, const options *o, tp_canvas *cv, int w, int h)
+{
+    history hs;
+    read_history(r, o, &hs);
+    int nm = o->nmetrics, n = (int)hs.n;
     int f = (int)o->font, top = o->title ? tp_text_height(f + 1) + 6 * f : 0;
     if (o->title)
         tp_draw_text(cv, (w - tp_text_width(o->title, f + 1)) / 2, 3 * f, o->title, f + 1, BLACK);
     for (int k = 0; k < nm; k++) {
         char title[TP_MAX_NAME + 16];
-        const char *mt = metric_title(metric[k]);
+        const char *mt = metric_title(o->metric[k]);
         snprintf(title, sizeof title, "Model %s", mt);
         for (char *p = title + 6; *p; p++) /* "Model accuracy", as the notebooks title it */
             *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
         tp_series s[2] = {
-            {"Train", x, v[2 * k], (int)n, {0}, TP_MARK_CIRCLE},
-            {"Validation", x, v[2 * k + 1], (int)n, {0}, TP_MARK_CROSS},
+            {"Train", hs.x, hs.v[2 * k], n, {0}, TP_MARK_CIRCLE},
+            {"Validation", hs.x, hs.v[2 * k + 1], n, {0}, TP_MARK_CROSS},
         };
         tp_palette(0, 10, s[0].rgb);
         tp_palette(1, 10, s[1].rgb);
@@ -178,11 +195,11 @@ static void curves(tp_reader *r, const options *o, tp_canvas *cv, int w, int h)
         a.ylabel = mt;
         a.xinteger = 1;
         a.font = f;
-        tp_plot_lines(cv, &a, s, vi[k] >= 0 ? 2 : 1, k * w / nm, top, w / nm, h - top);
+        tp_plot_lines(cv, &a, s, hs.has_val[k] ? 2 : 1, k * w / nm, top, w / nm, h - top);
     }
-    free(x);
+    free(hs.x);
     for (int k = 0; k < 2 * nm; k++)
-        free(v[k]);
+        free(hs.v[k]);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -191,49 +208,67 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* A scatter plot of the embedding field, coloured by the colour field. */
-static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w, int h)
+/* The colour field (--color, else y, else cluster, else none): its index, -1 for none, and
+ * its name into *color. */
+static int colour_field(const options *o, const tp_header *hd, const char *name, const char **color)
 {
-    const char *name = tp_reader_name(r);
-    const tp_header *hd = tp_reader_header(r);
-    const tp_field *f = &hd->fields[xi];
-    int dim = (int)f->nelem;
-    const char *color = o->color;
-    if (!color)
-        color = tp_header_find(hd, "y") >= 0 ? "y" : tp_header_find(hd, "cluster") >= 0 ? "cluster" : "none";
-    int ci = -1;
-    if (strcmp(color, "none") != 0) {
-        ci = scalar_field(hd, name, color, "the colour field");
-        if (tp_dtype_is_float(hd->fields[ci].dtype))
-            tp_die("%s: field '%s' is %s; colours need an integer field (a label or a cluster)", name, color,
-                   tp_dtype_name(hd->fields[ci].dtype));
-    }
+    *color = o->color;
+    if (!*color)
+        *color = tp_header_find(hd, "y") >= 0 ? "y" : tp_header_find(hd, "cluster") >= 0 ? "cluster" : "none";
+    if (strcmp(*color, "none") == 0)
+        return -1;
+    int ci = scalar_field(hd, name, *color, "the colour field");
+    if (tp_dtype_is_float(hd->fields[ci].dtype))
+        tp_die("%s: field '%s' is %s; colours need an integer field (a label or a cluster)", name, *color,
+               tp_dtype_name(hd->fields[ci].dtype));
+    return ci;
+}
 
+/* Every record's point (field f, as floats) into *p and colour value (field ci; 0 without
+ * one) into *val; how many. */
+static int64_t read_points(tp_reader *r, const tp_field *f, int ci, float **p, int64_t **val)
+{
+    const tp_header *hd = tp_reader_header(r);
+    int dim = (int)f->nelem;
     int64_t n = 0, cap = 1024;
-    float *p = tp_alloc((size_t)cap * (size_t)dim, sizeof *p);
-    int64_t *val = tp_alloc((size_t)cap, sizeof *val);
+    *p = tp_alloc((size_t)cap * (size_t)dim, sizeof **p);
+    *val = tp_alloc((size_t)cap, sizeof **val);
     const unsigned char *rec;
     while ((rec = tp_next_or_die(r))) {
         if (n == cap) {
             cap *= 2;
-            p = tp_realloc(p, (size_t)cap * (size_t)dim, sizeof *p);
-            val = tp_realloc(val, (size_t)cap, sizeof *val);
+            *p = tp_realloc(*p, (size_t)cap * (size_t)dim, sizeof **p);
+            *val = tp_realloc(*val, (size_t)cap, sizeof **val);
         }
-        tp_to_float(rec + f->offset, f->dtype, (size_t)dim, 1, p + n * dim);
-        val[n++] = ci >= 0 ? tp_label_of(&hd->fields[ci], rec) : 0;
+        tp_to_float(rec + f->offset, f->dtype, (size_t)dim, 1, *p + n * dim);
+        (*val)[n++] = ci >= 0 ? tp_label_of(&hd->fields[ci], rec) : 0;
     }
     if (n == 0)
-        tp_die("%s: no records to draw", name);
+        tp_die("%s: no records to draw", tp_reader_name(r));
+    return n;
+}
 
-    /* the classes: the distinct values, in order; a value's colour is its own number when
-     * all lie in 0..19 (so a digit keeps its colour from plot to plot), else its rank */
+/* The classes of a scatter plot: the distinct colour values, in order, as legend entries,
+ * and each point's entry. */
+typedef struct {
+    int64_t *uniq, nu;
+    tp_legend_entry *legend;
+    char (*labels)[64];
+    int *cls;
+} classes;
+
+/* The classes of the n values val of colour field ci (named color; -1: none). A value's
+ * colour is its own number when all lie in 0..19 (so a digit keeps its colour from plot to
+ * plot), else its rank; -1, unknown, is grey and last in the legend. */
+static void make_classes(const tp_header *hd, int ci, const char *color, const int64_t *val, int64_t n, classes *c)
+{
     int64_t *uniq = tp_alloc((size_t)n, sizeof *uniq), nu = 0;
     memcpy(uniq, val, (size_t)n * sizeof *uniq);
     qsort(uniq, (size_t)n, sizeof *uniq, cmp_i64);
     for (int64_t i = 0; i < n; i++)
         if (i == 0 || uniq[i] != uniq[nu - 1])
             uniq[nu++] = uniq[i];
-    int unk = uniq[0] == -1 && ci >= 0; /* -1, unknown: grey, and last in the legend */
+    int unk = uniq[0] == -1 && ci >= 0;
     int64_t lo = unk && nu > 1 ? uniq[1] : uniq[0], hi = uniq[nu - 1];
     int by_value = lo >= 0 && hi < 20, known = (int)(nu - unk);
     int pal_n = by_value ? (hi < 10 ? 10 : 20) : known;
@@ -262,7 +297,20 @@ static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w
         int64_t *at = bsearch(&val[i], uniq, (size_t)nu, sizeof *uniq, cmp_i64);
         cls[i] = (int)((at - uniq + nu - unk) % nu);
     }
+    *c = (classes){uniq, nu, legend, labels, cls};
+}
 
+/* A scatter plot of the embedding field, coloured by the colour field. */
+static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w, int h)
+{
+    const tp_header *hd = tp_reader_header(r);
+    const tp_field *f = &hd->fields[xi];
+    const char *color;
+    int ci = colour_field(o, hd, tp_reader_name(r), &color);
+    float *p;
+    int64_t *val, n = read_points(r, f, ci, &p, &val);
+    classes c;
+    make_classes(hd, ci, color, val, n, &c);
     /* dots small and translucent enough that 70 000 of them show their density */
     double area = (double)w * h * 0.5, per = sqrt(area / (double)n);
     double radius = o->radius > 0 ? o->radius : fmin(3.5, fmax(1.3, per / 4));
@@ -271,14 +319,14 @@ static void scatter(tp_reader *r, const options *o, int xi, tp_canvas *cv, int w
     for (int d = 0; d < 3; d++)
         snprintf(l[d], sizeof l[d], "%s[%d]", f->name, d);
     tp_scatter s = {
-        n, dim, p, cls, legend, ci >= 0 ? (int)nu : 0, radius, alpha, (uint64_t)o->seed, o->elev, o->azim, o->pairs,
-        o->title, {l[0], l[1], l[2]}, (int)o->font,
+        n, (int)f->nelem, p, c.cls, c.legend, ci >= 0 ? (int)c.nu : 0, radius, alpha, (uint64_t)o->seed, o->elev,
+        o->azim, o->pairs, o->title, {l[0], l[1], l[2]}, (int)o->font,
     };
     tp_plot_scatter(cv, &s, 0, 0, w, h, NULL);
-    free(cls);
-    free(labels);
-    free(legend);
-    free(uniq);
+    free(c.cls);
+    free(c.labels);
+    free(c.legend);
+    free(c.uniq);
     free(val);
     free(p);
 }
