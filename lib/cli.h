@@ -82,6 +82,9 @@ typedef struct {
 /* Parses argv against cli. Returns the number of positional arguments and points *args at
  * them (in order; free(*args) when done). Exits for --help/--version (0) and bad usage (2). */
 int tp_cli_parse(const tp_cli *cli, int argc, char **argv, char ***args);
+/* tp_cli_parse for a program whose one argument, if any, is its input (min_args 0,
+ * max_args 1): that argument, or "-" (stdin) when none is given. */
+const char *tp_cli_parse_input(const tp_cli *cli, int argc, char **argv);
 
 /* Prints the usage text to stdout. */
 void tp_cli_help(const tp_cli *cli);

@@ -1,12 +1,9 @@
 /* draw.c — see draw.h. */
 #include "draw.h"
 
-#include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "font5x7.h"
 #include "imgio.h"
@@ -263,30 +260,5 @@ void tp_draw_image(tp_canvas *c, int x, int y, const uint8_t *pix, int h, int w,
 
 void tp_canvas_save(const tp_canvas *c, const char *path)
 {
-    char err[256], *tmp = NULL;
-    FILE *f = stdout;
-    if (path && strcmp(path, "-") != 0) {
-        size_t n = strlen(path) + 32;
-        tmp = tp_alloc(n, 1);
-        snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-        if (!(f = fopen(tmp, "wb")))
-            tp_die("%s: cannot create: %s", path, strerror(errno));
-        tp_register_tmp(tmp);
-    }
-    const char *name = tmp ? path : "stdout";
-    if (tp_png_save(f, c->rgb, c->h, c->w, 3, err, sizeof err))
-        tp_die("%s: %s", name, err);
-    if (fflush(f) || ferror(f)) {
-        if (errno == EPIPE)
-            tp_exit_pipe();
-        tp_die("%s: write error: %s", name, strerror(errno));
-    }
-    if (tmp) {
-        if (fclose(f))
-            tp_die("%s: write error: %s", path, strerror(errno));
-        if (rename(tmp, path))
-            tp_die("%s: cannot rename into place: %s", path, strerror(errno));
-        tp_forget_tmp(tmp);
-        free(tmp);
-    }
+    tp_image_write(path, c->rgb, c->h, c->w, 3, 0);
 }

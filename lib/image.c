@@ -9,17 +9,6 @@
 #include "imgio.h"
 #include "util.h"
 
-int tp_resize_method_parse(const char *s, tp_resize_method *m)
-{
-    static const char *names[] = {"bilinear", "nearest", "area"};
-    for (int i = 0; i < 3; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *m = (tp_resize_method)i;
-            return 0;
-        }
-    return -1;
-}
-
 static void axis_init(tp_axis *a, int in, int out, tp_resize_method m)
 {
     double scale = (double)in / out;

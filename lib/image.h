@@ -12,8 +12,8 @@ typedef enum {
     TP_RESIZE_AREA,     /* each output pixel averages the input area it covers (box filter): for shrinking */
 } tp_resize_method;
 
-/* Parses "bilinear", "nearest" or "area"; 0 or -1. */
-int tp_resize_method_parse(const char *s, tp_resize_method *m);
+/* The methods' names in their order, for an option's TP_CHOICE (cli.h). */
+#define TP_RESIZE_METHODS "bilinear", "nearest", "area"
 
 /* Per-axis taps: output index o reads input idx[o*taps + k] with weight w[o*taps + k]. */
 typedef struct {

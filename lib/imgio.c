@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 /* jpeglib.h needs stdio.h first */
 #include <jpeglib.h>
 
@@ -159,4 +160,34 @@ int tp_png_save(void *f, const uint8_t *pix, int h, int w, int c, char *err, siz
         return -1;
     }
     return 0;
+}
+
+void tp_image_write(const char *path, const uint8_t *pix, int h, int w, int c, int quality)
+{
+    char err[256], *tmp = NULL;
+    FILE *f = stdout;
+    if (path && strcmp(path, "-") != 0) {
+        size_t n = strlen(path) + 32;
+        tmp = tp_alloc(n, 1);
+        snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+        if (!(f = fopen(tmp, "wb")))
+            tp_die("%s: cannot create: %s", path, strerror(errno));
+        tp_register_tmp(tmp);
+    }
+    const char *name = tmp ? path : "stdout";
+    if (quality > 0 ? tp_jpeg_save(f, pix, h, w, c, quality, err, sizeof err) : tp_png_save(f, pix, h, w, c, err, sizeof err))
+        tp_die("%s: %s", name, err);
+    if (fflush(f) || ferror(f)) {
+        if (errno == EPIPE)
+            tp_exit_pipe();
+        tp_die("%s: write error: %s", name, strerror(errno));
+    }
+    if (tmp) {
+        if (fclose(f))
+            tp_die("%s: write error: %s", path, strerror(errno));
+        if (rename(tmp, path))
+            tp_die("%s: cannot rename into place: %s", path, strerror(errno));
+        tp_forget_tmp(tmp);
+        free(tmp);
+    }
 }

@@ -16,4 +16,10 @@ int tp_image_load(const char *path, int want_c, uint8_t **pix, int *h, int *w, i
 int tp_jpeg_save(void *f, const uint8_t *pix, int h, int w, int c, int quality, char *err, size_t errlen);
 int tp_png_save(void *f, const uint8_t *pix, int h, int w, int c, char *err, size_t errlen);
 
+/* Writes h x w x c (1 or 3) pixels to path ("-" or NULL: stdout) as a PNG, or as a JPEG of
+ * that quality (1..100) when quality > 0. A named file is written as PATH.tmp.PID and renamed
+ * into place, so a failed run leaves no partial image; errors end the program ("PROGRAM:
+ * PATH: ..."), a closed pipe quietly. */
+void tp_image_write(const char *path, const uint8_t *pix, int h, int w, int c, int quality);
+
 #endif

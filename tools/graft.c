@@ -11,13 +11,16 @@
 #include "transfer.h"
 #include "util.h"
 
-int main(int argc, char **argv)
+typedef struct {
+    const char *out, *layer, *base, *head;
+} options;
+
+static void parse(int argc, char **argv, options *o)
 {
-    tp_init(argv[0]);
-    const char *out = "-", *layer = "base";
+    *o = (options){.out = "-", .layer = "base"};
     const tp_option opts[] = {
-        TP_STRING("layer", 'k', &layer, "LAYER", "keep the base's layers up to LAYER: a number, or 'base' (before its first flatten, gap or dense)"),
-        TP_STRING("output", 'o', &out, "FILE", "write the model to FILE"),
+        TP_STRING("layer", 'k', &o->layer, "LAYER", "keep the base's layers up to LAYER: a number, or 'base' (before its first flatten, gap or dense)"),
+        TP_STRING("output", 'o', &o->out, "FILE", "write the model to FILE"),
         {0},
     };
     const tp_cli cli = {
@@ -37,32 +40,54 @@ int main(int argc, char **argv)
     };
     char **args;
     tp_cli_parse(&cli, argc, argv, &args);
+    o->base = args[0];
+    o->head = args[1];
+    free(args);
+}
+
+/* The joined model's metadata, in bh: the base's, with the base's input preparation and the
+ * head's classes. */
+static void joined_meta(const options *o, tp_header *bh, const tp_header *hh)
+{
+    char err[768];
+    tp_prep prep; /* the head saw features: the joined model prepares inputs as the base did */
+    if (tp_prep_from_meta(bh, &prep, err, sizeof err))
+        tp_die("%s: %s", o->base, err);
+    tp_prep_to_meta(&prep, bh);
+    const char *classes = tp_header_get_meta(hh, "classes");
+    if (classes)
+        tp_header_set_meta(bh, "classes", classes);
+    else
+        tp_header_del_meta(bh, "classes");
+}
+
+static int run(const options *o)
+{
     tp_net base, head, joined;
     tp_header bh, hh;
-    tp_model_read_net(args[0], &base, &bh);
-    tp_model_read_net(args[1], &head, &hh);
+    tp_model_read_net(o->base, &base, &bh);
+    tp_model_read_net(o->head, &head, &hh);
     char err[768];
     int k;
-    if (tp_net_layer_arg(&base, layer, &k, err, sizeof err))
+    if (tp_net_layer_arg(&base, o->layer, &k, err, sizeof err))
         tp_usage("--layer: %s", err);
     memset(&joined, 0, sizeof joined);
     if (tp_net_graft(&base, k, &head, &joined, err, sizeof err))
-        tp_die("%s, %s: %s", args[0], args[1], err);
-    tp_prep prep; /* the head saw features: the joined model prepares inputs as the base did */
-    if (tp_prep_from_meta(&bh, &prep, err, sizeof err))
-        tp_die("%s: %s", args[0], err);
-    tp_prep_to_meta(&prep, &bh);
-    const char *classes = tp_header_get_meta(&hh, "classes");
-    if (classes)
-        tp_header_set_meta(&bh, "classes", classes);
-    else
-        tp_header_del_meta(&bh, "classes");
-    tp_model_write_net(out, &joined, &bh);
+        tp_die("%s, %s: %s", o->base, o->head, err);
+    joined_meta(o, &bh, &hh);
+    tp_model_write_net(o->out, &joined, &bh);
     tp_header_free(&bh);
     tp_header_free(&hh);
     tp_net_free(&joined);
     tp_net_free(&head);
     tp_net_free(&base);
-    free(args);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    options o;
+    parse(argc, argv, &o);
+    return run(&o);
 }

@@ -17,6 +17,50 @@
 
 #define BATCH 64
 
+enum { SORT_CLASS, SORT_NAME };
+
+typedef struct {
+    const char *out, *size, *dir;
+    int channels; /* --rgb 3, --gray 1, else 0: as each file has them */
+    int method, sort, names, skip_bad;
+    int64_t threads, oh, ow; /* oh, ow: --size, else 0 */
+} options;
+
+static void parse(int argc, char **argv, options *o)
+{
+    *o = (options){.out = "-", .method = TP_RESIZE_NEAREST, .sort = SORT_CLASS, .threads = tp_cpu_count()};
+    const tp_option opts[] = {
+        TP_STRING("output", 'o', &o->out, "FILE", "write the stream to FILE"),
+        TP_STRING("size", 0, &o->size, "HxW", "resize every image to HxW (default: all must share the first one's size)"),
+        TP_CHOICE("method", 'm', &o->method, "NAME", "resampling for --size: nearest (as Keras' loader), bilinear, area",
+                  TP_RESIZE_METHODS),
+        TP_SET("rgb", 0, &o->channels, 3, "decode to 3 channels"),
+        TP_SET("gray", 0, &o->channels, 1, "decode to 1 channel"),
+        TP_CHOICE("sort", 0, &o->sort, "ORDER", "class: folder by folder (flow_from_directory's order); name: by file name across folders",
+                  "class", "name"),
+        TP_FLAG("names", 0, &o->names, "add the field 'name' (path below DIR) also for class folders"),
+        TP_FLAG("skip-bad", 0, &o->skip_bad, "skip unreadable images and count them, instead of stopping"),
+        TP_OPT_THREADS(&o->threads, "decoding threads"),
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] DIR",
+        "Reads the JPEG and PNG files of DIR into a stream. With sub-folders, each is a class:\n"
+        "labels y follow the sorted folder names, which go to the classes metadata. A flat\n"
+        "folder gives y = -1 and a field 'name' holding each file's name (u8, zero-padded), so\n"
+        "predictions can be matched back to files. Other files are ignored.",
+        opts,
+        "Example (the JPEG notebook's input):\n  img2raw --size 128x128 --rgb mnist-jpg/ > mnist128.tp",
+        1, 1,
+    };
+    char **args;
+    tp_cli_parse(&cli, argc, argv, &args);
+    o->dir = args[0];
+    free(args);
+    if (o->size && (tp_parse_hw(o->size, &o->oh, &o->ow) || o->oh < 1 || o->ow < 1 || o->oh > 32768 || o->ow > 32768))
+        tp_usage("--size wants HxW with sides 1 to 32768, not '%s'", o->size);
+}
+
 typedef struct {
     char *rel;   /* path below DIR, e.g. "3/00012.png" */
     int32_t y;   /* class index, -1 in a flat folder */
@@ -32,6 +76,13 @@ static void strs_add(strs *s, const char *x)
     if (s->n == s->cap)
         s->v = tp_realloc(s->v, (size_t)(s->cap = s->cap ? 2 * s->cap : 64), sizeof *s->v);
     s->v[s->n++] = tp_strdup(x);
+}
+
+static void strs_free(strs *s)
+{
+    for (int k = 0; k < s->n; k++)
+        free(s->v[k]);
+    free(s->v);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -79,16 +130,125 @@ static int by_basename(const void *a, const void *b)
     return c ? c : strcmp(x->rel, y->rel);
 }
 
+/* The images of dir, class folder by class folder (the sorted sub-folders' names into
+ * classes; none: a flat folder), each folder's files sorted; their number in *n. */
+static item *list_items(const char *dir, strs *classes, int64_t *n)
+{
+    strs top = {0};
+    int other = 0;
+    list_dir(dir, classes, &top, &other);
+    item *items = NULL;
+    int64_t cap = 0;
+    char rel[4096];
+    int flat = classes->n == 0;
+    *n = 0;
+    for (int c = 0; c < (flat ? 1 : classes->n); c++) {
+        strs files = {0};
+        if (flat) {
+            files = top;
+            top = (strs){0};
+        } else {
+            snprintf(rel, sizeof rel, "%s/%s", dir, classes->v[c]);
+            list_dir(rel, NULL, &files, &other);
+        }
+        for (int k = 0; k < files.n; k++) {
+            if (*n == cap)
+                items = tp_realloc(items, (size_t)(cap = cap ? 2 * cap : 1024), sizeof *items);
+            snprintf(rel, sizeof rel, flat ? "%s%s" : "%s/%s", flat ? "" : classes->v[c], files.v[k]);
+            items[*n].rel = tp_strdup(rel);
+            items[*n].y = flat ? -1 : c;
+            ++*n;
+        }
+        strs_free(&files);
+    }
+    strs_free(&top);
+    if (*n == 0)
+        tp_die("%s: no .jpg, .jpeg or .png files%s", dir, flat ? "" : " in its sub-folders");
+    if (other)
+        tp_warn("%s: ignored %d entries that are not .jpg/.jpeg/.png images", dir, other);
+    return items;
+}
+
+/* The channels of the first readable image (and, without --size, its size into *oh, *ow). */
+static int first_image(const options *o, const item *items, int64_t n, int64_t *oh, int64_t *ow)
+{
+    int c0 = 0;
+    for (int64_t i = 0; i < n && !c0; i++) {
+        uint8_t *pix;
+        int h, w;
+        char err[300], path[4096];
+        snprintf(path, sizeof path, "%s/%s", o->dir, items[i].rel);
+        if (tp_image_load(path, o->channels, &pix, &h, &w, &c0, err, sizeof err)) {
+            if (!o->skip_bad)
+                tp_die("%s: %s", path, err);
+            continue;
+        }
+        free(pix);
+        if (!o->size)
+            *oh = h, *ow = w;
+    }
+    if (!c0)
+        tp_die("%s: none of the %lld images could be read", o->dir, (long long)n);
+    return c0;
+}
+
+/* The output's header: x of oh x ow x c, y, a name field for a flat folder or --names, and
+ * the classes and source metadata. */
+static void make_header(const options *o, const item *items, int64_t n, const strs *classes, int64_t oh, int64_t ow,
+                        int c, tp_header *h)
+{
+    tp_header_init(h);
+    int64_t shape[3] = {oh, ow, c};
+    tp_header_add(h, "x", TP_U8, 3, shape);
+    tp_header_add(h, "y", TP_I32, 0, NULL);
+    int flat = classes->n == 0;
+    if (flat || o->names) {
+        int64_t len = 1;
+        for (int64_t i = 0; i < n; i++)
+            len = (int64_t)strlen(items[i].rel) > len ? (int64_t)strlen(items[i].rel) : len;
+        tp_header_add(h, "name", TP_U8, 1, &len);
+    }
+    if (!flat) {
+        size_t total = 1;
+        for (int k = 0; k < classes->n; k++)
+            total += strlen(classes->v[k]) + 1;
+        char *list = tp_calloc(total, 1);
+        for (int k = 0; k < classes->n; k++) {
+            strcat(list, classes->v[k]);
+            if (k + 1 < classes->n)
+                strcat(list, "\n");
+        }
+        tp_header_set_meta(h, "classes", list);
+        free(list);
+    }
+    tp_header_set_meta(h, "source", o->dir);
+    h->count = o->skip_bad ? -1 : n;
+}
+
 typedef struct {
     const char *dir;
     const item *items;
     int64_t first;
     const tp_header *h;
-    int xi, ni, want_c, oh, ow; /* want_c: channels asked for (0: as each file has them) */
-    tp_resize_method method;
+    int ni, want_c, oh, ow; /* want_c: channels asked for (0: as each file has them) */
+    tp_resize_method method; /* -1: no --size, every image must have the first one's */
     unsigned char *recs;
     char (*errs)[300];
 } job;
+
+/* The pixels of an image of h x w x c into field fx of rec, resized to the job's size. */
+static void put_pixels(const job *j, const uint8_t *pix, int h, int w, int c, const tp_field *fx, unsigned char *rec)
+{
+    tp_resize_plan p;
+    tp_resize_plan_init(&p, h, w, j->oh, j->ow, c, j->method);
+    float *a = tp_alloc((size_t)h * (size_t)w * (size_t)c, sizeof *a);
+    float *o = tp_alloc(fx->nelem, sizeof *o), *tmp = tp_alloc(tp_resize_scratch(&p), sizeof *tmp);
+    tp_u8_to_float(pix, a, (size_t)h * (size_t)w * (size_t)c);
+    tp_resize(&p, a, o, tmp);
+    tp_float_to_u8(o, rec + fx->offset, fx->nelem);
+    free(a), free(o), free(tmp);
+    tp_resize_plan_free(&p);
+}
 
 /* Decodes item first + i into record i of the batch. */
 static void decode(void *ctx, int64_t i, int t)
@@ -105,187 +265,43 @@ static void decode(void *ctx, int64_t i, int t)
     j->errs[i][0] = 0;
     if (tp_image_load(path, j->want_c, &pix, &h, &w, &c, j->errs[i], sizeof j->errs[i]))
         return;
-    const tp_field *fx = &j->h->fields[j->xi];
-    if (c != (int)fx->shape[2]) {
+    const tp_field *fx = &j->h->fields[0];
+    if (c != (int)fx->shape[2])
         snprintf(j->errs[i], sizeof j->errs[i], "has %d channels, not %d (use --rgb or --gray)", c, (int)fx->shape[2]);
-    } else if (h == j->oh && w == j->ow) {
+    else if (h == j->oh && w == j->ow)
         memcpy(rec + fx->offset, pix, fx->nbytes);
-    } else if (j->method == (tp_resize_method)-1) {
+    else if (j->method == (tp_resize_method)-1)
         snprintf(j->errs[i], sizeof j->errs[i], "is %dx%d, not %dx%d like the first image (use --size)", h, w, j->oh, j->ow);
-    } else {
-        tp_resize_plan p;
-        tp_resize_plan_init(&p, h, w, j->oh, j->ow, c, j->method);
-        float *a = tp_alloc((size_t)h * (size_t)w * (size_t)c, sizeof *a);
-        float *o = tp_alloc(fx->nelem, sizeof *o), *tmp = tp_alloc(tp_resize_scratch(&p), sizeof *tmp);
-        tp_u8_to_float(pix, a, (size_t)h * (size_t)w * (size_t)c);
-        tp_resize(&p, a, o, tmp);
-        tp_float_to_u8(o, rec + fx->offset, fx->nelem);
-        free(a), free(o), free(tmp);
-        tp_resize_plan_free(&p);
-    }
+    else
+        put_pixels(j, pix, h, w, c, fx, rec);
     free(pix);
-    memcpy(rec + j->h->fields[j->xi + 1].offset, &it->y, 4); /* y follows x */
+    memcpy(rec + j->h->fields[1].offset, &it->y, 4); /* y follows x */
     if (j->ni >= 0)
         memcpy(rec + j->h->fields[j->ni].offset, it->rel, strlen(it->rel));
 }
 
-int main(int argc, char **argv)
+/* The n items decoded, BATCH at a time on the threads, to the output laid out by h. */
+static void write_images(const options *o, const item *items, int64_t n, const tp_header *h)
 {
-    tp_init(argv[0]);
-    const char *out = "-", *size = NULL, *method_name = "nearest", *sort = "class";
-    int rgb = 0, gray = 0, skip_bad = 0, names = 0;
-    int64_t threads = tp_cpu_count();
-    const tp_option opts[] = {
-        TP_STRING("output", 'o', &out, "FILE", "write the stream to FILE"),
-        TP_STRING("size", 0, &size, "HxW", "resize every image to HxW (default: all must share the first one's size)"),
-        TP_STRING("method", 'm', &method_name, "NAME", "resampling for --size: nearest (as Keras' loader), bilinear, area"),
-        TP_FLAG("rgb", 0, &rgb, "decode to 3 channels"),
-        TP_FLAG("gray", 0, &gray, "decode to 1 channel"),
-        TP_STRING("sort", 0, &sort, "ORDER", "class: folder by folder (flow_from_directory's order); name: by file name across folders"),
-        TP_FLAG("names", 0, &names, "add the field 'name' (path below DIR) also for class folders"),
-        TP_FLAG("skip-bad", 0, &skip_bad, "skip unreadable images and count them, instead of stopping"),
-        TP_INT("threads", 't', &threads, "N", "decoding threads"),
-        {0},
-    };
-    const tp_cli cli = {
-        "[OPTIONS] DIR",
-        "Reads the JPEG and PNG files of DIR into a stream. With sub-folders, each is a class:\n"
-        "labels y follow the sorted folder names, which go to the classes metadata. A flat\n"
-        "folder gives y = -1 and a field 'name' holding each file's name (u8, zero-padded), so\n"
-        "predictions can be matched back to files. Other files are ignored.",
-        opts,
-        "Example (the JPEG notebook's input):\n  img2raw --size 128x128 --rgb mnist-jpg/ > mnist128.tp",
-        1, 1,
-    };
-    char **args;
-    tp_cli_parse(&cli, argc, argv, &args);
-    const char *dir = args[0];
-    if (rgb && gray)
-        tp_usage("--rgb and --gray exclude each other");
-    if (strcmp(sort, "class") && strcmp(sort, "name"))
-        tp_usage("--sort is class or name, not '%s'", sort);
-    if (threads < 1 || threads > 1024)
-        tp_usage("--threads must be 1 to 1024");
-    int64_t oh = 0, ow = 0;
-    tp_resize_method method = (tp_resize_method)-1;
-    if (size) {
-        if (tp_parse_hw(size, &oh, &ow) || oh < 1 || ow < 1 || oh > 32768 || ow > 32768)
-            tp_usage("--size wants HxW with sides 1 to 32768, not '%s'", size);
-        if (tp_resize_method_parse(method_name, &method))
-            tp_usage("unknown method '%s' (nearest, bilinear, area)", method_name);
-    }
-    struct stat st;
-    if (stat(dir, &st))
-        tp_die("%s: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        tp_die("%s: not a folder (img2raw reads a folder of images)", dir);
-
-    strs classes = {0}, top = {0};
-    int other = 0;
-    list_dir(dir, &classes, &top, &other);
-    item *items = NULL;
-    int64_t n = 0, cap = 0;
-    char rel[4096];
-    int flat = classes.n == 0;
-    for (int c = 0; c <= classes.n; c++) {
-        strs files = {0};
-        if (flat && c == 0)
-            files = top;
-        else if (c < classes.n) {
-            snprintf(rel, sizeof rel, "%s/%s", dir, classes.v[c]);
-            list_dir(rel, NULL, &files, &other);
-        } else
-            break;
-        for (int k = 0; k < files.n; k++) {
-            if (n == cap)
-                items = tp_realloc(items, (size_t)(cap = cap ? 2 * cap : 1024), sizeof *items);
-            snprintf(rel, sizeof rel, flat ? "%s%s" : "%s/%s", flat ? "" : classes.v[c], files.v[k]);
-            items[n].rel = tp_strdup(rel);
-            items[n].y = flat ? -1 : c;
-            n++;
-            free(files.v[k]);
-        }
-        free(files.v);
-        if (flat)
-            break;
-    }
-    if (!flat) {
-        for (int k = 0; k < top.n; k++)
-            free(top.v[k]);
-        free(top.v);
-    }
-    if (n == 0)
-        tp_die("%s: no .jpg, .jpeg or .png files%s", dir, flat ? "" : " in its sub-folders");
-    if (other)
-        tp_warn("%s: ignored %d entries that are not .jpg/.jpeg/.png images", dir, other);
-    if (strcmp(sort, "name") == 0)
-        qsort(items, (size_t)n, sizeof *items, by_basename);
-
-    /* the first readable image fixes channels and, without --size, the size */
-    int want_c = rgb ? 3 : gray ? 1 : 0, c0 = 0;
-    for (int64_t i = 0; i < n && !c0; i++) {
-        uint8_t *pix;
-        int h, w;
-        char err[300], path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, items[i].rel);
-        if (tp_image_load(path, want_c, &pix, &h, &w, &c0, err, sizeof err)) {
-            if (!skip_bad)
-                tp_die("%s: %s", path, err);
-            continue;
-        }
-        free(pix);
-        if (!size)
-            oh = h, ow = w;
-    }
-    if (!c0)
-        tp_die("%s: none of the %lld images could be read", dir, (long long)n);
-
-    tp_header h;
-    tp_header_init(&h);
-    int64_t shape[3] = {oh, ow, c0};
-    int xi = tp_header_add(&h, "x", TP_U8, 3, shape);
-    tp_header_add(&h, "y", TP_I32, 0, NULL);
-    int ni = -1;
-    if (flat || names) {
-        int64_t len = 1;
-        for (int64_t i = 0; i < n; i++)
-            len = (int64_t)strlen(items[i].rel) > len ? (int64_t)strlen(items[i].rel) : len;
-        ni = tp_header_add(&h, "name", TP_U8, 1, &len);
-    }
-    if (!flat) {
-        size_t total = 1;
-        for (int c = 0; c < classes.n; c++)
-            total += strlen(classes.v[c]) + 1;
-        char *list = tp_calloc(total, 1);
-        for (int c = 0; c < classes.n; c++) {
-            strcat(list, classes.v[c]);
-            if (c + 1 < classes.n)
-                strcat(list, "\n");
-        }
-        tp_header_set_meta(&h, "classes", list);
-        free(list);
-    }
-    tp_header_set_meta(&h, "source", dir);
-    h.count = skip_bad ? -1 : n;
-
-    job j = {dir, items, 0, &h, xi, ni, want_c, (int)oh, (int)ow, method, NULL, NULL};
-    j.recs = tp_alloc(BATCH, h.record_size);
+    job j = {o->dir, items, 0, h, tp_header_find(h, "name"), o->channels, (int)h->fields[0].shape[0],
+             (int)h->fields[0].shape[1], o->size ? (tp_resize_method)o->method : (tp_resize_method)-1, NULL, NULL};
+    j.recs = tp_alloc(BATCH, h->record_size);
     j.errs = tp_alloc(BATCH, sizeof *j.errs);
-    tp_writer *w = tp_writer_open(out, &h);
+    tp_writer *w = tp_writer_open(o->out, h);
     tp_progress pr;
     tp_progress_start(&pr, "img2raw", n, "images");
     int64_t bad = 0;
     for (int64_t b = 0; b < n; b += BATCH) {
         int64_t k = n - b < BATCH ? n - b : BATCH;
         j.first = b;
-        tp_parallel_for(k, (int)threads, decode, &j);
+        tp_parallel_for(k, (int)o->threads, decode, &j);
         for (int64_t i = 0; i < k; i++) {
             if (!j.errs[i][0]) {
-                tp_writer_write(w, j.recs + (size_t)i * h.record_size, 1);
+                tp_writer_write(w, j.recs + (size_t)i * h->record_size, 1);
                 continue;
             }
-            if (!skip_bad)
-                tp_die("%s/%s: %s", dir, items[b + i].rel, j.errs[i]);
+            if (!o->skip_bad)
+                tp_die("%s/%s: %s", o->dir, items[b + i].rel, j.errs[i]);
             bad++;
         }
         tp_progress_update(&pr, b + k);
@@ -293,16 +309,40 @@ int main(int argc, char **argv)
     tp_writer_close(w);
     tp_progress_end(&pr, n);
     if (bad)
-        tp_warn("%s: skipped %lld unreadable images of %lld", dir, (long long)bad, (long long)n);
-    for (int64_t i = 0; i < n; i++)
-        free(items[i].rel);
-    for (int c = 0; c < classes.n; c++)
-        free(classes.v[c]);
-    free(classes.v);
-    free(items);
+        tp_warn("%s: skipped %lld unreadable images of %lld", o->dir, (long long)bad, (long long)n);
     free(j.recs);
     free(j.errs);
+}
+
+static int run(const options *o)
+{
+    struct stat st;
+    if (stat(o->dir, &st))
+        tp_die("%s: %s", o->dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        tp_die("%s: not a folder (img2raw reads a folder of images)", o->dir);
+    strs classes = {0};
+    int64_t n;
+    item *items = list_items(o->dir, &classes, &n);
+    if (o->sort == SORT_NAME)
+        qsort(items, (size_t)n, sizeof *items, by_basename);
+    int64_t oh = o->oh, ow = o->ow; /* the first readable image fixes channels and, without --size, the size */
+    int c = first_image(o, items, n, &oh, &ow);
+    tp_header h;
+    make_header(o, items, n, &classes, oh, ow, c, &h);
+    write_images(o, items, n, &h);
+    for (int64_t i = 0; i < n; i++)
+        free(items[i].rel);
+    strs_free(&classes);
+    free(items);
     tp_header_free(&h);
-    free(args);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    options o;
+    parse(argc, argv, &o);
+    return run(&o);
 }

@@ -11,6 +11,66 @@
 #include "stream.h"
 #include "util.h"
 
+/* One input: a file, and the field name its plain array takes (NAME=FILE, else --field). */
+typedef struct {
+    const char *path;
+    char name[TP_MAX_NAME + 1];
+    int named; /* given as NAME=FILE */
+} source;
+
+typedef struct {
+    const char *out, *field, *meta;
+    source *src;
+    int nsrc;
+} options;
+
+static void parse(int argc, char **argv, options *o)
+{
+    *o = (options){.out = "-", .field = "x"};
+    const tp_option opts[] = {
+        TP_STRING("output", 'o', &o->out, "FILE", "write the stream to FILE"),
+        TP_STRING("field", 'f', &o->field, "NAME", "field name for a plain (non-structured) array"),
+        TP_STRING("meta", 'm', &o->meta, "FILE", "metadata lines to put in the header (from tp2npy --meta)"),
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] [FILE | NAME=FILE ...]",
+        "Turns .npy files into a tpipe stream. A structured array gives one field per column; a\n"
+        "plain array of shape (N, ...) gives one field (--field) with N records. Several\n"
+        "NAME=FILE arguments are joined column by column into one record each row (their\n"
+        "first dimensions must agree). Big-endian data is converted; Fortran order is refused.",
+        opts,
+        "Examples:\n"
+        "  npy2tp train.npy > train.tp\n"
+        "  python3 -c 'import numpy as np; np.save(\"y.npy\", labels.astype(np.int32))'\n"
+        "  npy2tp x=images.npy y=y.npy | tinfo",
+        0, -1,
+    };
+    char **args;
+    int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    o->nsrc = nargs ? nargs : 1;
+    o->src = tp_calloc((size_t)o->nsrc, sizeof *o->src);
+    for (int i = 0; i < o->nsrc; i++)
+        o->src[i].path = nargs ? args[i] : "-";
+    free(args);
+    for (int i = 0; i < o->nsrc; i++) { /* NAME=FILE into the name and the file */
+        source *s = &o->src[i];
+        const char *a = s->path, *eq = strchr(a, '=');
+        if (o->nsrc > 1 && !eq)
+            tp_usage("with several inputs each must be NAME=FILE ('%s' is not)", a);
+        snprintf(s->name, sizeof s->name, "%s", o->field);
+        if (eq) {
+            size_t n = (size_t)(eq - a);
+            if (n == 0 || n > TP_MAX_NAME)
+                tp_usage("bad field name in '%s'", a);
+            memcpy(s->name, a, n);
+            s->name[n] = 0;
+            s->path = eq + 1;
+            s->named = 1;
+        }
+    }
+}
+
 typedef struct {
     const char *path;
     int fd;
@@ -111,97 +171,79 @@ static void read_meta(const char *path, tp_header *h)
     fclose(f);
 }
 
-int main(int argc, char **argv)
+/* The inputs opened, their headers read, their fields joined into h (count included). */
+static input *open_inputs(const options *o, tp_header *h)
 {
-    tp_init(argv[0]);
-    const char *out = "-", *field = "x", *meta = NULL;
-    const tp_option opts[] = {
-        TP_STRING("output", 'o', &out, "FILE", "write the stream to FILE"),
-        TP_STRING("field", 'f', &field, "NAME", "field name for a plain (non-structured) array"),
-        TP_STRING("meta", 'm', &meta, "FILE", "metadata lines to put in the header (from tp2npy --meta)"),
-        {0},
-    };
-    const tp_cli cli = {
-        "[OPTIONS] [FILE | NAME=FILE ...]",
-        "Turns .npy files into a tpipe stream. A structured array gives one field per column; a\n"
-        "plain array of shape (N, ...) gives one field (--field) with N records. Several\n"
-        "NAME=FILE arguments are joined column by column into one record each row (their\n"
-        "first dimensions must agree). Big-endian data is converted; Fortran order is refused.",
-        opts,
-        "Examples:\n"
-        "  npy2tp train.npy > train.tp\n"
-        "  python3 -c 'import numpy as np; np.save(\"y.npy\", labels.astype(np.int32))'\n"
-        "  npy2tp x=images.npy y=y.npy | tinfo",
-        0, -1,
-    };
-    char **args;
-    int nargs = tp_cli_parse(&cli, argc, argv, &args);
-    int nin = nargs ? nargs : 1;
-    input *in = tp_calloc((size_t)nin, sizeof *in);
-    tp_header h;
-    tp_header_init(&h);
-    for (int i = 0; i < nin; i++) {
-        const char *a = nargs ? args[i] : "-";
-        const char *eq = strchr(a, '=');
-        char name[TP_MAX_NAME + 1];
-        if (nargs > 1 && !eq)
-            tp_usage("with several inputs each must be NAME=FILE ('%s' is not)", a);
-        if (eq) {
-            size_t n = (size_t)(eq - a);
-            if (n == 0 || n > TP_MAX_NAME)
-                tp_usage("bad field name in '%s'", a);
-            memcpy(name, a, n);
-            name[n] = 0;
-            a = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", field);
-        }
-        open_input(&in[i], a, name);
+    input *in = tp_calloc((size_t)o->nsrc, sizeof *in);
+    tp_header_init(h);
+    for (int i = 0; i < o->nsrc; i++) {
+        const source *s = &o->src[i];
+        open_input(&in[i], s->path, s->name);
         const tp_header *ih = &in[i].info.h;
-        if (eq && ih->nfields != 1)
-            tp_die("%s: NAME=FILE wants a plain array, not a structured one", a);
+        if (s->named && ih->nfields != 1)
+            tp_die("%s: NAME=FILE wants a plain array, not a structured one", s->path);
         if (i && in[i].info.count != in[0].info.count)
-            tp_die("%s: %lld rows, but %s has %lld", a, (long long)in[i].info.count, in[0].path,
+            tp_die("%s: %lld rows, but %s has %lld", s->path, (long long)in[i].info.count, in[0].path,
                    (long long)in[0].info.count);
         for (int f = 0; f < ih->nfields; f++) {
             const tp_field *fd = &ih->fields[f];
             char err[256];
-            if (tp_header_add_field(&h, eq ? name : fd->name, fd->dtype, fd->rank, fd->shape, err, sizeof err) < 0)
-                tp_die("%s: %s", a, err);
+            if (tp_header_add_field(h, s->named ? s->name : fd->name, fd->dtype, fd->rank, fd->shape, err, sizeof err) < 0)
+                tp_die("%s: %s", s->path, err);
         }
     }
-    if (meta)
-        read_meta(meta, &h);
-    int64_t count = in[0].info.count;
-    h.count = count;
+    if (o->meta)
+        read_meta(o->meta, h);
+    h->count = in[0].info.count;
+    return in;
+}
 
-    int64_t per = h.record_size >= (1u << 20) ? 1 : (int64_t)((1u << 20) / h.record_size);
-    unsigned char *recs = tp_alloc((size_t)per, h.record_size);
-    unsigned char *tmp = tp_alloc((size_t)per, h.record_size);
-    tp_writer *w = tp_writer_open(out, &h);
+/* The rows of all inputs, joined side by side, as h's records to --output. */
+static void write_rows(const options *o, input *in, const tp_header *h)
+{
+    int64_t count = h->count;
+    int64_t per = h->record_size >= (1u << 20) ? 1 : (int64_t)((1u << 20) / h->record_size);
+    unsigned char *recs = tp_alloc((size_t)per, h->record_size);
+    unsigned char *tmp = tp_alloc((size_t)per, h->record_size);
+    tp_writer *w = tp_writer_open(o->out, h);
     for (int64_t done = 0; done < count;) {
         int64_t k = count - done < per ? count - done : per;
         size_t off = 0;
-        for (int i = 0; i < nin; i++) {
-            read_rows(&in[i], tmp, k, recs + off, h.record_size, done);
+        for (int i = 0; i < o->nsrc; i++) {
+            read_rows(&in[i], tmp, k, recs + off, h->record_size, done);
             off += in[i].row;
         }
         tp_writer_write(w, recs, k);
         done += k;
     }
-    for (int i = 0; i < nin; i++)
+    for (int i = 0; i < o->nsrc; i++)
         check_end(&in[i]);
     tp_writer_close(w);
-    for (int i = 0; i < nin; i++) {
+    free(recs);
+    free(tmp);
+}
+
+static int run(const options *o)
+{
+    tp_header h;
+    input *in = open_inputs(o, &h);
+    write_rows(o, in, &h);
+    for (int i = 0; i < o->nsrc; i++) {
         if (in[i].fd > 0)
             close(in[i].fd);
         free(in[i].pending);
         tp_npy_info_free(&in[i].info);
     }
     free(in);
-    free(recs);
-    free(tmp);
+    free(o->src);
     tp_header_free(&h);
-    free(args);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    options o;
+    parse(argc, argv, &o);
+    return run(&o);
 }

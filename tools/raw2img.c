@@ -4,14 +4,48 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "dtype.h"
 #include "imgio.h"
 #include "progress.h"
-#include "dtype.h"
 #include "stream.h"
 #include "util.h"
+
+typedef struct {
+    const char *dir, *in, *field, *label;
+    int jpeg; /* 1: JPEG files, 0: PNG */
+    int64_t quality;
+} options;
+
+static void parse(int argc, char **argv, options *o)
+{
+    *o = (options){.field = "x", .label = "y", .quality = 95};
+    const tp_option opts[] = {
+        TP_SET("png", 0, &o->jpeg, 0, "write PNG files (lossless; the default)"),
+        TP_SET("jpeg", 0, &o->jpeg, 1, "write JPEG files"),
+        TP_INT("quality", 'Q', &o->quality, "N", "JPEG quality, 1 to 100", TP_RANGE(1, 100)),
+        TP_STRING("field", 'f', &o->field, "NAME", "the image field (u8, H x W x 1 or 3)"),
+        TP_STRING("label", 'l', &o->label, "NAME", "the label field choosing the sub-folder"),
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] DIR [FILE]",
+        "Writes every record's image to DIR/CLASS/NNNNN.png (or .jpg), NNNNN being the record's\n"
+        "index and CLASS its label's name from the classes metadata, else the label number.\n"
+        "Records without a label field, or labelled -1, go to DIR/NNNNN.png. img2raw reads such\n"
+        "a folder back.",
+        opts,
+        "Example (the JPEG notebook's data set from MNIST):\n"
+        "  idx2raw train-images-idx3-ubyte train-labels-idx1-ubyte | raw2img --jpeg mnist-jpg/",
+        1, 2,
+    };
+    char **args;
+    int nargs = tp_cli_parse(&cli, argc, argv, &args);
+    o->dir = args[0];
+    o->in = nargs > 1 ? args[1] : "-";
+    free(args);
+}
 
 /* mkdir -p for one level below an existing or just-made parent. */
 static void make_dir(const char *path)
@@ -33,90 +67,57 @@ static void safe_name(char *s)
             *s = '_';
 }
 
-int main(int argc, char **argv)
+/* The file of record i with label y (-1: none) into path: DIR/CLASS/NNNNN.EXT, making the
+ * class's folder, or DIR/NNNNN.EXT. */
+static void image_path(const options *o, const tp_header *h, int64_t y, int64_t i, char *path, size_t plen)
 {
-    tp_init(argv[0]);
-    const char *field = "x", *label = "y";
-    int png = 0, jpeg = 0;
-    int64_t quality = 95;
-    const tp_option opts[] = {
-        TP_FLAG("png", 0, &png, "write PNG files (lossless; the default)"),
-        TP_FLAG("jpeg", 0, &jpeg, "write JPEG files"),
-        TP_INT("quality", 'Q', &quality, "N", "JPEG quality, 1 to 100"),
-        TP_STRING("field", 'f', &field, "NAME", "the image field (u8, H x W x 1 or 3)"),
-        TP_STRING("label", 'l', &label, "NAME", "the label field choosing the sub-folder"),
-        {0},
-    };
-    const tp_cli cli = {
-        "[OPTIONS] DIR [FILE]",
-        "Writes every record's image to DIR/CLASS/NNNNN.png (or .jpg), NNNNN being the record's\n"
-        "index and CLASS its label's name from the classes metadata, else the label number.\n"
-        "Records without a label field, or labelled -1, go to DIR/NNNNN.png. img2raw reads such\n"
-        "a folder back.",
-        opts,
-        "Example (the JPEG notebook's data set from MNIST):\n"
-        "  idx2raw train-images-idx3-ubyte train-labels-idx1-ubyte | raw2img --jpeg mnist-jpg/",
-        1, 2,
-    };
-    char **args;
-    int nargs = tp_cli_parse(&cli, argc, argv, &args);
-    if (png && jpeg)
-        tp_usage("--png and --jpeg exclude each other");
-    if (quality < 1 || quality > 100)
-        tp_usage("--quality must be 1 to 100");
-    const char *dir = args[0];
-    tp_reader *r = tp_open_or_die(nargs > 1 ? args[1] : "-");
+    const char *ext = o->jpeg ? "jpg" : "png";
+    char cls[256];
+    if (y < 0) {
+        snprintf(path, plen, "%s/%05lld.%s", o->dir, (long long)i, ext);
+        return;
+    }
+    if (tp_meta_line(h, "classes", y, cls, sizeof cls) || strcmp(cls, ".") == 0 || strcmp(cls, "..") == 0)
+        snprintf(cls, sizeof cls, "%lld", (long long)y);
+    safe_name(cls);
+    snprintf(path, plen, "%s/%s", o->dir, cls);
+    make_dir(path);
+    snprintf(path, plen, "%s/%s/%05lld.%s", o->dir, cls, (long long)i, ext);
+}
+
+static int run(const options *o)
+{
+    tp_reader *r = tp_open_or_die(o->in);
     const char *name = tp_reader_name(r);
     const tp_header *h = tp_reader_header(r);
-    int xi = tp_field_or_die(h, name, field);
-    const tp_field *f = &h->fields[xi];
+    const tp_field *f = &h->fields[tp_field_or_die(h, name, o->field)];
     int c = f->rank == 3 ? (int)f->shape[2] : f->rank == 2 ? 1 : 0;
     if (f->dtype != TP_U8 || (c != 1 && c != 3))
-        tp_die("%s: field '%s' is %s with rank %d: raw2img writes u8 images of 1 or 3 channels", name, field,
+        tp_die("%s: field '%s' is %s with rank %d: raw2img writes u8 images of 1 or 3 channels", name, o->field,
                tp_dtype_name(f->dtype), f->rank);
-    int li = tp_header_find_int(h, label);
-    make_dir(dir);
-
-    const char *ext = jpeg ? "jpg" : "png";
-    size_t plen = strlen(dir) + 600;
-    char *path = tp_alloc(plen, 1), *tmp = tp_alloc(plen + 32, 1), cls[256];
+    int li = tp_header_find_int(h, o->label);
+    make_dir(o->dir);
+    size_t plen = strlen(o->dir) + 600;
+    char *path = tp_alloc(plen, 1);
     tp_progress pr;
     tp_progress_start(&pr, "raw2img", h->count, "images");
     const unsigned char *rec;
     int64_t i = 0;
     while ((rec = tp_next_or_die(r))) {
-        int64_t y = li >= 0 ? (int64_t)tp_elem_as_double(rec + h->fields[li].offset, h->fields[li].dtype, 0) : -1;
-        if (y >= 0) {
-            if (tp_meta_line(h, "classes", y, cls, sizeof cls) || strcmp(cls, ".") == 0 || strcmp(cls, "..") == 0)
-                snprintf(cls, sizeof cls, "%lld", (long long)y);
-            safe_name(cls);
-            snprintf(path, plen, "%s/%s", dir, cls);
-            make_dir(path);
-            snprintf(path, plen, "%s/%s/%05lld.%s", dir, cls, (long long)i, ext);
-        } else {
-            snprintf(path, plen, "%s/%05lld.%s", dir, (long long)i, ext);
-        }
-        snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-        FILE *out = fopen(tmp, "wb");
-        if (!out)
-            tp_die("%s: cannot create: %s", path, strerror(errno));
-        tp_register_tmp(tmp);
-        char err[256];
-        int rc = jpeg ? tp_jpeg_save(out, rec + f->offset, (int)f->shape[0], (int)f->shape[1], c, (int)quality, err, sizeof err)
-                      : tp_png_save(out, rec + f->offset, (int)f->shape[0], (int)f->shape[1], c, err, sizeof err);
-        if (rc)
-            tp_die("%s: %s", path, err);
-        if (fclose(out))
-            tp_die("%s: write error: %s", path, strerror(errno));
-        if (rename(tmp, path))
-            tp_die("%s: cannot rename into place: %s", path, strerror(errno));
-        tp_forget_tmp(tmp);
+        image_path(o, h, li >= 0 ? tp_label_of(&h->fields[li], rec) : -1, i, path, plen);
+        tp_image_write(path, rec + f->offset, (int)f->shape[0], (int)f->shape[1], c, o->jpeg ? (int)o->quality : 0);
         tp_progress_update(&pr, ++i);
     }
     tp_progress_end(&pr, i);
     free(path);
-    free(tmp);
     tp_reader_close(r);
-    free(args);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    options o;
+    parse(argc, argv, &o);
+    return run(&o);
 }

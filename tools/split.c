@@ -8,11 +8,61 @@
 #include "records.h"
 #include "rng.h"
 #include "split.h"
-#include "dtype.h"
 #include "stream.h"
 #include "util.h"
 
 #define COPY_BYTES (4u << 20)
+
+typedef struct {
+    const char *train, *test, *rest, *field, *in;
+    const char *second; /* --test or --rest, or NULL */
+    double ratio, take; /* take: 0 for all */
+    int64_t seed;
+    int shuffle, stratify, quiet; /* stratify: 1, 0 (--no-stratify), -1 (by label when there is one) */
+} options;
+
+static void parse(int argc, char **argv, options *o)
+{
+    *o = (options){.train = "-", .field = "y", .ratio = -1, .seed = 42, .stratify = -1};
+    const tp_option opts[] = {
+        TP_DOUBLE("ratio", 'r', &o->ratio, "R", "fraction of the records for the first output (default 0.8 with a second output, else 1)",
+                  TP_RANGE(0, 1)),
+        TP_STRING("train", 0, &o->train, "FILE", "the first output"),
+        TP_STRING("test", 0, &o->test, "FILE", "the second output"),
+        TP_STRING("rest", 0, &o->rest, "FILE", "the second output (another name for --test)"),
+        TP_DOUBLE("take", 0, &o->take, "N|F", "keep only N records (a count >= 1) or a fraction F < 1 of them first", TP_AMOUNT),
+        TP_FLAG("shuffle", 0, &o->shuffle, "write each output in random order (default: input order)"),
+        TP_INT("seed", 's', &o->seed, "N", "random seed: the same seed picks the same records"),
+        TP_SET("stratify", 0, &o->stratify, 1, "keep each class's share in every part (the default when the label field exists)"),
+        TP_SET("no-stratify", 0, &o->stratify, 0, "pick records regardless of class"),
+        TP_STRING("field", 'f', &o->field, "NAME", "the label field"),
+        TP_FLAG("quiet", 'q', &o->quiet, "do not print the per-class counts on stderr"),
+        {0},
+    };
+    const tp_cli cli = {
+        "[OPTIONS] [FILE]",
+        "Splits a stream into two outputs, the first with a fraction --ratio of the records and\n"
+        "the second (--test or --rest) with the others, after an optional --take of a subset.\n"
+        "Stratified by label by default: every class keeps its share, within one record. Records\n"
+        "keep their input order unless --shuffle. Memory grows with the record count, not the\n"
+        "bytes: a file input is read twice, a pipe is spooled to a temporary file.",
+        opts,
+        "Examples (the VGG16 notebook: 10% of MNIST, then 80/20):\n"
+        "  idx2raw train-images-idx3-ubyte train-labels-idx1-ubyte | split --take 0.1 > small.tp\n"
+        "  split --ratio 0.8 --train train.tp --test val.tp small.tp",
+        0, 1,
+    };
+    o->in = tp_cli_parse_input(&cli, argc, argv);
+    if (o->test && o->rest)
+        tp_usage("--test and --rest name the same output; give one");
+    o->second = o->test ? o->test : o->rest;
+    if (o->ratio < 0)
+        o->ratio = o->second ? 0.8 : 1;
+    if (o->ratio < 1 && !o->second)
+        tp_usage("--ratio %g leaves records for a second output: name it with --test or --rest", o->ratio);
+    if (o->second && strcmp(o->second, "-") == 0 && strcmp(o->train, "-") == 0)
+        tp_usage("both outputs cannot be stdout");
+}
 
 typedef struct {
     const tp_field *f; /* label field, or NULL */
@@ -27,7 +77,7 @@ static void collect(void *ctx, int64_t i, const void *rec)
         return;
     if (i == x->cap)
         x->labels = tp_realloc(x->labels, (size_t)(x->cap = x->cap ? 2 * x->cap : 1024), sizeof *x->labels);
-    x->labels[i] = (int64_t)tp_elem_as_double((const char *)rec + x->f->offset, x->f->dtype, 0);
+    x->labels[i] = tp_label_of(x->f, rec);
 }
 
 /* Writes records idx[0..n) of rs to path. */
@@ -84,103 +134,64 @@ static void report(const int64_t *labels, const int8_t *part, int64_t n, const c
             (long long)(tot[0] + tot[1]), (long long)tot[0], (long long)tot[1]);
 }
 
-int main(int argc, char **argv)
+/* The records of each part: their indices into idx[p] (input order, shuffled with
+ * --shuffle), their number into cnt[p]. */
+static void part_indices(const options *o, const int8_t *part, int64_t n, int64_t *idx[2], int64_t cnt[2])
 {
-    tp_init(argv[0]);
-    const char *train = "-", *test = NULL, *rest = NULL, *field = "y", *take_s = NULL;
-    double ratio = -1;
-    int64_t seed = 42;
-    int shuffle = 0, stratify = 0, no_stratify = 0, quiet = 0;
-    const tp_option opts[] = {
-        TP_DOUBLE("ratio", 'r', &ratio, "R", "fraction of the records for the first output (default 0.8 with a second output, else 1)"),
-        TP_STRING("train", 0, &train, "FILE", "the first output"),
-        TP_STRING("test", 0, &test, "FILE", "the second output"),
-        TP_STRING("rest", 0, &rest, "FILE", "the second output (another name for --test)"),
-        TP_STRING("take", 0, &take_s, "N|F", "keep only N records (a count >= 1) or a fraction F < 1 of them first"),
-        TP_FLAG("shuffle", 0, &shuffle, "write each output in random order (default: input order)"),
-        TP_INT("seed", 's', &seed, "N", "random seed: the same seed picks the same records"),
-        TP_FLAG("stratify", 0, &stratify, "keep each class's share in every part (the default when the label field exists)"),
-        TP_FLAG("no-stratify", 0, &no_stratify, "pick records regardless of class"),
-        TP_STRING("field", 'f', &field, "NAME", "the label field"),
-        TP_FLAG("quiet", 'q', &quiet, "do not print the per-class counts on stderr"),
-        {0},
-    };
-    const tp_cli cli = {
-        "[OPTIONS] [FILE]",
-        "Splits a stream into two outputs, the first with a fraction --ratio of the records and\n"
-        "the second (--test or --rest) with the others, after an optional --take of a subset.\n"
-        "Stratified by label by default: every class keeps its share, within one record. Records\n"
-        "keep their input order unless --shuffle. Memory grows with the record count, not the\n"
-        "bytes: a file input is read twice, a pipe is spooled to a temporary file.",
-        opts,
-        "Examples (the VGG16 notebook: 10% of MNIST, then 80/20):\n"
-        "  idx2raw train-images-idx3-ubyte train-labels-idx1-ubyte | split --take 0.1 > small.tp\n"
-        "  split --ratio 0.8 --train train.tp --test val.tp small.tp",
-        0, 1,
-    };
-    char **args;
-    int nargs = tp_cli_parse(&cli, argc, argv, &args);
-    if (test && rest)
-        tp_usage("--test and --rest name the same output; give one");
-    const char *second = test ? test : rest;
-    if (ratio < 0)
-        ratio = second ? 0.8 : 1;
-    if (!(ratio >= 0 && ratio <= 1))
-        tp_usage("--ratio must be within 0 to 1");
-    if (ratio < 1 && !second)
-        tp_usage("--ratio %g leaves records for a second output: name it with --test or --rest", ratio);
-    if (stratify && no_stratify)
-        tp_usage("--stratify and --no-stratify exclude each other");
-    double take_v = -1;
-    if (take_s && (tp_parse_f64(take_s, &take_v) || take_v <= 0 || (take_v > 1 && take_v != floor(take_v))))
-        tp_usage("--take wants a count >= 1 or a fraction in (0, 1), not '%s'", take_s);
-    if (second && strcmp(second, "-") == 0 && strcmp(train, "-") == 0)
-        tp_usage("both outputs cannot be stdout");
-
-    const char *path = nargs ? args[0] : "-";
-    tp_records *rs = tp_records_open(path);
-    const char *name = tp_records_name(rs);
-    const tp_header *h = tp_records_header(rs);
-    int li = tp_header_find_int(h, field);
-    if (stratify && li < 0)
-        tp_die("%s: --stratify needs an integer label field '%s'", name, field);
-    index_ctx ix = {li >= 0 ? &h->fields[li] : NULL, NULL, 0};
-    tp_records_scan(rs, collect, &ix);
-    int64_t n = tp_records_count(rs);
-    int by_class = li >= 0 && !no_stratify;
-    int8_t *part = tp_alloc((size_t)n + 1, 1);
-    int64_t take = n;
-    if (take_v > 0) {
-        take = take_v < 1 ? (int64_t)llround(take_v * (double)n) : (int64_t)take_v;
-        if (take > n)
-            tp_die("%s: --take %lld, but the input holds %lld records", name, (long long)take, (long long)n);
-    }
-    tp_split_assign(by_class ? ix.labels : NULL, n, take, ratio, (uint64_t)seed, part);
-
-    int64_t *idx[2], cnt[2] = {0, 0};
     idx[0] = tp_alloc((size_t)n + 1, sizeof *idx[0]);
     idx[1] = tp_alloc((size_t)n + 1, sizeof *idx[1]);
+    cnt[0] = cnt[1] = 0;
     for (int64_t i = 0; i < n; i++)
         if (part[i] >= 0)
             idx[part[i]][cnt[part[i]]++] = i;
-    if (shuffle) {
+    if (o->shuffle) {
         tp_rng root;
-        tp_rng_seed(&root, (uint64_t)seed);
+        tp_rng_seed(&root, (uint64_t)o->seed);
         for (int p = 0; p < 2; p++) {
             tp_rng r = tp_rng_split(&root, 0x5348554646ull + (uint64_t)p); /* "SHUFF" + part */
             tp_rng_shuffle(&r, idx[p], cnt[p]);
         }
     }
-    if (!quiet)
-        report(ix.labels, part, n, rest ? "rest" : "test");
-    if (second)
-        write_part(rs, second, idx[1], cnt[1]);
-    write_part(rs, train, idx[0], cnt[0]);
+}
+
+static int run(const options *o)
+{
+    tp_records *rs = tp_records_open(o->in);
+    const char *name = tp_records_name(rs);
+    const tp_header *h = tp_records_header(rs);
+    int li = tp_header_find_int(h, o->field);
+    if (o->stratify == 1 && li < 0)
+        tp_die("%s: --stratify needs an integer label field '%s'", name, o->field);
+    index_ctx ix = {li >= 0 ? &h->fields[li] : NULL, NULL, 0};
+    tp_records_scan(rs, collect, &ix);
+    int64_t n = tp_records_count(rs);
+    int8_t *part = tp_alloc((size_t)n + 1, 1);
+    int64_t take = n;
+    if (o->take > 0) {
+        take = o->take < 1 ? (int64_t)llround(o->take * (double)n) : (int64_t)o->take;
+        if (take > n)
+            tp_die("%s: --take %lld, but the input holds %lld records", name, (long long)take, (long long)n);
+    }
+    tp_split_assign(li >= 0 && o->stratify ? ix.labels : NULL, n, take, o->ratio, (uint64_t)o->seed, part);
+    int64_t *idx[2], cnt[2];
+    part_indices(o, part, n, idx, cnt);
+    if (!o->quiet)
+        report(ix.labels, part, n, o->rest ? "rest" : "test");
+    if (o->second)
+        write_part(rs, o->second, idx[1], cnt[1]);
+    write_part(rs, o->train, idx[0], cnt[0]);
     free(idx[0]);
     free(idx[1]);
     free(part);
     free(ix.labels);
     tp_records_close(rs);
-    free(args);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    options o;
+    parse(argc, argv, &o);
+    return run(&o);
 }

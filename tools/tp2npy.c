@@ -9,26 +9,17 @@
 #include "stream.h"
 #include "util.h"
 
-/* Writes the stream's metadata as header lines ("meta KEY VALUE") to path. */
-static void write_meta(const char *path, const tp_header *h)
-{
-    tp_outfile o;
-    tp_out_open(&o, path);
-    size_t n;
-    char *text = tp_header_meta_text(h, &n);
-    tp_out_write(&o, text, n);
-    free(text);
-    tp_out_close(&o);
-}
+typedef struct {
+    const char *out, *field, *meta, *in;
+} options;
 
-int main(int argc, char **argv)
+static void parse(int argc, char **argv, options *o)
 {
-    tp_init(argv[0]);
-    const char *out = "-", *field = NULL, *meta = NULL;
+    *o = (options){.out = "-"};
     const tp_option opts[] = {
-        TP_STRING("output", 'o', &out, "FILE", "write the .npy to FILE"),
-        TP_STRING("field", 'f', &field, "NAME", "write only this field, as a plain array (N, *shape)"),
-        TP_STRING("meta", 'm', &meta, "FILE", "also write the stream's metadata to FILE (npy2tp --meta reads it)"),
+        TP_STRING("output", 'o', &o->out, "FILE", "write the .npy to FILE"),
+        TP_STRING("field", 'f', &o->field, "NAME", "write only this field, as a plain array (N, *shape)"),
+        TP_STRING("meta", 'm', &o->meta, "FILE", "also write the stream's metadata to FILE (npy2tp --meta reads it)"),
         {0},
     };
     const tp_cli cli = {
@@ -43,45 +34,71 @@ int main(int argc, char **argv)
         "  tp2npy --field x < train.tp > x.npy",
         0, 1,
     };
-    char **args;
-    int nargs = tp_cli_parse(&cli, argc, argv, &args);
-    tp_reader *r = tp_open_or_die(nargs ? args[0] : "-");
-    const tp_header *h = tp_reader_header(r);
-    int fi = -1;
-    if (field && (fi = tp_header_find(h, field)) < 0)
-        tp_die("%s: no field '%s'", tp_reader_name(r), field);
-    size_t off = fi >= 0 ? h->fields[fi].offset : 0, bytes = fi >= 0 ? h->fields[fi].nbytes : h->record_size;
+    o->in = tp_cli_parse_input(&cli, argc, argv);
+}
 
+/* Writes the stream's metadata as header lines ("meta KEY VALUE") to path. */
+static void write_meta(const char *path, const tp_header *h)
+{
     tp_outfile o;
-    tp_out_open(&o, out);
-    long long start = tp_out_tell(&o); /* -1: a pipe, the header cannot be rewritten */
+    tp_out_open(&o, path);
+    size_t n;
+    char *text = tp_header_meta_text(h, &n);
+    tp_out_write(&o, text, n);
+    free(text);
+    tp_out_close(&o);
+}
+
+/* The records of r (field fi of each, or the whole record when fi < 0) to o as one .npy
+ * array; a count the header did not know, or got wrong, is patched in where o is a file. */
+static void write_array(tp_reader *r, int fi, tp_outfile *o)
+{
+    const tp_header *h = tp_reader_header(r);
+    size_t off = fi >= 0 ? h->fields[fi].offset : 0, bytes = fi >= 0 ? h->fields[fi].nbytes : h->record_size;
+    long long start = tp_out_tell(o); /* -1: a pipe, the header cannot be rewritten */
     int64_t promised = h->count;
     if (start < 0 && promised < 0)
         tp_die("%s: the record count is unknown and %s cannot be rewritten: write to a file with -o",
-               tp_reader_name(r), tp_out_name(&o));
+               tp_reader_name(r), tp_out_name(o));
     size_t hl;
     char *hb = tp_npy_header(h, fi, promised < 0 ? 0 : promised, 0, &hl);
-    tp_out_write(&o, hb, hl);
+    tp_out_write(o, hb, hl);
     free(hb);
-
     int64_t n = 0;
     const unsigned char *rec;
     while ((rec = tp_next_or_die(r))) {
         if (n == promised && start < 0)
             tp_die("%s: more records than the first header promised (concatenated streams?): write to a file with -o",
                    tp_reader_name(r));
-        tp_out_write(&o, rec + off, bytes);
+        tp_out_write(o, rec + off, bytes);
         n++;
     }
     if (n != promised) { /* same length: the spare padding absorbs the longer count */
         char *fix = tp_npy_header(h, fi, n, hl, &hl);
-        tp_out_rewrite(&o, fix, hl, start);
+        tp_out_rewrite(o, fix, hl, start);
         free(fix);
     }
-    tp_out_close(&o);
-    if (meta)
-        write_meta(meta, h);
+}
+
+static int run(const options *o)
+{
+    tp_reader *r = tp_open_or_die(o->in);
+    const tp_header *h = tp_reader_header(r);
+    int fi = o->field ? tp_field_or_die(h, tp_reader_name(r), o->field) : -1;
+    tp_outfile out;
+    tp_out_open(&out, o->out);
+    write_array(r, fi, &out);
+    tp_out_close(&out);
+    if (o->meta)
+        write_meta(o->meta, h);
     tp_reader_close(r);
-    free(args);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    options o;
+    parse(argc, argv, &o);
+    return run(&o);
 }

@@ -13,6 +13,14 @@
 #include "util.h"
 #include "weights.h"
 
+typedef struct {
+    const char *netfile, *shape, *out, *classes, *weights;
+    int prep, base_only, list, quiet;
+    int64_t seed;
+    double rescale;
+    int h, w, c; /* --input */
+} options;
+
 /* "224x224x3" (or "HxW" for one channel) into h, w, c; 0 or -1. */
 static int parse_shape(const char *s, int *h, int *w, int *c)
 {
@@ -33,24 +41,21 @@ static int parse_shape(const char *s, int *h, int *w, int *c)
     return 0;
 }
 
-int main(int argc, char **argv)
+static void parse(int argc, char **argv, options *o)
 {
-    tp_init(argv[0]);
-    const char *netfile = NULL, *shape = "224x224x3", *out = "-", *prep_name = "caffe", *classes = NULL;
-    int64_t seed = 42;
-    int base_only = 0, list = 0, quiet = 0;
-    double rescale = 1.0 / 255;
+    *o = (options){.shape = "224x224x3", .out = "-", .prep = TP_PREP_CAFFE, .seed = 42, .rescale = 1.0 / 255};
     const tp_option opts[] = {
-        TP_STRING("net", 'n', &netfile, "FILE", "the network file the weights belong to"),
-        TP_STRING("input", 'i', &shape, "HxWxC", "the input shape the model takes"),
-        TP_STRING("output", 'o', &out, "FILE", "write the model to FILE"),
-        TP_FLAG("base-only", 0, &base_only, "take only the file's conv and batchnorm layers; every dense layer is initialised"),
-        TP_STRING("preprocess", 0, &prep_name, "MODE", "input preparation stored in the model: caffe (the published VGG16 weights), tf, torch or rescale"),
-        TP_DOUBLE("rescale", 0, &rescale, "X", "the scale of --preprocess rescale"),
-        TP_STRING("classes", 0, &classes, "FILE", "class names, one a line, for the model's metadata"),
-        TP_INT("seed", 's', &seed, "N", "seed for the layers the file does not hold (Keras' initialisers)"),
-        TP_FLAG("list", 'l', &list, "only list the file's layers and tensors on stdout"),
-        TP_FLAG("quiet", 'q', &quiet, "do not report the mapping on stderr"),
+        TP_STRING("net", 'n', &o->netfile, "FILE", "the network file the weights belong to"),
+        TP_STRING("input", 'i', &o->shape, "HxWxC", "the input shape the model takes"),
+        TP_STRING("output", 'o', &o->out, "FILE", "write the model to FILE"),
+        TP_FLAG("base-only", 0, &o->base_only, "take only the file's conv and batchnorm layers; every dense layer is initialised"),
+        TP_CHOICE("preprocess", 0, &o->prep, "MODE", "input preparation stored in the model: caffe (the published VGG16 weights), tf, torch or rescale",
+                  "rescale", "caffe", "tf", "torch"),
+        TP_DOUBLE("rescale", 0, &o->rescale, "X", "the scale of --preprocess rescale", TP_ABOVE(0)),
+        TP_STRING("classes", 0, &o->classes, "FILE", "class names, one a line, for the model's metadata"),
+        TP_INT("seed", 's', &o->seed, "N", "seed for the layers the file does not hold (Keras' initialisers)"),
+        TP_FLAG("list", 'l', &o->list, "only list the file's layers and tensors on stdout"),
+        TP_FLAG("quiet", 'q', &o->quiet, "do not report the mapping on stderr"),
         {0},
     };
     const tp_cli cli = {
@@ -74,73 +79,98 @@ int main(int argc, char **argv)
     };
     char **args;
     tp_cli_parse(&cli, argc, argv, &args);
-    const char *path = args[0];
+    o->weights = args[0];
+    free(args);
+    if (o->list)
+        return; /* nothing but the file is needed */
+    if (!o->netfile)
+        tp_usage("give the network file with --net");
+    if (parse_shape(o->shape, &o->h, &o->w, &o->c))
+        tp_usage("--input wants HxWxC, e.g. 224x224x3, not '%s'", o->shape);
+    char err[256];
+    tp_prep prep = tp_prep_make((tp_prep_mode)o->prep, o->rescale);
+    if (tp_prep_check(&prep, o->c, err, sizeof err))
+        tp_usage("%s", err);
+}
+
+/* The file's layers and tensors on stdout, one tensor a line. */
+static void list_layers(const tp_wset *ws)
+{
+    for (int i = 0; i < ws->n; i++)
+        for (int k = 0; k < ws->l[i].nt; k++) {
+            const tp_wtensor *t = &ws->l[i].t[k];
+            printf("%s %s", ws->l[i].name, t->name);
+            for (int d = 0; d < t->rank; d++)
+                printf("%c%lld", d ? 'x' : ' ', (long long)t->shape[d]);
+            printf("\n");
+        }
+    if (fflush(stdout))
+        tp_die("stdout: write error");
+}
+
+/* The class names of file path, one a line, into meta's classes; the network has nclasses. */
+static void read_classes(const char *path, int nclasses, tp_header *meta)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        tp_die("%s: cannot open", path);
+    char line[4096];
+    int k = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (tp_header_append_meta(meta, "classes", line, strlen(line)))
+            tp_die("%s: too many metadata keys", path);
+        k++;
+    }
+    fclose(f);
+    if (k != nclasses)
+        tp_die("%s: %d class names, the network has %d classes", path, k, nclasses);
+}
+
+/* The network of --net, its weights from ws (the others initialised from --seed), written
+ * as a model with its preparation, source and classes. */
+static void import(const options *o, const tp_wset *ws)
+{
+    char err[1024];
+    tp_net net;
+    memset(&net, 0, sizeof net);
+    if (tp_net_load_file(&net, o->netfile, err, sizeof err) ||
+        tp_net_build(&net, o->h, o->w, o->c, o->netfile, err, sizeof err))
+        tp_die("%s", err);
+    tp_net_init(&net, (uint64_t)o->seed);
+    if (tp_wset_apply(ws, &net, o->base_only, o->quiet ? NULL : stderr, err, sizeof err) < 0)
+        tp_die("%s: %s", o->weights, err);
+    tp_header meta;
+    tp_header_init(&meta);
+    tp_prep prep = tp_prep_make((tp_prep_mode)o->prep, o->rescale);
+    tp_prep_to_meta(&prep, &meta);
+    tp_header_set_meta(&meta, "source", tp_basename(o->weights));
+    if (o->classes)
+        read_classes(o->classes, net.classes, &meta);
+    tp_model_write_net(o->out, &net, &meta);
+    tp_header_free(&meta);
+    tp_net_free(&net);
+}
+
+static int run(const options *o)
+{
     char err[1024];
     tp_wset ws;
     memset(&ws, 0, sizeof ws);
-    if (tp_wset_read(&ws, path, err, sizeof err))
+    if (tp_wset_read(&ws, o->weights, err, sizeof err))
         tp_die("%s", err);
-    if (list) {
-        for (int i = 0; i < ws.n; i++)
-            for (int k = 0; k < ws.l[i].nt; k++) {
-                const tp_wtensor *t = &ws.l[i].t[k];
-                printf("%s %s", ws.l[i].name, t->name);
-                for (int d = 0; d < t->rank; d++)
-                    printf("%c%lld", d ? 'x' : ' ', (long long)t->shape[d]);
-                printf("\n");
-            }
-        if (fflush(stdout))
-            tp_die("stdout: write error");
-        tp_wset_free(&ws);
-        free(args);
-        return 0;
-    }
-    if (!netfile)
-        tp_usage("give the network file with --net");
-    int h, w, c;
-    if (parse_shape(shape, &h, &w, &c))
-        tp_usage("--input wants HxWxC, e.g. 224x224x3, not '%s'", shape);
-    tp_prep_mode pm;
-    if (tp_prep_parse(prep_name, &pm))
-        tp_usage("--preprocess is caffe, tf, torch or rescale, not '%s'", prep_name);
-    if (!(rescale > 0))
-        tp_usage("--rescale must be > 0");
-    tp_prep prep = tp_prep_make(pm, rescale);
-    if (tp_prep_check(&prep, c, err, sizeof err))
-        tp_usage("%s", err);
-
-    tp_net net;
-    memset(&net, 0, sizeof net);
-    if (tp_net_load_file(&net, netfile, err, sizeof err) || tp_net_build(&net, h, w, c, netfile, err, sizeof err))
-        tp_die("%s", err);
-    tp_net_init(&net, (uint64_t)seed);
-    int filled = tp_wset_apply(&ws, &net, base_only, quiet ? NULL : stderr, err, sizeof err);
-    if (filled < 0)
-        tp_die("%s: %s", path, err);
-    tp_header meta;
-    tp_header_init(&meta);
-    tp_prep_to_meta(&prep, &meta);
-    tp_header_set_meta(&meta, "source", tp_basename(path));
-    if (classes) { /* one name a line, as the classes metadata holds them */
-        FILE *f = fopen(classes, "r");
-        if (!f)
-            tp_die("%s: cannot open", classes);
-        char line[4096];
-        int k = 0;
-        while (fgets(line, sizeof line, f)) {
-            line[strcspn(line, "\r\n")] = 0;
-            if (tp_header_append_meta(&meta, "classes", line, strlen(line)))
-                tp_die("%s: too many metadata keys", classes);
-            k++;
-        }
-        fclose(f);
-        if (k != net.classes)
-            tp_die("%s: %d class names, the network has %d classes", classes, k, net.classes);
-    }
-    tp_model_write_net(out, &net, &meta);
-    tp_header_free(&meta);
-    tp_net_free(&net);
+    if (o->list)
+        list_layers(&ws);
+    else
+        import(o, &ws);
     tp_wset_free(&ws);
-    free(args);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    options o;
+    parse(argc, argv, &o);
+    return run(&o);
 }

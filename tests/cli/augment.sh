@@ -42,5 +42,6 @@ expect_fail 2 "^augment: option --fill must be nearest, constant, reflect or wra
 expect_fail 2 "^augment: option --zoom must be at least 0 and less than 1, not .1.5." "$A" --zoom 1.5 "$T/in.tp"
 expect_fail 2 "^augment: option --rotation must be at least 0, not .-5." "$A" --rotation -5 "$T/in.tp"
 expect_fail 2 "^augment: --zoom-range wants LO,HI" "$A" --zoom-range 2,1 "$T/in.tp"
-expect_fail 2 "^augment: --copies must be 1 to" "$A" --copies 0 "$T/in.tp"
+expect_fail 2 "^augment: option --copies must be 1 to 1000000, not '0'" "$A" --copies 0 "$T/in.tp"
+expect_fail 2 "^augment: option --epochs must be at least 0, not '-1'" "$A" --epochs -1 "$T/in.tp"
 exit 0

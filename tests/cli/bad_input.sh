@@ -67,7 +67,8 @@ expect_fail 1 "^tinfo: $T/a.tp: no field 'z'$" "$BIN/tinfo" --label z "$T/a.tp"
 expect_fail 2 "^idx2raw: missing argument .*see 'idx2raw --help'" "$I"
 expect_fail 2 "^idx2raw: unknown option '--bogus'" "$I" --bogus "$T/im"
 expect_fail 2 "^idx2raw: option --limit wants an integer, not 'abc'" "$I" --limit abc "$T/im"
-expect_fail 2 "^idx2raw: --offset must be >= 0" "$I" --offset -1 "$T/im"
+expect_fail 2 "^idx2raw: option --offset must be at least 0, not '-1'" "$I" --offset -1 "$T/im"
+expect_fail 2 "^idx2raw: option --limit must be at least -1, not '-2'" "$I" --limit -2 "$T/im"
 expect_fail 2 "^tinfo: too many arguments" "$BIN/tinfo" a b
 expect_fail 2 "^npy2tp: with several inputs each must be NAME=FILE" "$BIN/npy2tp" a b
 exit 0

@@ -82,8 +82,11 @@ expect_fail 1 "^img2raw: $T/none: No such file or directory$" "$BIN/img2raw" "$T
 mkdir "$T/empty"
 expect_fail 1 "^img2raw: $T/empty: no .jpg, .jpeg or .png files$" "$BIN/img2raw" "$T/empty"
 expect_fail 2 "^img2raw: --size wants HxW" "$BIN/img2raw" --size 0x4 "$T/png"
+expect_fail 2 "^img2raw: option --sort must be class or name, not 'size'" "$BIN/img2raw" --sort size "$T/png"
+expect_fail 2 "^img2raw: options --gray and --rgb exclude each other" "$BIN/img2raw" --gray --rgb "$T/png"
 # raw2img refuses what is not an image
 "$BIN/idx2raw" "$T/lb" >"$T/labels.tp"
 expect_fail 1 "^raw2img: $T/labels.tp: field 'x' is u8 with rank 0" "$BIN/raw2img" "$T/o" "$T/labels.tp"
-expect_fail 2 "^raw2img: --quality must be 1 to 100" "$BIN/raw2img" -Q 0 "$T/o" "$T/in.tp"
+expect_fail 2 "^raw2img: option --quality must be 1 to 100, not '0'" "$BIN/raw2img" -Q 0 "$T/o" "$T/in.tp"
+expect_fail 2 "^raw2img: options --png and --jpeg exclude each other" "$BIN/raw2img" --png --jpeg "$T/o" "$T/in.tp"
 exit 0

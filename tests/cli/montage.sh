@@ -32,7 +32,8 @@ red() { mkdir -p "$T/dec$2" && cp "$1" "$T/dec$2/a.png" && "$BIN/img2raw" --rgb 
 # bad input
 "$BIN/idx2raw" "$T/lb" >"$T/labels.tp"
 expect_fail 1 "^montage: $T/labels.tp: field 'x' is u8 with rank 0, not an image" "$BIN/montage" "$T/labels.tp"
-expect_fail 2 "^montage: --count must be 1 to 10000" "$BIN/montage" -n 0 "$T/in.tp"
+expect_fail 2 "^montage: option --count must be 1 to 10000, not '0'" "$BIN/montage" -n 0 "$T/in.tp"
+expect_fail 2 "^montage: option --scale must be 0 to 64, not '65'" "$BIN/montage" --scale 65 "$T/in.tp"
 "$BIN/idx2raw" -n 0 "$T/im" >"$T/empty.tp"
 expect_fail 1 "^montage: $T/empty.tp: no records to draw$" "$BIN/montage" "$T/empty.tp" -o "$T/e.png"
 [ -e "$T/e.png" ] && fail "left an output"

@@ -43,9 +43,10 @@ cat "$T/twice.tp" | "$S" --take 1000 -q | cmp - "$T/t.tp" || fail "concatenated:
 "$BIN/idx2raw" "$T/im" >"$T/x.tp"
 "$S" --rest "$T/xr.tp" -q "$T/x.tp" | "$BIN/tinfo" | grep -q ': 798 records' || fail "unlabelled split"
 # bad usage and input
-expect_fail 2 "^split: --ratio must be within 0 to 1" "$S" --ratio 1.5 --test "$T/q" "$T/in.tp"
+expect_fail 2 "^split: option --ratio must be 0 to 1, not '1.5'" "$S" --ratio 1.5 --test "$T/q" "$T/in.tp"
 expect_fail 2 "^split: --ratio 0.5 leaves records for a second output" "$S" --ratio 0.5 "$T/in.tp"
-expect_fail 2 "^split: --take wants a count >= 1 or a fraction" "$S" --take 2.5 "$T/in.tp"
+expect_fail 2 "^split: option --take must be a count of at least 1 or a fraction between 0 and 1, not '2.5'" "$S" --take 2.5 "$T/in.tp"
+expect_fail 2 "^split: options --stratify and --no-stratify exclude each other" "$S" --stratify --no-stratify "$T/in.tp"
 expect_fail 2 "^split: --test and --rest name the same output" "$S" --test a --rest b "$T/in.tp"
 expect_fail 1 "^split: $T/in.tp: --take 5000, but the input holds 997 records$" "$S" --take 5000 "$T/in.tp"
 expect_fail 1 "^split: $T/x.tp: --stratify needs an integer label field 'y'$" "$S" --stratify "$T/x.tp"

@@ -80,6 +80,8 @@ expect_fail 1 "model.json: not JSON: line 1: unexpected character '}'$" "$W" --n
 expect_fail 2 "caffe preprocessing needs RGB images \(3 channels\), not 1 channel" \
     "$W" --net "$F/vgg_tiny.net" --input 64x32x1 "$F/vgg_tiny_tfjs"
 expect_fail 2 "give the network file with --net" "$W" "$F/vgg_tiny_tfjs"
+expect_fail 2 "^wimport: option --preprocess must be rescale, caffe, tf or torch, not 'vgg'" \
+    "$W" --net "$F/vgg_tiny.net" --preprocess vgg "$F/vgg_tiny_tfjs"
 
 # ---- Keras .h5: the published VGG16 file's layout, and model.save()'s
 if "$W" --list "$F/vgg_tiny_notop.h5" >"$T/list" 2>"$T/err"; then

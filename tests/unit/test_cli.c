@@ -25,12 +25,13 @@ static const tp_option opts[] = {
 static const tp_cli cli = {"[OPTIONS] FILE...", "A test program.", opts, NULL, 1, 3};
 
 /* The checked kinds: ranges, choices, and options that set one int */
-static int64_t threads, count;
+static int64_t threads, count, copies;
 static double rate, frac, take;
 static int method, channels;
 static const tp_option checked[] = {
     TP_OPT_THREADS(&threads, "workers"),
     TP_INT("count", 'c', &count, "N", "how many", TP_MIN(0)),
+    TP_INT("copies", 'k', &copies, "K", "variants", TP_RANGE(1, 1000000)),
     TP_DOUBLE("rate", 0, &rate, "X", "a rate", TP_ABOVE(0)),
     TP_DOUBLE("frac", 0, &frac, "F", "a share", TP_FRACTION),
     TP_DOUBLE("take", 0, &take, "N|F", "how much", TP_AMOUNT),
@@ -48,7 +49,7 @@ static int parse(char **argv, char ***args)
     while (argv[argc])
         argc++;
     n = 5, lr = 0.001, out = "-", verbose = 0, ratio = -1;
-    threads = 2, count = 0, rate = 1, frac = 0.5, method = 0, channels = 0;
+    threads = 2, count = 0, copies = 1, rate = 1, frac = 0.5, take = 0, method = 0, channels = 0;
     return tp_cli_parse(use_checked ? &checked_cli : &cli, argc, argv, args);
 }
 
@@ -113,6 +114,7 @@ static void test_checked(void)
     refused((char *[]){"prog", "--threads", "257", NULL}, "prog: option --threads must be 1 to 256, not '257'");
     refused((char *[]){"prog", "-t0", NULL}, "option --threads must be 1 to 256, not '0'");
     refused((char *[]){"prog", "--count", "-1", NULL}, "option --count must be at least 0, not '-1'");
+    refused((char *[]){"prog", "-k", "0", NULL}, "option --copies must be 1 to 1000000, not '0'"); /* not 1e+06 */
     refused((char *[]){"prog", "--rate", "0", NULL}, "option --rate must be more than 0, not '0'");
     refused((char *[]){"prog", "--rate", "nan", NULL}, "option --rate must be more than 0, not 'nan'");
     refused((char *[]){"prog", "--frac", "1", NULL}, "option --frac must be at least 0 and less than 1, not '1'");
@@ -134,6 +136,12 @@ static void test_checked(void)
     CHECK_INT(child_status((char *[]){"prog", "--help", NULL}, buf, sizeof buf), 0);
     CHECK(strstr(buf, "-m, --method M") && strstr(buf, "how (default: auto)"));
     CHECK(strstr(buf, "     --rgb ") != NULL);
+    /* a program of one input: the argument, else stdin */
+    static const tp_cli one_input = {"[OPTIONS] [FILE]", "One input.", checked, NULL, 0, 1};
+    CHECK(strcmp(tp_cli_parse_input(&one_input, 2, (char *[]){"prog", "in.tp", NULL}), "in.tp") == 0);
+    CHECK(strcmp(tp_cli_parse_input(&one_input, 3, (char *[]){"prog", "-k", "2", NULL}), "-") == 0 && copies == 2);
+    /* a default the range refuses (--take 0: none given) is not shown as one */
+    CHECK(strstr(buf, "how much\n") && strstr(buf, "variants (default: 1)"));
     use_checked = 0;
 }
 
