@@ -179,13 +179,21 @@ static void set_value(const tp_option *o, const char *v)
     }
 }
 
+/* The parse's allocations while it runs: a refused option ends the program inside the parse,
+ * where the compiler may already have dropped its own pointers to them (the call does not
+ * return), and a leak checker must still find them reachable. */
+static char **volatile parsing_pos;
+static char *volatile parsing_set_by;
+
 int tp_cli_parse(const tp_cli *cli, int argc, char **argv, char ***args)
 {
     char **pos = tp_alloc((size_t)argc + 1, sizeof *pos);
+    parsing_pos = pos;
     int npos = 0, only_args = 0, nopts = 0;
     while (cli->opts && cli->opts[nopts].name)
         nopts++;
     char *set_by = tp_calloc((size_t)nopts + 1, 1); /* TP_OPT_SET options given */
+    parsing_set_by = set_by;
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
         if (only_args || a[0] != '-' || a[1] == 0) {
@@ -241,11 +249,13 @@ int tp_cli_parse(const tp_cli *cli, int argc, char **argv, char ***args)
         set_value(o, val);
     }
     free(set_by);
+    parsing_set_by = NULL;
     pos[npos] = NULL;
     if (npos < cli->min_args)
         tp_usage("missing argument (usage: %s %s)", tp_progname(), cli->synopsis);
     if (cli->max_args >= 0 && npos > cli->max_args)
         tp_usage("too many arguments (usage: %s %s)", tp_progname(), cli->synopsis);
+    parsing_pos = NULL;
     *args = pos;
     return npos;
 }
