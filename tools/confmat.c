@@ -1,7 +1,6 @@
 /* confmat — the confusion matrix, accuracy and per-class report of a prediction or a
  * clustering against the true labels; optionally a heatmap PNG and the mapped labels. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,59 +9,40 @@
 #include "confusion.h"
 #include "draw.h"
 #include "heatmap.h"
+#include "pass.h"
 #include "records.h"
 #include "stream.h"
 #include "util.h"
 
-#define CHUNK 4096 /* records per write with -o */
-
-/* The pass over the records: each pair into the tally. */
 typedef struct {
-    tp_tally *t;
-    const char *name;
-} scan_ctx;
+    const char *in, *truth, *field, *png, *title, *out, *mapped_name;
+    int map;  /* a tp_map_how; -1 until parse gives it the field's default */
+    int norm; /* a tp_norm_over */
+    int json;
+    int64_t digits;
+} options;
 
-static void add(void *ctx, int64_t i, const void *rec)
+static void parse(int argc, char **argv, options *o)
 {
-    (void)i;
-    const scan_ctx *s = ctx;
-    const tp_field *full = tp_tally_record(s->t, rec);
-    if (full)
-        tp_die("%s: field '%s' holds more than %d distinct values", s->name, full->name, TP_MAX_LABELS);
-}
-
-/* ---- main ---- */
-
-static int one_of(const char *s, const char *const *choices)
-{
-    for (; *choices; choices++)
-        if (strcmp(s, *choices) == 0)
-            return 1;
-    return 0;
-}
-
-int main(int argc, char **argv)
-{
-    tp_init(argv[0]);
-    const char *truth = "y", *field = "pred", *how = NULL, *norm = "none", *png = NULL, *title = "Confusion matrix";
-    const char *out = NULL, *mapped_name = NULL;
-    int64_t digits = 4;
-    int json = 0;
-    const tp_option opts[] = {
-        TP_STRING("truth", 't', &truth, "NAME", "the field of true labels (any integer dtype)"),
-        TP_STRING("field", 'f', &field, "NAME", "the field of predicted labels or clusters (any integer dtype)"),
-        TP_STRING("map", 'm', &how, "HOW", "none, majority or hungarian: how predicted values become labels (default: majority for a field named "
-         "cluster, else none)"),
-        TP_STRING("normalize", 'n', &norm, "OVER", "none, true (each row sums to 1), pred (each column) or all: the matrix printed and drawn"),
-        TP_FLAG("json", 'j', &json, "print one JSON object instead of the text report"),
-        TP_INT("digits", 'd', &digits, "N", "digits after the point in the text report"),
-        TP_STRING("png", 'p', &png, "FILE", "draw the matrix as an annotated heatmap PNG into FILE"),
-        TP_STRING("title", 0, &title, "TEXT", "the picture's title"),
-        TP_STRING("output", 'o', &out, "FILE", "write the input stream to FILE with the mapped labels added as an i32 field"),
-        TP_STRING("mapped-name", 0, &mapped_name, "NAME", "that field's name (default: pred when the input has no pred field, else mapped)"),
+    *o = (options){.truth = "y", .field = "pred", .title = "Confusion matrix", .map = -1, .digits = 4};
+    tp_option opts[] = {
+        TP_STRING("truth", 't', &o->truth, "NAME", "the field of true labels (any integer dtype)"),
+        TP_STRING("field", 'f', &o->field, "NAME", "the field of predicted labels or clusters (any integer dtype)"),
+        TP_CHOICE("map", 'm', &o->map, "HOW",
+                  "none, majority or hungarian: how predicted values become labels (default: majority for a field named "
+                  "cluster, else none)",
+                  TP_MAP_NAMES),
+        TP_CHOICE("normalize", 'n', &o->norm, "OVER",
+                  "none, true (each row sums to 1), pred (each column) or all: the matrix printed and drawn", TP_NORM_NAMES),
+        TP_FLAG("json", 'j', &o->json, "print one JSON object instead of the text report"),
+        TP_INT("digits", 'd', &o->digits, "N", "digits after the point in the text report", TP_RANGE(0, 12)),
+        TP_STRING("png", 'p', &o->png, "FILE", "draw the matrix as an annotated heatmap PNG into FILE"),
+        TP_STRING("title", 0, &o->title, "TEXT", "the picture's title"),
+        TP_STRING("output", 'o', &o->out, "FILE", "write the input stream to FILE with the mapped labels added as an i32 field"),
+        TP_STRING("mapped-name", 0, &o->mapped_name, "NAME", "that field's name (default: pred when the input has no pred field, else mapped)"),
         {0},
     };
-    const tp_cli cli = {
+    tp_cli cli = {
         "[OPTIONS] [FILE]",
         "Compares a stream's predicted labels (--field, pred by default) with its true labels\n"
         "(--truth, y by default) and prints the confusion matrix (rows true, columns predicted,\n"
@@ -101,54 +81,127 @@ int main(int argc, char **argv)
         0, 1,
     };
     char **args;
-    int nargs = tp_cli_parse(&cli, argc, argv, &args);
-    static const char *const maps[] = {TP_MAP_NAMES, NULL}, *const norms[] = {TP_NORM_NAMES, NULL};
-    if (how && !one_of(how, maps))
-        tp_usage("--map wants none, majority or hungarian, not '%s'", how);
-    if (!one_of(norm, norms))
-        tp_usage("--normalize wants none, true, pred or all, not '%s'", norm);
-    if (digits < 0 || digits > 12)
-        tp_usage("--digits must be 0 to 12");
-    int png_out = png && strcmp(png, "-") == 0, stream_out = out && strcmp(out, "-") == 0;
-    if (png_out && stream_out)
+    int na = tp_cli_parse(&cli, argc, argv, &args);
+    o->in = na ? args[0] : "-";
+    free(args);
+    if (o->png && strcmp(o->png, "-") == 0 && o->out && strcmp(o->out, "-") == 0)
         tp_usage("--png and -o cannot both write to stdout");
-    if (!how)
-        how = strcmp(field, "cluster") == 0 ? "majority" : "none";
+    if (o->map < 0)
+        o->map = strcmp(o->field, "cluster") == 0 ? TP_MAP_MAJORITY : TP_MAP_NONE;
+}
 
-    /* one pass over the records: only the pair counts are kept */
-    const char *path = nargs ? args[0] : "-";
-    tp_records *rs = NULL;
-    tp_reader *rd = NULL;
-    const tp_header *h;
+/* The field called name, which must hold one integer label per record. */
+static const tp_field *label_field(const tp_header *h, const char *input, const char *name)
+{
+    int i = tp_header_find(h, name);
+    if (i < 0)
+        tp_die("%s: no field '%s'", input, name);
+    const tp_field *f = &h->fields[i];
+    if (tp_header_find_int(h, name) < 0)
+        tp_die("%s: field '%s' is %s with %zu elements, not one integer label per record", input, name,
+               tp_dtype_name(f->dtype), f->nelem);
+    return f;
+}
+
+/* The name of the field -o adds, checked before the work. */
+static const char *mapped_name(const options *o, const tp_header *h, const char *input)
+{
+    const char *m = o->mapped_name ? o->mapped_name : tp_header_find(h, "pred") < 0 ? "pred" : "mapped";
+    if (tp_header_find(h, m) >= 0)
+        tp_die("%s: the input has a field '%s' already; name the mapped labels with --mapped-name", input, m);
+    return m;
+}
+
+/* The pass over the records: each pair into the tally. */
+typedef struct {
+    tp_tally *t;
     const char *name;
-    if (out) {
-        rs = tp_records_open(path);
-        h = tp_records_header(rs);
-        name = tp_records_name(rs);
-    } else {
-        rd = tp_open_or_die(path);
-        h = tp_reader_header(rd);
-        name = tp_reader_name(rd);
+} scan_ctx;
+
+static void add(void *ctx, int64_t i, const void *rec)
+{
+    (void)i;
+    const scan_ctx *s = ctx;
+    const tp_field *full = tp_tally_record(s->t, rec);
+    if (full)
+        tp_die("%s: field '%s' holds more than %d distinct values", s->name, full->name, TP_MAX_LABELS);
+}
+
+/* The text or JSON report, to stderr when stdout carries the picture or the stream. */
+static void report(const options *o, const tp_confusion *c, const char *input)
+{
+    int busy = (o->png && strcmp(o->png, "-") == 0) || (o->out && strcmp(o->out, "-") == 0);
+    FILE *f = busy ? stderr : stdout;
+    if (o->json)
+        tp_confusion_json(f, c, input, o->truth, o->field);
+    else
+        tp_confusion_text(f, c, o->truth, o->field, (int)o->digits);
+    if (fflush(f) || ferror(f)) {
+        if (errno == EPIPE)
+            tp_exit_pipe();
+        tp_die("%s: write error: %s", f == stdout ? "stdout" : "stderr", strerror(errno));
     }
-    const char *fields[2] = {truth, field};
-    int fi[2];
-    for (int i = 0; i < 2; i++) {
-        fi[i] = tp_header_find(h, fields[i]);
-        if (fi[i] < 0)
-            tp_die("%s: no field '%s'", name, fields[i]);
-        const tp_field *f = &h->fields[fi[i]];
-        if (tp_header_find_int(h, fields[i]) < 0)
-            tp_die("%s: field '%s' is %s with %zu elements, not one integer label per record", name, fields[i],
-                   tp_dtype_name(f->dtype), f->nelem);
+}
+
+/* The matrix (normalised as --normalize says) as an annotated heatmap into --png. */
+static void draw(const options *o, const tp_confusion *c)
+{
+    int k = c->k;
+    double *v = tp_alloc((size_t)k * (size_t)k + 1, sizeof *v);
+    if (c->normed)
+        memcpy(v, c->normed, (size_t)k * (size_t)k * sizeof *v);
+    else
+        tp_confusion_normalise(c->m, k, TP_NORM_NONE, v);
+    const char *const *names = (const char *const *)c->names;
+    tp_heatmap hm = {k, k, v, names, names, *o->title ? o->title : NULL, "Predicted", "True", c->normed ? 2 : 0};
+    tp_canvas cv;
+    tp_heatmap_draw(&hm, &cv);
+    tp_canvas_save(&cv, o->png);
+    tp_canvas_free(&cv);
+    free(v);
+}
+
+typedef struct {
+    const tp_confusion *c;
+    const tp_field *pred;
+    size_t in_size, out_size, at; /* record sizes; the added field's offset */
+} mapped_ctx;
+
+/* Each record's mapped label as an i32 (-1 where it does not fit). */
+static void fill(void *ctx, int64_t first, int64_t n, const unsigned char *src, unsigned char *dst)
+{
+    (void)first;
+    const mapped_ctx *m = ctx;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = tp_confusion_mapped(m->c, tp_label_of(m->pred, src + (size_t)i * m->in_size));
+        int32_t v32 = v < INT32_MIN || v > INT32_MAX ? -1 : (int32_t)v;
+        memcpy(dst + (size_t)i * m->out_size + m->at, &v32, sizeof v32);
     }
-    char *mname = NULL;
-    if (out) { /* the added field's name, checked before the work */
-        const char *m = mapped_name ? mapped_name : tp_header_find(h, "pred") < 0 ? "pred" : "mapped";
-        if (tp_header_find(h, m) >= 0)
-            tp_die("%s: the input has a field '%s' already; name the mapped labels with --mapped-name", name, m);
-        mname = tp_strdup(m);
-    }
-    tp_tally *t = tp_tally_new(&h->fields[fi[0]], &h->fields[fi[1]]);
+}
+
+/* The stream again into -o, with the mapped label added to each record as field name. */
+static void write_mapped(const options *o, tp_records *rs, const tp_confusion *c, const tp_field *pred,
+                         const char *name)
+{
+    const tp_header *h = tp_records_header(rs);
+    tp_header oh;
+    tp_header_copy(&oh, h);
+    int fi = tp_header_add(&oh, name, TP_I32, 0, NULL);
+    mapped_ctx m = {c, pred, h->record_size, oh.record_size, oh.fields[fi].offset};
+    tp_pass_records(rs, &oh, o->out, fill, &m);
+    tp_header_free(&oh);
+}
+
+static int run(const options *o)
+{
+    /* one pass over the records, keeping only the pair counts (and with -o the records' places) */
+    tp_records *rs = o->out ? tp_records_open(o->in) : NULL;
+    tp_reader *rd = o->out ? NULL : tp_open_or_die(o->in);
+    const tp_header *h = rs ? tp_records_header(rs) : tp_reader_header(rd);
+    const char *name = rs ? tp_records_name(rs) : tp_reader_name(rd);
+    const tp_field *tf = label_field(h, name, o->truth), *pf = label_field(h, name, o->field);
+    const char *mname = o->out ? mapped_name(o, h, name) : NULL;
+    tp_tally *t = tp_tally_new(tf, pf);
     scan_ctx sc = {t, name};
     if (rs) {
         tp_records_scan(rs, add, &sc);
@@ -160,76 +213,27 @@ int main(int argc, char **argv)
     if (t->records == 0)
         tp_die("%s: no records", name);
     if (t->truth.n == 0)
-        tp_die("%s: no record has a true label (every '%s' is -1)", name, truth);
+        tp_die("%s: no record has a true label (every '%s' is -1)", name, o->truth);
+
     tp_confusion c;
-    tp_confusion_of(&c, t, (tp_map_how)tp_choice_index(maps, how), (tp_norm_over)tp_choice_index(norms, norm), h);
-    int k = c.k;
-
-    FILE *rf = png_out || stream_out ? stderr : stdout;
-    if (json)
-        tp_confusion_json(rf, &c, name, truth, field);
-    else
-        tp_confusion_text(rf, &c, truth, field, (int)digits);
-    if (fflush(rf) || ferror(rf)) {
-        if (errno == EPIPE)
-            tp_exit_pipe();
-        tp_die("%s: write error: %s", rf == stdout ? "stdout" : "stderr", strerror(errno));
-    }
-
-    if (png) {
-        tp_heatmap hm = {k, k, NULL, (const char *const *)c.names, (const char *const *)c.names, *title ? title : NULL,
-                         "Predicted", "True", c.normed ? 2 : 0};
-        double *v = c.normed;
-        if (!v) {
-            v = tp_alloc((size_t)k * (size_t)k, sizeof *v);
-            tp_confusion_normalise(c.m, k, TP_NORM_NONE, v);
-        }
-        hm.values = v;
-        tp_canvas cv;
-        tp_heatmap_draw(&hm, &cv);
-        tp_canvas_save(&cv, png);
-        tp_canvas_free(&cv);
-        if (v != c.normed)
-            free(v);
-    }
-
-    if (out) { /* the stream again, with the mapped label appended to each record */
-        int64_t records = t->records;
-        tp_header oh;
-        tp_header_copy(&oh, h);
-        oh.count = records;
-        tp_header_add(&oh, mname, TP_I32, 0, NULL);
-        tp_writer *w = tp_writer_open(out, &oh);
-        size_t isz = h->record_size, osz = oh.record_size;
-        int64_t *idx = tp_alloc(CHUNK, sizeof *idx);
-        unsigned char *in = tp_alloc(CHUNK, isz), *ob = tp_alloc(CHUNK, osz);
-        for (int64_t i = 0; i < records; i += CHUNK) {
-            int64_t n = records - i < CHUNK ? records - i : CHUNK;
-            for (int64_t j = 0; j < n; j++)
-                idx[j] = i + j;
-            tp_records_get(rs, idx, n, in);
-            for (int64_t j = 0; j < n; j++) {
-                const unsigned char *src = in + (size_t)j * isz;
-                int64_t v = tp_confusion_mapped(&c, tp_label_of(t->pred_field, src));
-                int32_t v32 = v < INT32_MIN || v > INT32_MAX ? -1 : (int32_t)v;
-                memcpy(ob + (size_t)j * osz, src, isz);
-                memcpy(ob + (size_t)j * osz + isz, &v32, sizeof v32);
-            }
-            tp_writer_write(w, ob, n);
-        }
-        tp_writer_close(w);
-        free(idx);
-        free(in);
-        free(ob);
-        tp_header_free(&oh);
-    }
-
+    tp_confusion_of(&c, t, (tp_map_how)o->map, (tp_norm_over)o->norm, h);
+    report(o, &c, name);
+    if (o->png)
+        draw(o, &c);
+    if (rs)
+        write_mapped(o, rs, &c, pf, mname);
     tp_confusion_free(&c);
     tp_tally_free(t);
-    free(mname);
     if (rs)
         tp_records_close(rs);
     tp_reader_close(rd);
-    free(args);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    tp_init(argv[0]);
+    options o;
+    parse(argc, argv, &o);
+    return run(&o);
 }
