@@ -172,8 +172,10 @@ mkidx "$T/im" u8 1001 1 1
 mkidx "$T/lb" i32 1001
 "$BIN/idx2raw" "$T/im" "$T/lb" >"$T/many.tp"
 expect_fail 1 "^confmat: $T/many.tp: field 'y' holds more than 1000 distinct values$" "$C" -f y "$T/many.tp"
-expect_fail 2 "^confmat: --map wants none, majority or hungarian, not 'vote'" "$C" -m vote "$T/hand.tp"
-expect_fail 2 "^confmat: --normalize wants none, true, pred or all, not 'rows'" "$C" -n rows "$T/hand.tp"
+expect_fail 2 "^confmat: option --map must be none, majority or hungarian, not 'vote' \\(see 'confmat --help'\\)$" "$C" -m vote "$T/hand.tp"
+expect_fail 2 "^confmat: option --normalize must be none, true, pred or all, not 'rows' \\(see 'confmat --help'\\)$" "$C" -n rows "$T/hand.tp"
+expect_fail 2 "^confmat: option --digits must be 0 to 12, not '13' \\(see 'confmat --help'\\)$" "$C" -d 13 "$T/hand.tp"
+expect_fail 2 "^confmat: option --digits must be 0 to 12, not '-1' \\(see 'confmat --help'\\)$" "$C" --digits=-1 "$T/hand.tp"
 expect_fail 2 "^confmat: --png and -o cannot both write to stdout" "$C" --png - -o - "$T/hand.tp"
 ls "$T" | grep -Eq '^e\.(png|tp)' && fail "a failed run left an output"
 exit 0
