@@ -20,9 +20,25 @@ struct tp_infer {
     float *gx, *gy;
 };
 
+#define AUTO_BATCH_BYTES ((size_t)256 << 20)
+
+/* The batch when none is asked for (infer.h). */
+static int auto_batch(const tp_net *net, const tp_device *dev)
+{
+    if (tp_device_is_gpu(dev))
+        return 256;
+    size_t per = 0;
+    for (int i = -1; i < net->n; i++)
+        per += tp_layer_out_size(net, i) * sizeof(float);
+    size_t b = AUTO_BATCH_BYTES / (per ? per : 1);
+    return b < 1 ? 1 : b > 64 ? 64 : (int)b;
+}
+
 tp_infer *tp_infer_open(const tp_net *net, const tp_device *dev, int batch, int threads)
 {
-    TP_ASSERT(batch >= 1 && threads >= 1);
+    TP_ASSERT(batch >= 0 && threads >= 1);
+    if (batch == 0)
+        batch = auto_batch(net, dev);
     tp_infer *f = tp_calloc(1, sizeof *f);
     f->net = net;
     f->batch = batch;
@@ -51,6 +67,8 @@ void tp_infer_sync(tp_infer *f)
 }
 
 size_t tp_infer_outputs(const tp_infer *f) { return f->out; }
+
+int64_t tp_infer_round(const tp_infer *f) { return (int64_t)f->batch * f->T; }
 
 typedef struct {
     tp_infer *f;

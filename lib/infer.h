@@ -16,9 +16,13 @@
 
 typedef struct tp_infer tp_infer;
 
-/* Inference of net on dev with batches of up to batch records and (CPU) threads threads.
+/* Inference of net on dev with batches of up to batch records and (CPU) threads threads; a
+ * GPU is fed by one thread. batch 0 chooses: on the CPU as many records as keep one
+ * thread's activations within 256 MiB, at most 64 (VGG16 at 224x224: 4); on a GPU 256.
  * The parameters are net->params as they are now (see tp_infer_sync). */
 tp_infer *tp_infer_open(const tp_net *net, const tp_device *dev, int batch, int threads);
+/* Records per call of tp_infer_records that keep every thread busy: batch x threads. */
+int64_t tp_infer_round(const tp_infer *inf);
 /* Takes net->params again after they changed (a device's copy is refreshed; the CPU reads
  * them in place, so there it does nothing). */
 void tp_infer_sync(tp_infer *inf);

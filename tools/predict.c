@@ -20,8 +20,6 @@
 #include "transfer.h"
 #include "util.h"
 
-#define AUTO_BATCH_BYTES ((size_t)256 << 20)
-
 typedef struct {
     const char *model, *out, *in, *xname, *features, *device;
     char **args, **files; /* the arguments (freed by run), and the image files among them */
@@ -68,19 +66,6 @@ static void parse(int argc, char **argv, options *o)
     o->nfiles = nargs - 1;
     if (o->features && o->nfiles)
         tp_usage("--features works on a stream, not on image files");
-}
-
-/* Records per batch when --batch is 0: as many as keep one thread's activations within
- * AUTO_BATCH_BYTES, at most 64 (VGG16 at 224x224: 4); a GPU takes 256. */
-static int auto_batch(const tp_net *net, const tp_device *dev)
-{
-    if (tp_device_is_gpu(dev))
-        return 256;
-    size_t per = 0;
-    for (int i = -1; i < net->n; i++)
-        per += tp_layer_out_size(net, i) * sizeof(float);
-    size_t b = AUTO_BATCH_BYTES / (per ? per : 1);
-    return b < 1 ? 1 : b > 64 ? 64 : (int)b;
 }
 
 /* predict MODEL a.jpg b.png ...: one line per file, "name class probability". */
@@ -182,9 +167,8 @@ static void predict_stream(const options *o, const tp_net *net, const tp_header 
     tp_header oh;
     pred_ctx c = {NULL, h, &oh, fx, -1, -1, prep, NULL};
     out_header(o, net, mh, h, xi, name, &oh, &c.pi, &c.qi);
-    int T = tp_device_is_gpu(dev) ? 1 : (int)o->threads, batch = o->batch ? (int)o->batch : auto_batch(net, dev);
-    c.inf = tp_infer_open(net, dev, batch, T);
-    int64_t round = (int64_t)batch * T; /* records read, computed and written together */
+    c.inf = tp_infer_open(net, dev, (int)o->batch, (int)o->threads);
+    int64_t round = tp_infer_round(c.inf); /* records read, computed and written together */
     c.y = tp_alloc((size_t)round, tp_infer_outputs(c.inf) * sizeof *c.y);
     tp_progress pr;
     tp_progress_start(&pr, o->features ? "features" : "predict", h->count, "records");

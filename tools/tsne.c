@@ -280,10 +280,8 @@ static int run(const options *o)
         for (int64_t e = 0; e < n * d; e++)
             if (!isfinite(y[e]))
                 tp_die("%s: the optimisation diverged (non-finite embedding); lower --learning-rate", name);
-        int gpu = tp_device_is_gpu(&dev);
-        fprintf(stderr, "%s: %lld points, %lld neighbours, %s gradient, %d iterations, KL %.4f (affinities %.1f s, optimise %.1f s%s%s)\n",
-                tp_progname(), (long long)n, (long long)k, method, done, kl, t_knn, t_opt, gpu ? ", on " : "",
-                gpu ? dev.name : "");
+        fprintf(stderr, "%s: %lld points, %lld neighbours, %s gradient, %d iterations, KL %.4f (affinities %.1f s, optimise %.1f s, on %s)\n",
+                tp_progname(), (long long)n, (long long)k, method, done, kl, t_knn, t_opt, dev.name);
         write_out(o, rs, fi, y, kl, done, method, dev.name);
     }
     free(two[0].x), free(two[1].x), free(y);
