@@ -6,6 +6,8 @@
 #   make data            fetch MNIST and Fashion-MNIST into data/ (sha256-checked)
 #   make demo            the main job on real MNIST (what the README's first command runs)
 #   make fuzz            fuzz the stream and IDX readers (FUZZ_SECONDS each, clang/libFuzzer)
+#   make structure       the code's shape measured: mains' lengths, layers and cycles of the
+#                        uses between files, backends named in programs (tests/structure.py)
 #   make check-outputs   every program's outputs on a fixed set of commands against the sums
 #                        recorded on this machine (tests/outputs/run.sh; --record to renew)
 #   make bench           throughput figures
@@ -89,7 +91,7 @@ LDLIBS   += -ldl
 VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' lib/util.h)
 FRONT = sed -e 's|@LIBEXEC@|$(1)|' -e 's|@VERSION@|$(VERSION)|' tools/tpipe.sh
 
-.PHONY: all deps test build-tests devkit device-check check-outputs data demo fuzz bench bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
+.PHONY: all deps test structure build-tests devkit device-check check-outputs data demo fuzz bench bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
         vgg16-notebook cluster-notebook cluster-full
 all: $(PROGS) $(BIN)/tpipe $(CUDA_SO)
 
@@ -145,6 +147,9 @@ test: deps
 
 data:
 	@tools/getdata.sh
+
+structure:
+	@python3 tests/structure.py
 
 # sha256 of what a fixed set of commands writes, against tests/outputs/sums.txt: behaviour
 # kept across a change (the sums depend on the CPU: record them first on the same machine)
