@@ -25,5 +25,21 @@ TPIPE_DEVICE=cuda expect_fail 1 "^train: TPIPE_DEVICE cuda: .*missing/libtpipe-c
 TPIPE_DEVICE=cuda "$BIN/train" --device cpu --net "$T/q.net" --epochs 2 --batch 16 <"$T/train.tp" | cmp - "$T/cpu.tp" ||
     fail "--device cpu does not override TPIPE_DEVICE"
 TPIPE_DEVICE=cpu "$BIN/gmm" -k 2 -q -f x "$T/train.tp" | grep -aq '^meta device cpu' || fail "TPIPE_DEVICE=cpu: meta device"
+# the runner pins the CPU for every test that does not ask for a device
+[ "${TPIPE_DEVICE:-}" = cpu ] || fail "tests run with TPIPE_DEVICE '${TPIPE_DEVICE:-}', not cpu"
+# a GPU test never counts as skipped where a GPU is required: it passes or it fails
+if [ -x "${UNITS:-}/test_gpu_gmm" ]; then
+    TPIPE_REQUIRE_GPU=1 "$UNITS/test_gpu_gmm" >"$T/req.log" 2>&1
+    rc=$?
+    [ $rc != 77 ] || fail "test_gpu_gmm skipped under TPIPE_REQUIRE_GPU=1: $(tail -1 "$T/req.log")"
+    [ $rc = 0 ] || grep -q 'a GPU is required' "$T/req.log" || fail "test_gpu_gmm failed: $(tail -3 "$T/req.log")"
+    # and the runner with TEST_NO_SKIP=1 fails what it would skip
+    if TESTS_MATCH=unit/test_gpu_gmm TEST_NO_SKIP=0 bash "$TESTS/run.sh" | grep -q '^SKIP'; then
+        TESTS_MATCH=unit/test_gpu_gmm TEST_NO_SKIP=1 bash "$TESTS/run.sh" >"$T/ns.log" && fail "TEST_NO_SKIP=1 passed a skipped test"
+        grep -q '^FAIL unit/test_gpu_gmm (skipped, and TEST_NO_SKIP=1)' "$T/ns.log" || fail "TEST_NO_SKIP=1: $(cat "$T/ns.log")"
+    fi
+fi
+TPIPE_REQUIRE_GPU=1 bash "$TESTS/cli/gpu_gmm.sh" >"$T/req2.log" 2>&1
+[ $? != 77 ] || fail "cli/gpu_gmm skipped under TPIPE_REQUIRE_GPU=1"
 TPIPE_DEVICE=gpu expect_fail 2 "^tsne: TPIPE_DEVICE must be auto, cpu, cuda or cuda:N, not 'gpu'" "$BIN/tsne" "$T/train.tp"
 exit 0

@@ -1,7 +1,8 @@
 /* The GPU t-SNE (gpu_tsne.h) against its CPU twins: kNN against tp_knn, one gradient and
  * its KL against tp_tsne_gradient with exact repulsion for d = 1, 2, 3 and dof 1, 2, 0.6,
  * the exact KL against tp_tsne_kl_exact, NaN agreement, and a short optimisation against
- * tp_tsne_optimize. Every output buffer has guard elements after it that must stay
+ * tp_tsne_optimize, and the neighbours of long vectors in tf32 and bf16 modes (the same as in
+ * fp32: the distances are fp32 products whatever the mode). Every output buffer has guard elements after it that must stay
  * untouched. Without a usable GPU it prints "no GPU: reason" and exits 77. */
 #include <math.h>
 #include <stdarg.h>
@@ -42,9 +43,11 @@ static int guard_ok_d(const double *p, size_t m)
  * round differently in cuBLAS and OpenBLAS, so a neighbour tied within float rounding may
  * be swapped: distances are compared by rank within that rounding, sets must agree on
  * nearly every row), the GPU's distances exact for its indices, no self, ascending order. */
-static void test_knn(const tp_gpu_api *api, tp_gpu *g, int64_t n, int dim, int k)
+static void test_knn_at(const tp_gpu_api *api, tp_gpu *g, int64_t n, int dim, int k, float scale, float offset)
 {
     float *x = points(n, dim, 11 + (uint64_t)k);
+    for (size_t e = 0; e < (size_t)n * (size_t)dim; e++)
+        x[e] = offset + scale * x[e];
     size_t m = (size_t)n * (size_t)k;
     int32_t *ci = tp_alloc(m, sizeof *ci), *gi = tp_alloc(m + GUARD, sizeof *gi);
     double *cd = tp_alloc(m, sizeof *cd), *gd = guarded_d(m);
@@ -231,10 +234,27 @@ static void test_optimize(const tp_gpu_api *api, tp_gpu *g, const tp_csr *P, int
     free(yc);
 }
 
+static void test_knn(const tp_gpu_api *api, tp_gpu *g, int64_t n, int dim, int k) { test_knn_at(api, g, n, dim, k, 1, 0); }
+
+/* The neighbours do not depend on the device's precision: vectors of MNIST's length and
+ * scale (784 values near 128, squared norms near 1.3e7), whose tf32 or bf16 products would
+ * be off by more than the gaps between neighbours' distances, give the CPU's neighbours in
+ * every mode. */
+static void test_knn_precision(const tp_gpu_api *api, tp_gpu *g)
+{
+    static const tp_precision modes[] = {TP_PREC_TF32, TP_PREC_BF16};
+    for (int i = 0; i < 2; i++) {
+        api->set_precision(g, modes[i]);
+        test_knn_at(api, g, 2000, 784, 31, 40, 128);
+    }
+    api->set_precision(g, TP_PREC_FP32);
+}
+
 int main(void)
 {
     const tp_gpu_api *api;
     tp_gpu *g = gpu_check_open(&api);
+    test_knn_precision(api, g);
     test_knn(api, g, 1500, 20, 31);
     test_knn(api, g, 3000, 50, 91);
     test_knn(api, g, 300, 7, 299); /* every other point: k a little above a power of two */
