@@ -25,6 +25,11 @@ TPIPE_DEVICE=cuda expect_fail 1 "^train: TPIPE_DEVICE cuda: .*missing/libtpipe-c
 TPIPE_DEVICE=cuda "$BIN/train" --device cpu --net "$T/q.net" --epochs 2 --batch 16 <"$T/train.tp" | cmp - "$T/cpu.tp" ||
     fail "--device cpu does not override TPIPE_DEVICE"
 TPIPE_DEVICE=cpu "$BIN/gmm" -k 2 -q -f x "$T/train.tp" | grep -aq '^meta device cpu' || fail "TPIPE_DEVICE=cpu: meta device"
+# the backend is found beside the source tree's programs (bin/ and build-san/bin/ alike)
+if [ -f "$ROOT/build/libtpipe-cuda.so" ]; then
+    env -u TPIPE_CUDA_LIB "$BIN/gmm" --device cuda -k 1 -q "$T/train.tp" >/dev/null 2>"$T/found.log" ||
+        ! grep -q 'no CUDA backend' "$T/found.log" || fail "$BIN/gmm did not find build/libtpipe-cuda.so: $(cat "$T/found.log")"
+fi
 # the runner pins the CPU for every test that does not ask for a device
 [ "${TPIPE_DEVICE:-}" = cpu ] || fail "tests run with TPIPE_DEVICE '${TPIPE_DEVICE:-}', not cpu"
 # a GPU test never counts as skipped where a GPU is required: it passes or it fails
