@@ -12,6 +12,15 @@
 
 #include "util.h"
 
+/* zlib's message for the last error, without the "<fd:N>: " it puts before it. */
+static const char *gz_msg(tp_idx *x, int *code)
+{
+    const char *m = gzerror((gzFile)x->gz, code);
+    if (m && strncmp(m, "<fd:", 4) == 0 && strstr(m, ": "))
+        m = strstr(m, ": ") + 2;
+    return m ? m : "";
+}
+
 /* Reads exactly n bytes or explains why not. */
 static int read_exact(tp_idx *x, void *dst, size_t n, const char *what)
 {
@@ -21,13 +30,13 @@ static int read_exact(tp_idx *x, void *dst, size_t n, const char *what)
         int got = gzread((gzFile)x->gz, p, chunk);
         if (got < 0) {
             int code;
-            const char *msg = gzerror((gzFile)x->gz, &code);
+            const char *msg = gz_msg(x, &code);
             snprintf(x->err, sizeof x->err, "corrupt gzip data (%s)", code == Z_ERRNO ? strerror(errno) : msg);
             return -1;
         }
         if (got == 0) {
             int code;
-            const char *msg = gzerror((gzFile)x->gz, &code);
+            const char *msg = gz_msg(x, &code);
             if (code != Z_OK && code != Z_STREAM_END)
                 snprintf(x->err, sizeof x->err, "corrupt gzip data (%s)", msg);
             else
@@ -195,11 +204,17 @@ int tp_idx_check_end(tp_idx *x)
     int got = gzread((gzFile)x->gz, &c, 1);
     if (got < 0) {
         int code;
-        snprintf(x->err, sizeof x->err, "corrupt gzip data (%s)", gzerror((gzFile)x->gz, &code));
+        snprintf(x->err, sizeof x->err, "corrupt gzip data (%s)", gz_msg(x, &code));
         return -1;
     }
     if (got > 0) {
         snprintf(x->err, sizeof x->err, "data follows the %lld items the header promises", (long long)x->count);
+        return -1;
+    }
+    int code;
+    const char *msg = gz_msg(x, &code);
+    if (code != Z_OK && code != Z_STREAM_END) { /* a gzip member that ends before its trailer */
+        snprintf(x->err, sizeof x->err, "corrupt gzip data (%s: the file is cut short)", msg);
         return -1;
     }
     return 0;

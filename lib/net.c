@@ -128,11 +128,42 @@ static int parse_layer(tp_layer *l, char **w, int nw, const char *name, char *er
     return 0;
 }
 
+/* The text as it is kept (CRLF line ends made LF), or NULL with "NAME:LINE: what" in err for
+ * bytes a network file cannot hold: invalid UTF-8, a control character other than a tab, a
+ * carriage return not ending a line. */
+static char *clean_text(const char *text, const char *name, char *err, size_t errlen)
+{
+    size_t n = strlen(text), ok = tp_utf8_valid(text, n);
+    char *out = tp_alloc(n + 1, 1);
+    size_t k = 0;
+    int line = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        const char *bad = i >= ok ? "bytes that are not UTF-8" : NULL;
+        if (!bad && c == '\r' && text[i + 1] != '\n')
+            bad = "a carriage return inside a line";
+        if (!bad && c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            bad = "a control character";
+        if (bad) {
+            free(out);
+            lerr(err, errlen, name, line, "%s", bad);
+            return NULL;
+        }
+        if (c == '\n')
+            line++;
+        if (c != '\r')
+            out[k++] = (char)c;
+    }
+    out[k] = 0;
+    return out;
+}
+
 int tp_net_parse(tp_net *net, const char *text, const char *name, char *err, size_t errlen)
 {
     memset(net, 0, sizeof *net);
-    net->text = tp_strdup(text);
-    char *copy = tp_strdup(text), *save = NULL;
+    if (!(net->text = clean_text(text, name, err, errlen)))
+        return -1;
+    char *copy = tp_strdup(net->text), *save = NULL;
     int line = 0, rc = 0;
     char *p = copy;
     while (p && rc == 0) {
@@ -145,9 +176,13 @@ int tp_net_parse(tp_net *net, const char *text, const char *name, char *err, siz
             *hash = 0;
         char *w[32];
         int nw = 0;
-        for (char *t = strtok_r(p, " \t\r", &save); t && nw < 32; t = strtok_r(NULL, " \t\r", &save))
+        for (char *t = strtok_r(p, " \t", &save); t && nw < 32 && rc == 0; t = strtok_r(NULL, " \t", &save)) {
+            const char *eq = strchr(t, '=');
+            if (t[0] == '+' || (eq && eq[1] == '+'))
+                rc = lerr(err, errlen, name, line, "'%s': numbers are written without a '+'", t);
             w[nw++] = t;
-        if (nw) {
+        }
+        if (nw && rc == 0) {
             net->l = tp_realloc(net->l, (size_t)net->n + 1, sizeof *net->l);
             tp_layer *l = &net->l[net->n++];
             memset(l, 0, sizeof *l);
@@ -195,6 +230,14 @@ int tp_net_load_file(tp_net *net, const char *path, char *err, size_t errlen)
     }
     fclose(f);
     text[n] = 0;
+    const char *nul = memchr(text, 0, n);
+    if (nul) {
+        int line = 1;
+        for (const char *q = text; q < nul; q++)
+            line += *q == '\n';
+        free(text);
+        return lerr(err, errlen, path, line, "a NUL byte: not a network file");
+    }
     int rc = tp_net_parse(net, text, path, err, errlen);
     free(text);
     return rc;

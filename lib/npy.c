@@ -325,6 +325,10 @@ static int interpret(const pv *d, const char *plain_name, tp_npy_info *info, cha
         snprintf(err, errlen, "unsupported descr in .npy header (structured arrays must be 1-D)");
         return -1;
     }
+    if (descr->n == 0) {
+        snprintf(err, errlen, "the structured dtype has no fields (a stream needs at least one)");
+        return -1;
+    }
     for (int i = 0; i < descr->n; i++) {
         const pv *it = &descr->items[i];
         if (it->kind != PV_SEQ || it->n < 2 || it->n > 3) {

@@ -117,3 +117,40 @@ void tp_out_close(tp_outfile *o)
     memset(o, 0, sizeof *o);
     o->fd = -1;
 }
+
+/* The file path names, resolved: realpath of the file where it exists, else of its folder
+ * with the name added; NULL when the folder does not exist either. */
+static char *resolved(const char *path)
+{
+    char *r = realpath(path, NULL);
+    if (r)
+        return r;
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? tp_strdup(path) : tp_strdup(".");
+    if (slash)
+        dir[slash == path ? 1 : slash - path] = 0;
+    char *d = realpath(dir, NULL);
+    free(dir);
+    if (!d)
+        return NULL;
+    const char *base = slash ? slash + 1 : path;
+    char *out = tp_alloc(strlen(d) + strlen(base) + 2, 1);
+    sprintf(out, "%s/%s", d, base);
+    free(d);
+    return out;
+}
+
+int tp_same_output(const char *a, const char *b)
+{
+    int sa = !a || strcmp(a, "-") == 0, sb = !b || strcmp(b, "-") == 0;
+    if (sa || sb)
+        return sa && sb;
+    struct stat st;
+    if (stat(a, &st) == 0 && !S_ISREG(st.st_mode))
+        return 0;
+    char *ra = resolved(a), *rb = resolved(b);
+    int same = ra && rb ? strcmp(ra, rb) == 0 : strcmp(a, b) == 0;
+    free(ra);
+    free(rb);
+    return same;
+}

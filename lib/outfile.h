@@ -34,6 +34,10 @@ long long tp_out_tell(tp_outfile *o);
 void tp_out_rewrite(tp_outfile *o, const void *p, size_t n, long long off);
 /* Flushes, closes a named file and renames it into place; frees the buffer. */
 void tp_out_close(tp_outfile *o);
+/* 1 when outputs a and b ("-" or NULL: stdout) would be the same file, so that writing both
+ * loses one: both stdout, or the same regular file by any path (through links and ./..);
+ * devices and FIFOs such as /dev/null may be named twice. */
+int tp_same_output(const char *a, const char *b);
 /* "stdout" or the path. */
 const char *tp_out_name(const tp_outfile *o);
 

@@ -278,9 +278,24 @@ void tp_header_set_meta(tp_header *h, const char *key, const char *value)
     TP_ASSERT(valid_name(key, strlen(key)));
     TP_ASSERT(strchr(value, '\r') == NULL);
     tp_meta *m = meta_entry(h, key);
-    TP_ASSERT(m != NULL);
+    if (!m)
+        tp_die("the output would hold more than %d metadata keys (adding '%s')", TP_MAX_META_KEYS, key);
     m->len = 0;
     meta_put(m, value, strlen(value));
+}
+
+void tp_header_need_meta(const tp_header *h, const char *name, const char *const *keys, int n)
+{
+    int more = 0;
+    for (int i = 0; i < n; i++) {
+        int dup = 0;
+        for (int j = 0; j < i; j++)
+            dup |= strcmp(keys[i], keys[j]) == 0;
+        more += !dup && find_meta(h, keys[i]) < 0;
+    }
+    if (h->nmeta + more > TP_MAX_META_KEYS)
+        tp_die("%s: holds %d metadata keys, and the output's %d more would pass the format's %d", name, h->nmeta, more,
+               TP_MAX_META_KEYS);
 }
 
 int tp_header_append_meta(tp_header *h, const char *key, const char *v, size_t n)

@@ -93,9 +93,13 @@ int tp_header_find_int(const tp_header *h, const char *name);
  * dtype read exactly, a float truncated): the one way every stage reads a label. */
 int64_t tp_label_of(const tp_field *f, const void *rec);
 
-/* Sets key to value (replacing any earlier value); value may hold \n. Dies on a bad key,
- * a value holding CR, or more than TP_MAX_META_KEYS keys (errors in the caller). */
+/* Sets key to value (replacing any earlier value); value may hold \n. A bad key or a value
+ * holding CR is an error in the caller (asserted); more than TP_MAX_META_KEYS keys dies,
+ * which a stage avoids by tp_header_need_meta before its work. */
 void tp_header_set_meta(tp_header *h, const char *key, const char *value);
+/* Dies "PROGRAM: NAME: ..." unless h's metadata has room for the n keys (the ones it does
+ * not hold already): what a stage that adds metadata checks before its work. */
+void tp_header_need_meta(const tp_header *h, const char *name, const char *const *keys, int n);
 /* The value of key, or NULL. */
 const char *tp_header_get_meta(const tp_header *h, const char *key);
 /* Appends one line of n bytes to key's value (creating key): how a multi-line value is read

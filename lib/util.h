@@ -91,6 +91,10 @@ uint16_t tp_float_to_half(float f);
 /* Byte-swaps n elements of size (1, 2, 4 or 8) bytes at p in place. */
 void tp_swap_bytes(void *p, size_t n, size_t size);
 
+/* The length of the longest prefix of s[0..n) that is well-formed UTF-8 (no overlong forms,
+ * no surrogates, nothing above U+10FFFF): n when all of it is. */
+size_t tp_utf8_valid(const char *s, size_t n);
+
 /* The last path component of path (a pointer into path). */
 const char *tp_basename(const char *path);
 

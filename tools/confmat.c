@@ -9,6 +9,7 @@
 #include "confusion.h"
 #include "draw.h"
 #include "heatmap.h"
+#include "outfile.h"
 #include "pass.h"
 #include "records.h"
 #include "stream.h"
@@ -86,6 +87,8 @@ static void parse(int argc, char **argv, options *o)
     free(args);
     if (o->png && strcmp(o->png, "-") == 0 && o->out && strcmp(o->out, "-") == 0)
         tp_usage("--png and -o cannot both write to stdout");
+    if (o->png && o->out && tp_same_output(o->png, o->out))
+        tp_usage("--png and -o name the same file");
     if (o->map < 0)
         o->map = strcmp(o->field, "cluster") == 0 ? TP_MAP_MAJORITY : TP_MAP_NONE;
 }

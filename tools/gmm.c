@@ -10,6 +10,7 @@
 #include "dtype.h"
 #include "gmm.h"
 #include "parallel.h"
+#include "outfile.h"
 #include "pass.h"
 #include "progress.h"
 #include "records.h"
@@ -86,6 +87,8 @@ static void parse(int argc, char **argv, options *o)
         tp_usage("--model assigns with a fitted model, --init-model starts a fit: give one");
     if (o->model && o->save)
         tp_usage("--model does not fit, so -o has nothing to write");
+    if (o->save && tp_same_output(o->save, "-"))
+        tp_usage("-o would write the model to stdout, where the stream goes: name a file");
 }
 
 /* The records' field as doubles (n x d) and each feature's range. */
@@ -337,6 +340,9 @@ static int run(const options *o)
     if (given_path)
         read_given(o, given_path, &given);
     tp_records *rs = tp_records_open(o->in);
+    static const char *const added[] = {"gmm_components", "gmm_covariance", "gmm_loglik", "gmm_bic",
+                                        "gmm_aic",        "device",         "gmm_iterations", "gmm_converged"};
+    tp_header_need_meta(tp_records_header(rs), tp_records_name(rs), added, o->model ? 6 : 8);
     samples s = {0};
     int64_t n = load_samples(o, rs, &s);
     if (given_path && given.d != (int)s.f->nelem)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "pass.h"
 #include "pca.h"
 #include "progress.h"
@@ -192,7 +193,7 @@ static void parse(int argc, char **argv, options *o)
         tp_usage("--fit-only writes only the model: name it with --save");
     if (o->save && !o->fit_only && strcmp(o->save, "-") == 0 && strcmp(o->out, "-") == 0)
         tp_usage("the model and the stream cannot both go to stdout (--fit-only writes only the model)");
-    if (o->save && !o->fit_only && strcmp(o->save, o->out) == 0)
+    if (o->save && !o->fit_only && tp_same_output(o->save, o->out))
         tp_usage("--save and --output name the same file");
 }
 
@@ -239,6 +240,9 @@ static void fit(const options *o, tp_reader *r)
 static int run(const options *o)
 {
     tp_reader *r = tp_open_or_die(o->in);
+    static const char *const added[] = {"pca_components", "pca_explained", "pca_whiten"};
+    if (!o->fit_only)
+        tp_header_need_meta(tp_reader_header(r), tp_reader_name(r), added, 3);
     if (o->model)
         apply(o->model, r, o->field, o->out);
     else

@@ -164,6 +164,8 @@ static void predict_stream(const options *o, const tp_net *net, const tp_header 
     if (fx->nelem != (size_t)net->ih * (size_t)net->iw * (size_t)net->ic)
         tp_die("%s: field '%s' has %zu values, the model takes %dx%dx%d", name, o->xname, fx->nelem, net->ih, net->iw,
                net->ic);
+    static const char *const added[] = {"features", "classes"};
+    tp_header_need_meta(h, name, o->features ? added : added + 1, 1);
     tp_header oh;
     pred_ctx c = {NULL, h, &oh, fx, -1, -1, prep, NULL};
     out_header(o, net, mh, h, xi, name, &oh, &c.pi, &c.qi);

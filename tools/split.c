@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "records.h"
 #include "rng.h"
 #include "split.h"
@@ -62,6 +63,8 @@ static void parse(int argc, char **argv, options *o)
         tp_usage("--ratio %g leaves records for a second output: name it with --test or --rest", o->ratio);
     if (o->second && strcmp(o->second, "-") == 0 && strcmp(o->train, "-") == 0)
         tp_usage("both outputs cannot be stdout");
+    if (o->second && tp_same_output(o->train, o->second))
+        tp_usage("--train and --%s name the same file: the second would replace the first", o->test ? "test" : "rest");
 }
 
 typedef struct {

@@ -14,6 +14,7 @@
 #include "optim.h"
 #include "parallel.h"
 #include "preprocess.h"
+#include "outfile.h"
 #include "progress.h"
 #include "trainer.h"
 #include "util.h"
@@ -93,6 +94,11 @@ static void parse(int argc, char **argv, options *o)
         tp_usage("give the network with --net FILE (or start from a model with --init)");
     if (o->prep > TP_PREP_RESCALE && o->rescale >= 0)
         tp_usage("--rescale goes with --preprocess rescale: %s sets its own scale", tp_prep_name((tp_prep_mode)o->prep));
+    const char *outs[3] = {o->out, o->ckpt, o->hist}, *names[3] = {"--output", "--checkpoint", "--history"};
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (outs[i] && outs[j] && tp_same_output(outs[i], outs[j]))
+                tp_usage("%s and %s name the same file", names[i], names[j]);
     if (o->monitor <= MON_VAL_LOSS && !o->val)
         o->monitor += 2; /* no validation data: watch the training figures */
 }

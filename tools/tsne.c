@@ -250,6 +250,9 @@ static int run(const options *o)
     const tp_header *h = tp_records_header(rs);
     const char *name = tp_records_name(rs);
     int fi = tp_field_or_die(h, name, o->field);
+    static const char *const added[] = {"tsne_kl", "tsne_iterations", "tsne_perplexity", "tsne_method", "device"};
+    if (!o->kl_of)
+        tp_header_need_meta(h, name, added, 5);
     column two[2] = {{&h->fields[fi], NULL, 0, 0}, {NULL, NULL, 0, 0}};
     if (o->kl_of) {
         const tp_field *ef = &h->fields[tp_field_or_die(h, name, o->kl_of)];

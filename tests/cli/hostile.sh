@@ -1,0 +1,97 @@
+# Hostile and wrong-but-readable input: each case must be refused with one line and exit 1
+# (or decoded right), never crash, never write a half output, never give a silently wrong
+# answer. One section per kind of input.
+. "$TESTS/cli/lib.sh"
+
+# a valid stream of 20 points x f32[4], y i32, holding N metadata keys
+keys_stream() {
+    "$PY" - "$1" "$2" <<'EOF'
+import struct, sys, random
+random.seed(1)
+n = int(sys.argv[2])
+lines = ["TPIPE 1", "field x f32 4", "field y i32"] + ["meta k%03d v" % i for i in range(n)] + ["count 20", "end"]
+head = "\n".join(lines)
+head += " " * (-(len(head) + 1) % 64) + "\n"
+body = b"".join(struct.pack("<4fi", *[random.gauss(0, 1) for _ in range(4)], i % 3) for i in range(20))
+open(sys.argv[1], "wb").write(head.encode() + body)
+EOF
+}
+
+# --- .npy: a structured dtype without fields (a zero record size) ---
+npy() { # FILE HEADER-DICT: a version 1.0 .npy with no data
+    local d="$2" n
+    n=$(( (10 + ${#d} + 1 + 63) / 64 * 64 - 10 ))
+    { printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $((n % 256)))\\x$(printf %02x $((n / 256)))";
+      printf '%s%*s\n' "$d" $((n - ${#d} - 1)) ''; } >"$1"
+}
+npy "$T/empty.npy" "{'descr': [], 'fortran_order': False, 'shape': (3,), }"
+expect_fail 1 "^npy2tp: $T/empty.npy: the structured dtype has no fields \(a stream needs at least one\)$" \
+    "$BIN/npy2tp" "$T/empty.npy"
+npy "$T/zero.npy" "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }"
+expect_fail 1 "^npy2tp: $T/zero.npy: field 'x' has dimension 0" "$BIN/npy2tp" "$T/zero.npy"
+
+# --- metadata at the format's limit: a stage that adds keys refuses before its work ---
+keys_stream "$T/k255.tp" 255
+keys_stream "$T/k240.tp" 240
+keys_stream "$T/k256.tp" 256
+"$BIN/tinfo" "$T/k255.tp" >/dev/null || fail "tinfo refuses a valid stream of 255 keys"
+expect_fail 1 "^gmm: $T/k255.tp: holds 255 metadata keys, and the output's 8 more would pass the format's 256$" \
+    "$BIN/gmm" -k 2 "$T/k255.tp"
+expect_fail 1 "^tsne: $T/k255.tp: holds 255 metadata keys, and the output's 5 more" "$BIN/tsne" --perplexity 3 "$T/k255.tp"
+expect_fail 1 "^pca: $T/k255.tp: holds 255 metadata keys, and the output's 3 more" "$BIN/pca" -k 2 "$T/k255.tp"
+"$BIN/gmm" -k 2 -q "$T/k240.tp" | "$BIN/tinfo" - >/dev/null || fail "gmm on 240 keys"
+printf 'flatten\ndense 3 softmax\n' >"$T/tiny.net"
+"$BIN/train" --net "$T/tiny.net" --epochs 1 "$T/k255.tp" >"$T/m.tp" 2>/dev/null || fail "train on 255 keys"
+"$BIN/predict" --features 1 "$T/m.tp" <"$T/k255.tp" | "$BIN/tinfo" - >/dev/null || fail "predict --features, 256th key"
+expect_fail 1 "^predict: stdin: holds 256 metadata keys, and the output's 1 more would pass" \
+    "$BIN/predict" --features 1 "$T/m.tp" -i - <"$T/k256.tp"
+
+# --- network files: line ends, bytes, signs ---
+printf 'flatten\r\ndense 4 relu\r\ndense 3 softmax\r\n' >"$T/crlf.net"
+"$BIN/train" --net "$T/crlf.net" --epochs 1 "$T/k240.tp" >"$T/crlf.tp" 2>/dev/null || fail "a CRLF network file"
+"$BIN/tinfo" --header "$T/crlf.tp" | grep -q $'\r' && fail "the model keeps the carriage returns"
+"$BIN/predict" "$T/crlf.tp" <"$T/k240.tp" | "$BIN/tinfo" - >/dev/null || fail "the CRLF network's model"
+printf 'flatten\ndense +6 relu\ndense 3 softmax\n' >"$T/plus.net"
+expect_fail 1 "^train: $T/plus.net:2: '\+6': numbers are written without a '\+'$" "$BIN/train" --net "$T/plus.net" "$T/k240.tp"
+printf 'flatten\ndense 6 relu\0\ndense 3 softmax\n' >"$T/nul.net"
+expect_fail 1 "^train: $T/nul.net:2: a NUL byte: not a network file$" "$BIN/train" --net "$T/nul.net" "$T/k240.tp"
+printf 'flatten # caf\xe9\ndense 3 softmax\n' >"$T/latin.net"
+expect_fail 1 "^train: $T/latin.net:1: bytes that are not UTF-8$" "$BIN/train" --net "$T/latin.net" "$T/k240.tp"
+printf 'flatten\ndense 3 softmax\r\r\n' >"$T/cr.net"
+expect_fail 1 "^train: $T/cr.net:2: a carriage return inside a line$" "$BIN/train" --net "$T/cr.net" "$T/k240.tp"
+printf 'flatten\ndense 3\033 softmax\n' >"$T/esc.net"
+expect_fail 1 "^train: $T/esc.net:2: a control character$" "$BIN/train" --net "$T/esc.net" "$T/k240.tp"
+
+# --- gzip members cut before their trailer ---
+mkidx "$T/lab" u8 500
+gzip -c "$T/lab" >"$T/lab.gz"
+sz=$(stat -c %s "$T/lab.gz")
+head -c $((sz - 8)) "$T/lab.gz" >"$T/cut8.gz"
+head -c $((sz - 1)) "$T/lab.gz" >"$T/cut1.gz"
+"$BIN/idx2raw" "$T/lab.gz" >/dev/null || fail "the whole gzip file"
+expect_fail 1 "^idx2raw: $T/cut8.gz: corrupt gzip data \(unexpected end of file: the file is cut short\)$" "$BIN/idx2raw" "$T/cut8.gz"
+expect_fail 1 "^idx2raw: $T/cut1.gz: corrupt gzip data" "$BIN/idx2raw" "$T/cut1.gz"
+
+# --- two outputs that are one file ---
+expect_fail 2 "^split: --train and --test name the same file: the second would replace the first" \
+    "$BIN/split" --train "$T/s.tp" --test "$T/./s.tp" "$T/k240.tp"
+ln -s "$T" "$T/link"
+expect_fail 2 "^split: --train and --rest name the same file" "$BIN/split" --train "$T/s.tp" --rest "$T/link/s.tp" "$T/k240.tp"
+[ -e "$T/s.tp" ] && fail "a refused split wrote"
+"$BIN/split" -q --train /dev/null --test /dev/null "$T/k240.tp" || fail "/dev/null twice"
+expect_fail 2 "^train: --output and --history name the same file" \
+    "$BIN/train" --net "$T/tiny.net" -o "$T/h.tp" --history "$T/h.tp" "$T/k240.tp"
+expect_fail 2 "^pca: --save and --output name the same file" "$BIN/pca" --save "$T/p.tp" -o "$T/./p.tp" "$T/k240.tp"
+expect_fail 2 "^gmm: -o would write the model to stdout" "$BIN/gmm" -k 2 -o - "$T/k240.tp"
+
+# --- model files that are not one whole record ---
+cat "$T/m.tp" >"$T/garbage.tp"
+printf 'trailing garbage' >>"$T/garbage.tp"
+expect_fail 1 "^predict: $T/garbage.tp: not a tpipe stream" "$BIN/predict" "$T/garbage.tp" -i "$T/k240.tp"
+cat "$T/m.tp" "$T/m.tp" >"$T/two.tp"
+expect_fail 1 "^predict: $T/two.tp: a model holds one record, this more$" "$BIN/predict" "$T/two.tp" -i "$T/k240.tp"
+head -c $(( $(stat -c %s "$T/two.tp") - 10 )) "$T/two.tp" >"$T/cut.tp"
+expect_fail 1 "^predict: $T/cut.tp: " "$BIN/predict" "$T/cut.tp" -i "$T/k240.tp"
+sed 's/^count 1$/count 2/' "$T/m.tp" >"$T/lie.tp"
+expect_fail 1 "^predict: $T/lie.tp: truncated" "$BIN/predict" "$T/lie.tp" -i "$T/k240.tp"
+exit 0
