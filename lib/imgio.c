@@ -13,6 +13,54 @@
 
 #include "util.h"
 
+static uint64_t max_pixels; /* 0: TPIPE_MAX_PIXELS or the default */
+
+void tp_image_set_max_pixels(uint64_t n) { max_pixels = n; }
+
+uint64_t tp_image_max_pixels(void)
+{
+    if (max_pixels)
+        return max_pixels;
+    const char *e = getenv("TPIPE_MAX_PIXELS");
+    int64_t v;
+    if (e && *e && tp_parse_i64(e, &v) == 0 && v > 0)
+        return (uint64_t)v;
+    return TP_IMAGE_MAX_PIXELS;
+}
+
+/* 0 when an image of w x h may be decoded, else -1 with the reason. */
+static int size_ok(uint64_t w, uint64_t h, char *err, size_t errlen)
+{
+    if (w == 0 || h == 0) {
+        snprintf(err, errlen, "an image of %llux%llu pixels", (unsigned long long)w, (unsigned long long)h);
+        return -1;
+    }
+    if (w * h > tp_image_max_pixels()) {
+        snprintf(err, errlen, "%llux%llu pixels, more than the limit of %llu (--max-pixels or TPIPE_MAX_PIXELS raises it)",
+                 (unsigned long long)w, (unsigned long long)h, (unsigned long long)tp_image_max_pixels());
+        return -1;
+    }
+    return 0;
+}
+
+/* PIL's luma of an RGB pixel (ITU-R 601-2, rounded): what Image.convert('L') gives. */
+static uint8_t pil_luma(const uint8_t *p) { return (uint8_t)((p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16); }
+
+/* n pixels of 3 channels at src as n of want_c (1: PIL's luma, 3: as they are) at dst (may be
+ * src). */
+static void rgb_to(uint8_t *dst, const uint8_t *src, size_t n, int want_c)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (want_c == 1) {
+            dst[i] = pil_luma(src + 3 * i);
+        } else if (dst != src) {
+            dst[3 * i] = src[3 * i];
+            dst[3 * i + 1] = src[3 * i + 1];
+            dst[3 * i + 2] = src[3 * i + 2];
+        }
+    }
+}
+
 typedef struct {
     struct jpeg_error_mgr mgr;
     jmp_buf jump;
@@ -26,7 +74,14 @@ static void jpeg_fail(j_common_ptr cinfo)
     longjmp(e->jump, 1);
 }
 
-static void jpeg_quiet(j_common_ptr cinfo, int level) { (void)cinfo, (void)level; }
+/* A warning (level -1: corrupt data, a file that ends early) fails the decoding: libjpeg
+ * would go on and fill what is missing with grey, a silently wrong image. Trace messages
+ * (level >= 0) are ignored. */
+static void jpeg_warn(j_common_ptr cinfo, int level)
+{
+    if (level < 0)
+        jpeg_fail(cinfo);
+}
 
 static int load_jpeg(FILE *f, int want_c, uint8_t **pix, int *h, int *w, int *c, char *err, size_t errlen)
 {
@@ -35,28 +90,56 @@ static int load_jpeg(FILE *f, int want_c, uint8_t **pix, int *h, int *w, int *c,
     uint8_t *volatile out = NULL;
     d.err = jpeg_std_error(&e.mgr);
     e.mgr.error_exit = jpeg_fail;
-    e.mgr.emit_message = jpeg_quiet; /* corrupt-data warnings: the data is still decoded */
+    e.mgr.emit_message = jpeg_warn;
+    e.msg[0] = 0;
     if (setjmp(e.jump)) {
         jpeg_destroy_decompress(&d);
         free(out);
-        snprintf(err, errlen, "corrupt JPEG (%s)", e.msg);
+        if (e.msg[0])
+            snprintf(err, errlen, "corrupt JPEG (%s)", e.msg);
         return -1;
     }
     jpeg_create_decompress(&d);
     jpeg_stdio_src(&d, f);
     jpeg_read_header(&d, TRUE);
+    if (size_ok(d.image_width, d.image_height, err, errlen))
+        longjmp(e.jump, 1); /* before any buffer of that size exists */
+    int cmyk = d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK;
     int cc = want_c ? want_c : d.num_components == 1 ? 1 : 3;
-    d.out_color_space = cc == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    /* colour to gray as PIL does it (decode RGB, then its luma), not libjpeg's Y channel */
+    d.out_color_space = cmyk ? JCS_CMYK : d.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&d);
-    if (d.output_components != cc || d.output_width > 65535 || d.output_height > 65535)
-        longjmp(e.jump, 1);
-    size_t stride = (size_t)d.output_width * (size_t)cc;
-    out = tp_alloc((size_t)d.output_height, stride);
+    int oc = d.output_components;
+    size_t stride = (size_t)d.output_width * (size_t)oc, n = (size_t)d.output_width * (size_t)d.output_height;
+    out = tp_alloc((size_t)d.output_height, stride > 3 * (size_t)d.output_width ? stride : 3 * (size_t)d.output_width);
     while (d.output_scanline < d.output_height) {
         JSAMPROW row = out + (size_t)d.output_scanline * stride;
         jpeg_read_scanlines(&d, &row, 1);
     }
     jpeg_finish_decompress(&d);
+    if (cmyk) {
+        /* PIL reads a CMYK JPEG's values as Adobe's inverted ones (C = 255 - stored) and makes
+         * each pixel RGB as R = (255 - K) - C (255 - K) / 255, the product rounded as its
+         * MULDIV255; with the stored values that is k - muldiv255(255 - c, k) */
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *q = out + 4 * i;
+            unsigned k = q[3], v[3];
+            for (int ch = 0; ch < 3; ch++) {
+                unsigned t = (255u - q[ch]) * k + 128u;
+                v[ch] = k - (((t >> 8) + t) >> 8);
+            }
+            uint8_t *o = out + 3 * i;
+            o[0] = (uint8_t)v[0];
+            o[1] = (uint8_t)v[1];
+            o[2] = (uint8_t)v[2];
+        }
+        oc = 3;
+    }
+    if (oc == 3 && cc == 1)
+        rgb_to(out, out, n, 1);
+    else if (oc == 1 && cc == 3)
+        for (size_t i = n; i-- > 0;)
+            out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = out[i];
     *h = (int)d.output_height;
     *w = (int)d.output_width;
     *c = cc;
@@ -65,31 +148,79 @@ static int load_jpeg(FILE *f, int want_c, uint8_t **pix, int *h, int *w, int *c,
     return 0;
 }
 
+typedef struct {
+    jmp_buf jump;
+    char msg[256];
+} perr;
+
+static void png_fail(png_structp p, png_const_charp msg)
+{
+    perr *e = png_get_error_ptr(p);
+    snprintf(e->msg, sizeof e->msg, "%s", msg);
+    longjmp(e->jump, 1);
+}
+
+static void png_quiet(png_structp p, png_const_charp msg) { (void)p, (void)msg; }
+
+/* PNG as PIL and Keras' loader read it: palettes expanded, 1, 2 and 4-bit gray widened,
+ * 16-bit samples taken by their high byte, alpha and transparency dropped (not blended),
+ * no gamma applied; colour to gray by PIL's luma. */
 static int load_png(FILE *f, int want_c, uint8_t **pix, int *h, int *w, int *c, char *err, size_t errlen)
 {
-    png_image im;
-    memset(&im, 0, sizeof im);
-    im.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_stdio(&im, f)) {
-        snprintf(err, errlen, "corrupt PNG (%s)", im.message);
+    perr e = {.msg = ""};
+    png_structp p = png_create_read_struct(PNG_LIBPNG_VER_STRING, &e, png_fail, png_quiet);
+    png_infop info = p ? png_create_info_struct(p) : NULL;
+    uint8_t *volatile out = NULL;
+    png_bytep *volatile rows = NULL;
+    if (!info) {
+        png_destroy_read_struct(&p, NULL, NULL);
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int cc = want_c ? want_c : (im.format & PNG_FORMAT_FLAG_COLOR) ? 3 : 1;
-    im.format = cc == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-    if (im.width > 65535 || im.height > 65535) {
-        png_image_free(&im);
-        snprintf(err, errlen, "PNG of %ux%u is too large", im.width, im.height);
-        return -1;
-    }
-    uint8_t *out = tp_alloc(PNG_IMAGE_SIZE(im), 1);
-    if (!png_image_finish_read(&im, NULL, out, 0, NULL)) {
-        snprintf(err, errlen, "corrupt PNG (%s)", im.message);
+    if (setjmp(e.jump)) {
+        png_destroy_read_struct(&p, &info, NULL);
         free(out);
-        png_image_free(&im);
+        free(rows);
+        if (e.msg[0])
+            snprintf(err, errlen, "corrupt PNG (%s)", e.msg);
         return -1;
     }
-    *h = (int)im.height;
-    *w = (int)im.width;
+    png_init_io(p, f);
+    png_read_info(p, info);
+    png_uint_32 iw = png_get_image_width(p, info), ih = png_get_image_height(p, info);
+    if (size_ok(iw, ih, err, errlen))
+        longjmp(e.jump, 1);
+    int type = png_get_color_type(p, info);
+    if (type == PNG_COLOR_TYPE_PALETTE)
+        png_set_palette_to_rgb(p);
+    if (type == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(p, info) < 8)
+        png_set_expand_gray_1_2_4_to_8(p);
+    png_set_strip_16(p);
+    png_set_strip_alpha(p);
+    png_set_interlace_handling(p);
+    png_read_update_info(p, info);
+    int fc = png_get_channels(p, info); /* 1 or 3 now */
+    if (fc != 1 && fc != 3) {
+        snprintf(e.msg, sizeof e.msg, "%d channels after decoding", fc);
+        longjmp(e.jump, 1);
+    }
+    int cc = want_c ? want_c : fc;
+    size_t stride = (size_t)iw * (size_t)fc, n = (size_t)iw * (size_t)ih;
+    out = tp_alloc(n, 3);
+    rows = tp_alloc(ih, sizeof *rows);
+    for (png_uint_32 y = 0; y < ih; y++)
+        rows[y] = out + (size_t)y * stride;
+    png_read_image(p, rows);
+    png_read_end(p, NULL);
+    if (fc == 3 && cc == 1)
+        rgb_to(out, out, n, 1);
+    else if (fc == 1 && cc == 3)
+        for (size_t i = n; i-- > 0;)
+            out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = out[i];
+    free(rows);
+    png_destroy_read_struct(&p, &info, NULL);
+    *h = (int)ih;
+    *w = (int)iw;
     *c = cc;
     *pix = out;
     return 0;

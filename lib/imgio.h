@@ -5,10 +5,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most pixels (width x height) an image may have to be decoded, by default: 4096 x 4096.
+ * It bounds what any program holds for one image whatever a file's header claims (a few
+ * hundred bytes can claim 65500 x 65500): the decoded bytes are at most 3 per pixel, and a
+ * program's float copies 4 per value. */
+#define TP_IMAGE_MAX_PIXELS ((uint64_t)1 << 24)
+/* Sets the limit (0: TPIPE_MAX_PIXELS from the environment, else the default). */
+void tp_image_set_max_pixels(uint64_t n);
+uint64_t tp_image_max_pixels(void);
+
 /* Decodes the JPEG or PNG file at path (told apart by their magic bytes) into a malloc'd
- * *pix of h x w x c bytes. want_c: 1 (gray), 3 (RGB), or 0 to keep the file's own (gray
- * stays 1, colour 3; alpha is dropped, palettes expanded, 16-bit reduced). Returns 0, or -1
- * with "what is wrong" in err. */
+ * *pix of h x w x c bytes, as Keras' loader (PIL) reads it. want_c: 1 (gray), 3 (RGB), or 0
+ * to keep the file's own (gray stays 1, colour 3). Palettes are expanded, 16-bit samples
+ * taken by their high byte, alpha and transparency dropped (not blended), CMYK JPEGs
+ * converted to RGB as PIL does, colour made gray by PIL's luma (0.299 R + 0.587 G +
+ * 0.114 B, rounded). A JPEG that libjpeg can decode only with a warning (cut short, corrupt
+ * data) is refused, as is an image of more than tp_image_max_pixels() pixels, before its
+ * pixels are allocated. Returns 0, or -1 with "what is wrong" in err. */
 int tp_image_load(const char *path, int want_c, uint8_t **pix, int *h, int *w, int *c, char *err, size_t errlen);
 
 /* Encodes h x w x c (1 or 3) pixels as a JPEG of quality 1..100 or as a PNG, to the open

@@ -20,16 +20,14 @@ struct tp_infer {
     float *gx, *gy;
 };
 
-#define AUTO_BATCH_BYTES ((size_t)256 << 20)
+#define AUTO_BATCH_BYTES ((size_t)64 << 20)
 
 /* The batch when none is asked for (infer.h). */
 static int auto_batch(const tp_net *net, const tp_device *dev)
 {
     if (tp_device_is_gpu(dev))
         return 256;
-    size_t per = 0;
-    for (int i = -1; i < net->n; i++)
-        per += tp_layer_out_size(net, i) * sizeof(float);
+    size_t per = tp_nn_infer_bytes(net);
     size_t b = AUTO_BATCH_BYTES / (per ? per : 1);
     return b < 1 ? 1 : b > 64 ? 64 : (int)b;
 }
@@ -55,7 +53,7 @@ tp_infer *tp_infer_open(const tp_net *net, const tp_device *dev, int batch, int 
         tp_blas_serial(); /* threads take whole batches */
         f->ws = tp_alloc((size_t)threads, sizeof *f->ws);
         for (int t = 0; t < threads; t++)
-            tp_nn_init(&f->ws[t], (tp_net *)net, batch);
+            tp_nn_init_infer(&f->ws[t], (tp_net *)net, batch);
     }
     return f;
 }

@@ -18,7 +18,8 @@ typedef struct tp_infer tp_infer;
 
 /* Inference of net on dev with batches of up to batch records and (CPU) threads threads; a
  * GPU is fed by one thread. batch 0 chooses: on the CPU as many records as keep one
- * thread's activations within 256 MiB, at most 64 (VGG16 at 224x224: 4); on a GPU 256.
+ * thread's activations within 64 MiB (twice the largest layer's output a record: an
+ * inference workspace keeps no more), at most 64 (VGG16 at 224x224: 2); on a GPU 256.
  * The parameters are net->params as they are now (see tp_infer_sync). */
 tp_infer *tp_infer_open(const tp_net *net, const tp_device *dev, int batch, int threads);
 /* Records per call of tp_infer_records that keep every thread busy: batch x threads. */

@@ -10,13 +10,14 @@
 
 #include "util.h"
 
-#define COL_FLOATS (16u << 20) /* im2col scratch: 64 MiB */
+#define COL_FLOATS (16u << 20)      /* im2col scratch: 64 MiB */
+#define COL_INFER_FLOATS (4u << 20) /* an inference workspace's: 16 MiB (or one sample's) */
 
 /* Samples of a conv layer whose im2col rows fit the scratch at once. */
-static int conv_chunk(const tp_layer *l, int cap)
+static int conv_chunk(const tp_layer *l, int cap, size_t budget)
 {
     size_t per = (size_t)l->oh * (size_t)l->ow * (size_t)l->kh * (size_t)l->kw * (size_t)l->ic;
-    size_t k = COL_FLOATS / (per ? per : 1);
+    size_t k = budget / (per ? per : 1);
     return k < 1 ? 1 : k > (size_t)cap ? cap : (int)k;
 }
 
@@ -29,6 +30,7 @@ void tp_nn_init(tp_nn *w, tp_net *net, int cap)
     w->net = net;
     w->cap = cap;
     w->update_stats = 1;
+    w->col_floats = COL_FLOATS;
     int n = net->n;
     w->a = tp_calloc((size_t)n + 1, sizeof *w->a);
     w->g = tp_calloc((size_t)n + 1, sizeof *w->g);
@@ -49,8 +51,8 @@ void tp_nn_init(tp_nn *w, tp_net *net, int cap)
         if (l->kind == TP_L_BATCHNORM)
             w->bn[i] = tp_alloc(out * (size_t)cap + 2 * (size_t)l->oc, sizeof(float));
         if (l->kind == TP_L_CONV && !conv_direct(l)) {
-            size_t need = (size_t)conv_chunk(l, cap) * (size_t)l->oh * (size_t)l->ow * (size_t)l->kh * (size_t)l->kw *
-                          (size_t)l->ic;
+            size_t need = (size_t)conv_chunk(l, cap, w->col_floats) * (size_t)l->oh * (size_t)l->ow * (size_t)l->kh *
+                          (size_t)l->kw * (size_t)l->ic;
             w->col_cap = need > w->col_cap ? need : w->col_cap;
         }
     }
@@ -66,12 +68,50 @@ int tp_argmax(const float *p, int k)
     return b;
 }
 
+size_t tp_nn_infer_bytes(const tp_net *net)
+{
+    size_t most = 0;
+    for (int i = -1; i < net->n; i++)
+        most = tp_layer_out_size(net, i) > most ? tp_layer_out_size(net, i) : most;
+    return 2 * most * sizeof(float);
+}
+
+void tp_nn_init_infer(tp_nn *w, tp_net *net, int cap)
+{
+    memset(w, 0, sizeof *w);
+    w->net = net;
+    w->cap = cap;
+    w->infer = 1;
+    w->col_floats = COL_INFER_FLOATS;
+    int n = net->n;
+    size_t most = tp_nn_infer_bytes(net) / (2 * sizeof(float));
+    for (int k = 0; k < 2; k++)
+        w->pp[k] = tp_alloc(most * (size_t)cap, sizeof(float));
+    w->a = tp_calloc((size_t)n + 1, sizeof *w->a);
+    w->arg = tp_calloc((size_t)n, sizeof *w->arg);
+    w->bn = tp_calloc((size_t)n, sizeof *w->bn);
+    for (int i = 0; i <= n; i++)
+        w->a[i] = w->pp[i % 2];
+    for (int i = 0; i < n; i++) {
+        tp_layer *l = &net->l[i];
+        if (l->kind == TP_L_BATCHNORM) /* the statistics only: no normalised input kept */
+            w->bn[i] = tp_alloc(2 * (size_t)l->oc, sizeof(float));
+        if (l->kind == TP_L_CONV && !conv_direct(l)) {
+            size_t need = (size_t)conv_chunk(l, cap, w->col_floats) * (size_t)l->oh * (size_t)l->ow * (size_t)l->kh *
+                          (size_t)l->kw * (size_t)l->ic;
+            w->col_cap = need > w->col_cap ? need : w->col_cap;
+        }
+    }
+    w->col = tp_alloc(w->col_cap + 1, sizeof(float));
+}
+
 void tp_nn_free(tp_nn *w)
 {
-    for (int i = 0; i <= w->net->n; i++) {
+    for (int i = 0; !w->infer && i <= w->net->n; i++) {
         free(w->a[i]);
         free(w->g[i]);
     }
+    free(w->pp[0]), free(w->pp[1]);
     for (int i = 0; i < w->net->n; i++) {
         free(w->arg[i]);
         free(w->bn[i]);
@@ -143,7 +183,7 @@ static void col2im(const tp_layer *l, const float *col, int m, float *dx)
 static void conv_forward(tp_nn *w, const tp_layer *l, const float *x, float *y, int n)
 {
     const float *W = w->net->params + l->w, *b = w->net->params + l->b;
-    int chunk = conv_chunk(l, w->cap);
+    int chunk = conv_chunk(l, w->cap, w->col_floats);
     size_t K = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic, isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
     size_t pix = (size_t)l->oh * (size_t)l->ow, osz = pix * (size_t)l->units;
     for (int s = 0; s < n; s += chunk) {
@@ -170,7 +210,7 @@ static void conv_backward(tp_nn *w, const tp_layer *l, const float *x, const flo
 {
     const float *W = w->net->params + l->w;
     float *dW = w->grad + l->w, *db = w->grad + l->b;
-    int chunk = conv_chunk(l, w->cap);
+    int chunk = conv_chunk(l, w->cap, w->col_floats);
     size_t K = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic, isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
     size_t pix = (size_t)l->oh * (size_t)l->ow, osz = pix * (size_t)l->units;
     for (size_t r = 0; r < (size_t)n * pix; r++)
@@ -265,7 +305,8 @@ static void pool_forward(tp_nn *w, int i, const tp_layer *l, const float *x, flo
                     size_t o = (size_t)s * osz + ((size_t)oy * (size_t)l->ow + (size_t)ox) * (size_t)l->ic + (size_t)c;
                     if (l->kind == TP_L_MAXPOOL) {
                         y[o] = best;
-                        w->arg[i][o] = at;
+                        if (w->arg[i]) /* kept for the backward pass */
+                            w->arg[i][o] = at;
                     } else {
                         y[o] = sum * inv;
                     }
@@ -338,7 +379,9 @@ static void bn_forward(tp_nn *w, int i, const tp_layer *l, const float *x, float
     const float *gamma = P + l->w, *beta = P + l->b;
     float *mmean = P + l->mean, *mvar = P + l->var;
     size_t C = (size_t)l->oc, rows = (size_t)n * tp_layer_out_size(w->net, i) / C;
-    float *xhat = w->bn[i], *mean = xhat + (size_t)w->cap * tp_layer_out_size(w->net, i), *istd = mean + C;
+    float *xhat = w->infer ? NULL : w->bn[i];
+    float *mean = xhat ? xhat + (size_t)w->cap * tp_layer_out_size(w->net, i) : w->bn[i], *istd = mean + C;
+    TP_ASSERT(!(train && w->infer));
     if (train) {
         double *sum = tp_calloc(C, sizeof *sum), *sq = tp_calloc(C, sizeof *sq);
         for (size_t r = 0; r < rows; r++)
@@ -369,7 +412,8 @@ static void bn_forward(tp_nn *w, int i, const tp_layer *l, const float *x, float
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < C; c++) {
             float h = (x[r * C + c] - mean[c]) * istd[c];
-            xhat[r * C + c] = h;
+            if (xhat)
+                xhat[r * C + c] = h;
             y[r * C + c] = gamma[c] * h + beta[c];
         }
 }
@@ -404,7 +448,7 @@ static void bn_backward(tp_nn *w, int i, const tp_layer *l, const float *dy, flo
 
 void tp_nn_forward(tp_nn *w, int n, int train, const tp_rng *step)
 {
-    TP_ASSERT(n >= 0 && n <= w->cap);
+    TP_ASSERT(n >= 0 && n <= w->cap && !(train && w->infer));
     tp_net *net = w->net;
     if (train && step)
         w->step = *step;

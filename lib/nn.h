@@ -28,6 +28,10 @@ typedef struct {
     int64_t first;  /* index of a[0]'s first sample within the whole batch (dropout masks are
                        keyed by it, so splitting a batch across threads keeps the same masks) */
     int update_stats; /* batchnorm moving statistics are updated by this workspace (default 1) */
+    int infer;        /* an inference workspace (tp_nn_init_infer): no gradients, a[i] alternate
+                         between the two buffers pp, no record for backward passes */
+    float *pp[2];
+    size_t col_floats; /* the im2col scratch's budget: samples per GEMM are as many as fit */
 } tp_nn;
 
 /* Keras' default initialisers: Glorot uniform kernels (He uniform with init=he), zero
@@ -36,6 +40,13 @@ void tp_net_init(tp_net *net, uint64_t seed);
 
 /* Allocates buffers for batches of up to cap samples (one allocation each, reused). */
 void tp_nn_init(tp_nn *w, tp_net *net, int cap);
+/* A workspace for forward passes in inference mode only (no backward, no training): two
+ * buffers of the largest layer's output that the layers' outputs alternate between, and a
+ * smaller im2col scratch, so that it holds about 2 x the largest activation x cap floats.
+ * Its outputs are the same as tp_nn_init's. */
+void tp_nn_init_infer(tp_nn *w, tp_net *net, int cap);
+/* Bytes per sample of such a workspace's activations. */
+size_t tp_nn_infer_bytes(const tp_net *net);
 void tp_nn_free(tp_nn *w);
 
 /* Runs n samples (in w->a[0]) through the network. train: dropout masks come from step

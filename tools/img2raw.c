@@ -24,6 +24,7 @@ typedef struct {
     int channels; /* --rgb 3, --gray 1, else 0: as each file has them */
     int method, sort, names, skip_bad;
     int64_t threads, oh, ow; /* oh, ow: --size, else 0 */
+    int64_t max_pixels;      /* 0: TPIPE_MAX_PIXELS, else the default */
 } options;
 
 static void parse(int argc, char **argv, options *o)
@@ -41,6 +42,7 @@ static void parse(int argc, char **argv, options *o)
         TP_FLAG("names", 0, &o->names, "add the field 'name' (path below DIR) also for class folders"),
         TP_FLAG("skip-bad", 0, &o->skip_bad, "skip unreadable images and count them, instead of stopping"),
         TP_OPT_THREADS(&o->threads, "decoding threads"),
+        TP_INT("max-pixels", 0, &o->max_pixels, "N", "refuse images of more than N pixels (default: $TPIPE_MAX_PIXELS, else 16777216)", TP_MIN(1)),
         {0},
     };
     const tp_cli cli = {
@@ -316,6 +318,7 @@ static void write_images(const options *o, const item *items, int64_t n, const t
 
 static int run(const options *o)
 {
+    tp_image_set_max_pixels((uint64_t)o->max_pixels);
     struct stat st;
     if (stat(o->dir, &st))
         tp_die("%s: %s", o->dir, strerror(errno));

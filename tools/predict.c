@@ -24,7 +24,7 @@ typedef struct {
     const char *model, *out, *in, *xname, *features, *device;
     char **args, **files; /* the arguments (freed by run), and the image files among them */
     int nfiles, precision, prep;
-    int64_t batch, threads;
+    int64_t batch, threads, max_pixels;
     double rescale;
 } options;
 
@@ -38,6 +38,7 @@ static void parse(int argc, char **argv, options *o)
         TP_INT("batch", 'b', &o->batch, "N", "records per batch (0: as many as fit 256 MiB of activations per thread, at most 64; 256 on a GPU)", TP_RANGE(0, 65536)),
         TP_OPT_THREADS(&o->threads, "threads, each running its own batches"),
         TP_DEVICE_OPTIONS(&o->device, &o->precision),
+        TP_INT("max-pixels", 0, &o->max_pixels, "N", "refuse image files of more than N pixels (default: $TPIPE_MAX_PIXELS, else 16777216)", TP_MIN(1)),
         TP_CHOICE("preprocess", 0, &o->prep, "MODE", "input preparation: rescale, caffe, tf or torch (default: the model's, from training)",
                   "rescale", "caffe", "tf", "torch"),
         TP_DOUBLE("rescale", 0, &o->rescale, "X", "input scale (default: the model's, from training)", TP_MIN(0)),
@@ -184,6 +185,7 @@ static void predict_stream(const options *o, const tp_net *net, const tp_header 
 
 static int run(const options *o)
 {
+    tp_image_set_max_pixels((uint64_t)o->max_pixels);
     tp_device dev;
     tp_device_open(&dev, o->device, o->precision, 0);
     tp_net net, view, *use = &net; /* the layers that run: all, or the first k for --features */

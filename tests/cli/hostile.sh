@@ -94,4 +94,27 @@ head -c $(( $(stat -c %s "$T/two.tp") - 10 )) "$T/two.tp" >"$T/cut.tp"
 expect_fail 1 "^predict: $T/cut.tp: " "$BIN/predict" "$T/cut.tp" -i "$T/k240.tp"
 sed 's/^count 1$/count 2/' "$T/m.tp" >"$T/lie.tp"
 expect_fail 1 "^predict: $T/lie.tp: truncated" "$BIN/predict" "$T/lie.tp" -i "$T/k240.tp"
+# --- images: decoded as Keras' loader (PIL) decodes them, or refused ---
+F=$TESTS/fixtures
+for m in rgb gray; do
+    "$BIN/img2raw" --$m "$F/images" >"$T/$m.tp" || fail "img2raw --$m of the fixtures"
+    cmp <("$BIN/tp2csv" --fields name,x --text name "$T/$m.tp") <("$BIN/tp2csv" --fields name,x --text name "$F/images_$m.tp") ||
+        fail "img2raw --$m differs from PIL's pixels (tests/fixtures/make_images.py)"
+done
+mkdir -p "$T/cut" "$T/bomb" "$T/bombp"
+cp "$F/badimages/cut.jpg" "$T/cut/"
+cp "$F/badimages/bomb.jpg" "$T/bomb/"
+cp "$F/badimages/bomb.png" "$T/bombp/"
+expect_fail 1 "^img2raw: $T/cut/cut.jpg: corrupt JPEG \(Premature end of JPEG file\)$" "$BIN/img2raw" "$T/cut"
+expect_fail 1 "^img2raw: $T/bomb/bomb.jpg: 65500x65500 pixels, more than the limit of 16777216" "$BIN/img2raw" "$T/bomb"
+expect_fail 1 "^img2raw: $T/bombp/bomb.png: 20000x20000 pixels, more than the limit" "$BIN/img2raw" "$T/bombp"
+expect_fail 1 "^predict: $F/badimages/bomb.jpg: 65500x65500 pixels" "$BIN/predict" "$T/m.tp" "$F/badimages/bomb.jpg"
+expect_fail 1 "^predict: $F/badimages/cut.jpg: corrupt JPEG" "$BIN/predict" "$T/m.tp" "$F/badimages/cut.jpg"
+expect_fail 1 "limit of 40 \(--max-pixels" "$BIN/img2raw" --gray --max-pixels 40 "$F/images"
+TPIPE_MAX_PIXELS=47 expect_fail 1 "limit of 47 " "$BIN/img2raw" --gray "$F/images"
+"$BIN/img2raw" --gray --max-pixels 48 "$F/images" | "$BIN/tinfo" - >/dev/null || fail "48 pixels refused at a limit of 48"
+cp "$F/images/h_colour.jpg" "$T/cut/"
+"$BIN/img2raw" --skip-bad --size 8x8 --rgb "$T/cut" 2>"$T/err" >"$T/skip.tp" || fail "--skip-bad: $(cat "$T/err")"
+[ "$("$BIN/tp2csv" --no-header --fields y "$T/skip.tp" | wc -l)" = 1 ] || fail "--skip-bad kept the cut JPEG"
+grep -q "1 of 2 images" "$T/err" || grep -q "skipped" "$T/err" || fail "--skip-bad said: $(cat "$T/err")"
 exit 0

@@ -93,8 +93,41 @@ static void check_net(const char *text, int h, int wd, int c, int n)
     tp_net_free(&net);
 }
 
+/* An inference workspace (two alternating buffers, no record for backward passes, a
+ * smaller im2col scratch) gives a training workspace's inference outputs bit for bit. */
+static void check_infer(const char *text, int h, int wd, int c, int n)
+{
+    tp_net net;
+    memset(&net, 0, sizeof net);
+    char err[256];
+    CHECK(tp_net_parse(&net, text, "test", err, sizeof err) == 0 && tp_net_build(&net, h, wd, c, "test", err, sizeof err) == 0);
+    tp_net_init(&net, 5);
+    for (size_t i = net.ntrain; i < net.nparams; i++) /* moving statistics other than 0 and 1 */
+        net.params[i] = 0.5f + 0.01f * (float)(i % 7);
+    tp_nn a, b;
+    tp_nn_init(&a, &net, n);
+    tp_nn_init_infer(&b, &net, n);
+    tp_rng r;
+    tp_rng_seed(&r, 9);
+    size_t in = (size_t)h * (size_t)wd * (size_t)c, out = tp_layer_out_size(&net, net.n - 1);
+    for (size_t i = 0; i < in * (size_t)n; i++)
+        a.a[0][i] = b.a[0][i] = (float)tp_rng_normal(&r);
+    tp_nn_forward(&a, n, 0, NULL);
+    tp_nn_forward(&b, n, 0, NULL);
+    CHECK(memcmp(a.a[net.n], b.a[net.n], out * (size_t)n * sizeof(float)) == 0);
+    CHECK(tp_nn_infer_bytes(&net) >= 2 * in * sizeof(float));
+    tp_nn_free(&a);
+    tp_nn_free(&b);
+    tp_net_free(&net);
+}
+
 int main(void)
 {
+    check_infer("conv 3 3x3 relu pad=same\nmaxpool 2\nconv 4 2x2 stride=2\nbatchnorm\nflatten\ndense 5 relu\n"
+                "dropout 0.3\ndense 3 softmax\n", 12, 12, 2, 7);
+    check_infer("conv 2 1x1\navgpool 2\ngap\ndense 3 softmax\n", 8, 8, 3, 4);
+    check_infer("conv 64 3x3 relu pad=same\nconv 64 3x3 relu pad=same\nmaxpool 2\nflatten\ndense 10 softmax\n", 64, 64,
+                3, 9); /* an im2col larger than the inference scratch: fewer samples per GEMM */
     /* the notebook-like stack: same padding, maxpool, strided conv, dense, dropout */
     check_net("conv 3 3x3 relu pad=same\nmaxpool 2\nconv 4 2x2 stride=2\nflatten\ndense 5 relu\ndropout 0.3\n"
               "dense 3 softmax\n", 6, 6, 2, 4);
