@@ -35,7 +35,7 @@ mkdir -p "$out"
 t0=$(date +%s)
 "$bin/train" "${dev[@]}" --net "$root/pipelines/nets/notebook-cnn.net" --epochs "${EPOCHS:-10}" --batch 32 \
     --rotation 40 --width-shift 0.2 --height-shift 0.2 --shear 0.2 --zoom 0.2 \
-    --val "$out/val.tp" -c "$out/best.tp" --history "$out/history.tp" <"$out/train.tp" >"$out/last.tp"
+    --val "$out/val.tp" -c "$out/best.tp" --overwrite --history "$out/history.tp" <"$out/train.tp" >"$out/last.tp"
 t1=$(date +%s)
 "$bin/predict" "${dev[@]}" "$out/best.tp" <"$out/val.tp" >"$out/val-pred.tp"
 # 4. a folder of unlabelled JPEGs (the first 20 MNIST test digits) named back to classes

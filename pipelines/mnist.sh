@@ -33,7 +33,7 @@ small) set -- --net "$root/pipelines/nets/mnist-small.net" --epochs "${EPOCHS:-1
 *) echo "mnist.sh: unknown recipe '$name' (lenet5, best, small)" >&2; exit 2 ;;
 esac
 t0=$(date +%s)
-"$bin/train" "$@" "${dev[@]}" --threads "${THREADS:-$(nproc)}" --val "$out/held.tp" -c "$out/best.tp" \
+"$bin/train" "$@" "${dev[@]}" --threads "${THREADS:-$(nproc)}" --val "$out/held.tp" -c "$out/best.tp" --overwrite \
     --history "$out/history.tp" <"$out/train.tp" >"$out/last.tp"
 t1=$(date +%s)
 "$bin/predict" "${dev[@]}" "$out/best.tp" <"$out/test.tp" >"$out/test-pred.tp"

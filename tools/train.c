@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "augment.h"
 #include "cli.h"
@@ -26,7 +27,7 @@ typedef struct {
     int precision, optimizer, schedule, monitor, prep;
     int64_t epochs, batch, seed, patience, freeze, step_every, threads, epoch_size;
     double lr, momentum, decay, smoothing, rescale, gamma;
-    int summary, nesterov, restore_best;
+    int summary, nesterov, restore_best, overwrite;
     tp_augment_cli aug;
 } options;
 
@@ -40,6 +41,7 @@ static void parse(int argc, char **argv, options *o)
         TP_STRING("val", 'v', &o->val, "FILE", "validation stream, evaluated after every epoch"),
         TP_STRING("output", 'o', &o->out, "FILE", "write the final model to FILE"),
         TP_STRING("checkpoint", 'c', &o->ckpt, "FILE", "keep the best model by --monitor in FILE (written atomically)"),
+        TP_FLAG("overwrite", 0, &o->overwrite, "let --checkpoint replace a file that exists (an earlier run's best model)"),
         TP_CHOICE("monitor", 0, &o->monitor, "METRIC", "val_accuracy, val_loss, accuracy or loss", "val_accuracy",
                   "val_loss", "accuracy", "loss"),
         TP_FLAG("restore-best", 0, &o->restore_best, "write the best model, not the last, to --output"),
@@ -251,6 +253,10 @@ static void start(run_state *s, const options *o)
 {
     memset(s, 0, sizeof *s);
     s->o = o;
+    struct stat st; /* a checkpoint is written from the first epoch on: an earlier run's best stays unless asked */
+    if (o->ckpt && !o->overwrite && stat(o->ckpt, &st) == 0 && S_ISREG(st.st_mode))
+        tp_die("%s: exists, and --checkpoint would replace it from this run's first epoch on: give --overwrite, or "
+               "another name", o->ckpt);
     tp_dataset_open(&s->tr, o->train, o->xname, o->yname, o->epoch_size);
     if (s->tr.n == 0)
         tp_die("%s: no training records", s->tr.name);

@@ -58,10 +58,17 @@ grep -q "stdin ended before epoch 3" "$T/elog" || fail "no word of the stream's 
 "$BIN/predict" "$T/ck.tp" <"$T/val.tp" | "$BIN/tinfo" --header | grep -q 'pred' || fail "checkpoint unreadable"
 # --init resumes from a model; a NaN loss stops and leaves the checkpoint as it was
 cp "$T/ck.tp" "$T/ck0.tp"
-"$BIN/train" --init "$T/ck.tp" --lr 1e30 --epochs 2 -c "$T/ck.tp" <"$T/train.tp" >"$T/nan.tp" 2>"$T/err" && fail "a NaN loss did not stop training"
+"$BIN/train" --init "$T/ck.tp" --lr 1e30 --epochs 2 -c "$T/ck.tp" --overwrite <"$T/train.tp" >"$T/nan.tp" 2>"$T/err" && fail "a NaN loss did not stop training"
 grep -Eq "^train: loss is (nan|inf|-nan)" "$T/err" || fail "NaN message: $(cat "$T/err")"
 cmp "$T/ck.tp" "$T/ck0.tp" || fail "the checkpoint changed after the NaN"
 [ -s "$T/nan.tp" ] && fail "a failed run wrote a model"
+# an earlier run's checkpoint is kept: a new run refuses to start on it without --overwrite
+expect_fail 1 "^train: $T/ck0.tp: exists, and --checkpoint would replace it from this run's first epoch on: give --overwrite" \
+    "$BIN/train" --net "$T/q.net" --epochs 1 -c "$T/ck0.tp" "$T/train.tp"
+cmp "$T/ck.tp" "$T/ck0.tp" || fail "a refused run touched the checkpoint"
+"$BIN/train" --net "$T/q.net" --epochs 1 -c "$T/ck0.tp" --overwrite <"$T/train.tp" >/dev/null 2>&1 || fail "--overwrite"
+cmp -s "$T/ck.tp" "$T/ck0.tp" && fail "--overwrite did not replace the checkpoint"
+"$BIN/train" --net "$T/q.net" --epochs 1 -c /dev/null <"$T/train.tp" >/dev/null 2>&1 || fail "-c /dev/null refused"
 # killed at any moment while it keeps rewriting its checkpoint, the checkpoint stays a valid
 # model and no temporary file is left
 set -m
