@@ -495,6 +495,10 @@ int tp_header_parse_meta(tp_header *h, const char *line, size_t n, char *err, si
         set_err(err, errlen, "a NUL or CR byte in a metadata value");
         return -1;
     }
+    if (tp_utf8_valid(line, n) != n) {
+        set_err(err, errlen, "a metadata value that is not UTF-8");
+        return -1;
+    }
     char key[TP_MAX_NAME + 1];
     memcpy(key, k, kn);
     key[kn] = 0;
@@ -511,9 +515,35 @@ static int parse_line(const char *line, size_t n, int lineno, tp_header *h, int 
 {
     size_t pos = 0;
     const char *t;
+    if (n > 0 && line[0] == '#') { /* a comment */
+        if (tp_utf8_valid(line, n) != n) {
+            set_err(err, errlen, "header line %d: a comment that is not UTF-8", lineno);
+            return -1;
+        }
+        return 0;
+    }
+    if (n == 0) {
+        set_err(err, errlen, "header line %d is empty", lineno);
+        return -1;
+    }
+    /* KEYWORD, then tokens one space apart; a meta value is free text after its key, and the
+     * count line may carry the spaces a writer leaves to patch it */
+    size_t upto = n;
+    if (n > 5 && memcmp(line, "meta ", 5) == 0) {
+        upto = 5;
+        while (upto < n && line[upto] != ' ')
+            upto++;
+    } else if (n > 6 && memcmp(line, "count ", 6) == 0) {
+        while (upto > 0 && line[upto - 1] == ' ')
+            upto--;
+    }
+    for (size_t i = 0; i < upto; i++)
+        if (line[i] == ' ' && (i == 0 || i + 1 == upto || line[i + 1] == ' ')) {
+            set_err(err, errlen, "header line %d: tokens are one space apart (no leading, trailing or double spaces)",
+                    lineno);
+            return -1;
+        }
     size_t tn = next_token(line, n, &pos, &t);
-    if (tn == 0 || line[0] == '#')
-        return 0; /* blank line or comment */
     if (tok_is(t, tn, "field")) {
         const char *nm, *dt;
         size_t nn = next_token(line, n, &pos, &nm);
@@ -717,6 +747,21 @@ static long long avail(tp_reader *r, size_t want)
     return (long long)(r->len - r->pos);
 }
 
+/* The byte after an end line ("end" and spaces) that starts in b[from .. to) after a newline
+ * and ends before to, not at to: a header left unpadded; else 0. */
+static size_t unpadded_end(const char *b, size_t from, size_t to)
+{
+    for (size_t i = from ? from - 1 : 0; i + 1 < to; i++)
+        if (b[i] == '\n') {
+            size_t e = i + 1;
+            while (e < to && b[e] != '\n')
+                e++;
+            if (e < to && e + 1 != to && is_end_line(b + i + 1, e - i - 1))
+                return e + 1;
+        }
+    return 0;
+}
+
 /* Reads one header at the current position into *h (empty). 0, 1 at a clean end of input
  * (no byte left), or -1 on error. */
 static int read_header(tp_reader *r, tp_header *h)
@@ -730,8 +775,13 @@ static int read_header(tp_reader *r, tp_header *h)
         return fail(r, "not a tpipe stream (bad magic)");
     size_t n = TP_HEADER_ALIGN;
     for (;;) {
-        if ((size_t)a < n)
+        if ((size_t)a < n) {
+            size_t e = unpadded_end((const char *)r->buf + r->pos, n - TP_HEADER_ALIGN, (size_t)a);
+            if (e)
+                return fail(r, "the header's end line ends at byte %zu, not at a multiple of %d (a header is padded with spaces to one)",
+                            e, TP_HEADER_ALIGN);
             return fail(r, "truncated header (%lld bytes, no end line)", a);
+        }
         /* The header ends at a 64-byte boundary with the line "end" + spaces. */
         const char *b = (const char *)r->buf + r->pos;
         if (b[n - 1] == '\n') {
@@ -741,6 +791,10 @@ static int read_header(tp_reader *r, tp_header *h)
             if (is_end_line(b + s, n - 1 - s))
                 break;
         }
+        size_t e = unpadded_end(b, n - TP_HEADER_ALIGN, n);
+        if (e)
+            return fail(r, "the header's end line ends at byte %zu, not at a multiple of %d (a header is padded with spaces to one)",
+                        e, TP_HEADER_ALIGN);
         if (n >= TP_MAX_HEADER)
             return fail(r, "header has no end line within 16 MiB");
         n += TP_HEADER_ALIGN;

@@ -9,9 +9,10 @@
  *   end<spaces>\n                     last line; spaces pad the header to a multiple of 64 bytes
  *   record 0, record 1, ...           fixed size, fields packed in order, little-endian
  *
- *   Lines end in \n alone and tokens are separated by spaces. Lines starting with '#' are
- *   comments. NAME and KEY: 1..63 characters of [A-Za-z0-9_.-], first one not a digit,
- *   NAMEs unique. DTYPE: u8 i8 u16 i16 i32 i64 f16 f32 f64. DIM: 0..8 integers >= 1,
+ *   Lines end in \n alone (no empty line, UTF-8); tokens are one space apart, with no space
+ *   at a line's start or end or beside another, but inside a meta VALUE and at the end of
+ *   the count and end lines. Lines starting with '#' are comments. NAME and KEY: 1..63
+ *   characters of [A-Za-z0-9_.-], first one not a digit, NAMEs unique. DTYPE: u8 i8 u16 i16 i32 i64 f16 f32 f64. DIM: 0..8 integers >= 1,
  *   row-major (the last varies fastest). VALUE: the rest of the line after KEY and one
  *   space, verbatim UTF-8 (no NUL or CR). The header is at most 16 MiB with at most 4096
  *   fields and 256 distinct keys; one record is at most 2^32 bytes. With "count unknown" records run to end of input. After the promised

@@ -94,6 +94,35 @@ head -c $(( $(stat -c %s "$T/two.tp") - 10 )) "$T/two.tp" >"$T/cut.tp"
 expect_fail 1 "^predict: $T/cut.tp: " "$BIN/predict" "$T/cut.tp" -i "$T/k240.tp"
 sed 's/^count 1$/count 2/' "$T/m.tp" >"$T/lie.tp"
 expect_fail 1 "^predict: $T/lie.tp: truncated" "$BIN/predict" "$T/lie.tp" -i "$T/k240.tp"
+# --- stream headers: exactly what the README's format text allows ---
+hdr() { # FILE PAD LINES...: a header of the lines (padded to 64 bytes unless PAD is 0) and one u8 record
+    local f=$1 pad=$2 text
+    shift 2
+    text=$(printf '%s\n' "$@")
+    text=${text%$'\n'}
+    if [ "$pad" = 1 ]; then
+        printf '%s%*s\n\001' "$text" $(( (${#text} + 1 + 63) / 64 * 64 - ${#text} - 1 )) '' >"$f"
+    else
+        printf '%s\n\001' "$text" >"$f"
+    fi
+}
+hdr "$T/h_ok.tp" 1 'TPIPE 1' 'field x u8' 'meta k  two spaces kept' 'count 1   ' 'end'
+"$BIN/tinfo" "$T/h_ok.tp" | grep -q '^meta k *  two spaces kept' || fail "a valid header: $("$BIN/tinfo" "$T/h_ok.tp" 2>&1)"
+hdr "$T/h_blank.tp" 1 'TPIPE 1' '' 'field x u8' 'count 1' 'end'
+expect_fail 1 "^tinfo: $T/h_blank.tp: header line 2 is empty$" "$BIN/tinfo" "$T/h_blank.tp"
+for l in ' field x u8' 'field  x u8' 'field x u8 '; do
+    hdr "$T/h_sp.tp" 1 'TPIPE 1' "$l" 'count 1' 'end'
+    expect_fail 1 "^tinfo: $T/h_sp.tp: header line 2: tokens are one space apart" "$BIN/tinfo" "$T/h_sp.tp"
+done
+hdr "$T/h_nokey.tp" 1 'TPIPE 1' 'field x u8' 'meta  v' 'count 1' 'end'
+expect_fail 1 "^tinfo: $T/h_nokey.tp: header line 3: tokens are one space apart" "$BIN/tinfo" "$T/h_nokey.tp"
+hdr "$T/h_tab.tp" 1 'TPIPE 1' $'field\tx u8' 'count 1' 'end'
+expect_fail 1 "^tinfo: $T/h_tab.tp: header line 2: unknown keyword" "$BIN/tinfo" "$T/h_tab.tp"
+hdr "$T/h_latin.tp" 1 'TPIPE 1' 'field x u8' $'meta k caf\xe9' 'count 1' 'end'
+expect_fail 1 "^tinfo: $T/h_latin.tp: header line 3: a metadata value that is not UTF-8$" "$BIN/tinfo" "$T/h_latin.tp"
+hdr "$T/h_unpad.tp" 0 'TPIPE 1' 'field x u8' 'count 1' 'end'
+expect_fail 1 "^tinfo: $T/h_unpad.tp: the header's end line ends at byte 31, not at a multiple of 64" "$BIN/tinfo" "$T/h_unpad.tp"
+
 # --- images: decoded as Keras' loader (PIL) decodes them, or refused ---
 F=$TESTS/fixtures
 for m in rgb gray; do
