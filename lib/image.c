@@ -12,6 +12,7 @@
 static void axis_init(tp_axis *a, int in, int out, tp_resize_method m)
 {
     double scale = (double)in / out;
+    double at = scale * 0.5; /* nearest: PIL's source position, summed up output by output */
     a->in = in;
     a->out = out;
     a->taps = m == TP_RESIZE_BILINEAR ? 2 : m == TP_RESIZE_NEAREST ? 1 : (int)ceil(scale) + 1;
@@ -29,7 +30,11 @@ static void axis_init(tp_axis *a, int in, int out, tp_resize_method m)
             w[0] = (float)(1 - frac);
             w[1] = (float)frac;
         } else if (m == TP_RESIZE_NEAREST) {
-            int i = (int)floor((o + 0.5) * scale);
+            /* PIL's Image.resize(NEAREST), which Keras' load_img uses: the position of output
+             * o is scale/2 + o scale as a running double sum, truncated, so an exact tie
+             * ((o + 0.5) scale an integer) goes where that sum's rounding takes it, as in PIL */
+            int i = (int)at;
+            at += scale;
             idx[0] = i > in - 1 ? in - 1 : i;
             w[0] = 1;
         } else { /* box: overlap of [o*scale, (o+1)*scale) with each input pixel */

@@ -37,6 +37,13 @@ for c in bilinear_up bilinear_down bilinear_odd nearest area; do
     "$BIN/tp2csv" --no-header <"$F/resize_$c.want.tp" >"$T/want"
     same_numbers "$T/got" "$T/want" 2e-4
 done
+# PIL's nearest (Keras' loader), exact ties included: 8x8, 32x32 and 128x128 to 28x28 tie in
+# rows and columns 3, 10, 17 and 24 (tests/fixtures/make_nearest.py)
+for s in 8x8 32x32 128x128 5x7; do
+    size=$(head -c 256 "$F/nearest_$s.want.tp" | awk '/^field x/ {print $4 "x" $5}')
+    cmp <("$R" "$size" -m nearest "$F/nearest_$s.in.tp" | "$BIN/tp2csv" -f x) <("$BIN/tp2csv" -f x "$F/nearest_$s.want.tp") ||
+        fail "nearest $s to $size differs from PIL's"
+done
 
 # other fields pass through, whatever their position
 mkidx "$T/im" u8 30 6 5
