@@ -29,15 +29,26 @@ static double shift(double range, int side, double u, double s)
     return range < 1 ? v * side : v;
 }
 
+/* A draw from [lo, hi] by uniform u. */
+static double in_range(const tp_aug_range *r, double u) { return r->lo == r->hi ? r->lo : r->lo + (r->hi - r->lo) * u; }
+
+/* A shift from a LO,HI range: a fraction of the side when both ends are below 1 in size,
+ * else pixels. */
+static double shift_in(const tp_aug_range *r, int side, double u)
+{
+    double v = in_range(r, u);
+    return fabs(r->lo) < 1 && fabs(r->hi) < 1 ? v * side : v;
+}
+
 void tp_augment_sample(const tp_augment *a, tp_rng *r, int h, int w, tp_augment_draw *d)
 {
     double u[10];
     for (int i = 0; i < 10; i++)
         u[i] = tp_rng_double(r);
-    d->theta = (2 * u[0] - 1) * a->rotation;
-    d->tx = shift(a->height_shift, h, u[1], u[2]); /* rows */
-    d->ty = shift(a->width_shift, w, u[3], u[4]);  /* columns */
-    d->shear = (2 * u[5] - 1) * a->shear;
+    d->theta = a->rotation_r.set ? in_range(&a->rotation_r, u[0]) : (2 * u[0] - 1) * a->rotation;
+    d->tx = a->height_r.set ? shift_in(&a->height_r, h, u[1]) : shift(a->height_shift, h, u[1], u[2]); /* rows */
+    d->ty = a->width_r.set ? shift_in(&a->width_r, w, u[3]) : shift(a->width_shift, w, u[3], u[4]);    /* columns */
+    d->shear = a->shear_r.set ? in_range(&a->shear_r, u[5]) : (2 * u[5] - 1) * a->shear;
     d->zx = a->zoom_lo + (a->zoom_hi - a->zoom_lo) * u[6];
     d->zy = a->zoom_lo + (a->zoom_hi - a->zoom_lo) * u[7];
     d->flip_h = a->hflip && u[8] < 0.5;
@@ -80,22 +91,55 @@ void tp_augment_matrix(const tp_augment *a, const tp_augment_draw *d, int h, int
     memcpy(m, M, 6 * sizeof *m);
 }
 
-/* Index k mapped into [0, n) by the fill mode; -1 for "use cval". */
-static int fill_index(int k, int n, tp_fill f)
+/* A coordinate outside [0, n - 1] mapped back by the fill mode, as scipy.ndimage (1.10) does
+ * it for Keras' ImageDataGenerator (map_coordinate): nearest clamps; reflect mirrors about the
+ * outer edges of the border pixels (d c b a | a b c d | d c b a); wrap repeats with period
+ * n - 1 (the first and last pixels coincide); constant gives -1, the mark for cval, so that
+ * nothing is interpolated towards cval. */
+static double map_coordinate(double v, int n, tp_fill f)
 {
-    if (k >= 0 && k < n)
-        return k;
-    switch (f) {
-    case TP_FILL_NEAREST: return k < 0 ? 0 : n - 1;
-    case TP_FILL_CONSTANT: return -1;
-    case TP_FILL_WRAP: return ((k % n) + n) % n;
-    case TP_FILL_REFLECT: { /* d c b a | a b c d | d c b a: period 2n */
-        int p = ((k % (2 * n)) + 2 * n) % (2 * n);
-        return p < n ? p : 2 * n - 1 - p;
-    }
+    if (v >= 0 && v <= n - 1)
+        return v;
+    if (n <= 1)
+        return f == TP_FILL_CONSTANT ? -1 : 0;
+    if (v < 0) {
+        switch (f) {
+        case TP_FILL_NEAREST: return 0;
+        case TP_FILL_CONSTANT: return -1;
+        case TP_FILL_REFLECT: {
+            int64_t s2 = 2 * (int64_t)n;
+            if (v < (double)-s2)
+                v += (double)(s2 * (int64_t)(-v / (double)s2));
+            return v < -n ? v + (double)s2 : -v - 1;
+        }
+        case TP_FILL_WRAP: {
+            int64_t sz = n - 1;
+            return v + (double)(sz * ((int64_t)(-v / (double)sz) + 1));
+        }
+        }
+    } else {
+        switch (f) {
+        case TP_FILL_NEAREST: return n - 1;
+        case TP_FILL_CONSTANT: return -1;
+        case TP_FILL_REFLECT: {
+            int64_t s2 = 2 * (int64_t)n;
+            v -= (double)(s2 * (int64_t)(v / (double)s2));
+            return v >= n ? (double)s2 - v - 1 : v;
+        }
+        case TP_FILL_WRAP: {
+            int64_t sz = n - 1;
+            return v - (double)(sz * (int64_t)(v / (double)sz));
+        }
+        }
     }
     return -1;
 }
+
+/* An interpolation tap k (start or start + 1, so at most one pixel out) outside [0, n), as
+ * scipy 1.10 extends the image there: reflect repeats the border pixel (x[-1] = x[0]); for the
+ * other modes a mapped coordinate lies in [0, n - 1], where a tap out of the image has
+ * weight 0, and the border pixel is as good as any. */
+static int tap_index(int64_t k, int n) { return k < 0 ? 0 : k >= n ? n - 1 : (int)k; }
 
 void tp_augment_warp(const tp_augment *a, const tp_augment_draw *d, const double m[6], const float *src, float *dst,
                      int h, int w, int c)
@@ -106,35 +150,36 @@ void tp_augment_warp(const tp_augment *a, const tp_augment_draw *d, const double
             int cc = d->flip_h ? w - 1 - col : col;
             double y = m[0] * rr + m[1] * cc + m[2], x = m[3] * rr + m[4] * cc + m[5];
             float *out = dst + ((size_t)r * (size_t)w + (size_t)col) * (size_t)c;
-            if (!(y > -2 && y < h + 1 && x > -2 && x < w + 1) && a->fill == TP_FILL_CONSTANT) {
-                for (int k = 0; k < c; k++)
-                    out[k] = a->cval;
-                continue;
-            }
-            if (!(fabs(y) < 1e9 && fabs(x) < 1e9)) { /* absurd zoom: avoid int overflow */
+            if (!(fabs(y) < 1e9 && fabs(x) < 1e9)) { /* absurd zoom: avoid overflow */
                 y = y < 0 ? -1e9 : 1e9;
                 x = x < 0 ? -1e9 : 1e9;
             }
-            double fy = floor(y), fx = floor(x);
-            int y0 = (int)fy, x0 = (int)fx;
-            float wy = (float)(y - fy), wx = (float)(x - fx);
             const float *p[4];
-            float wt[4] = {(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx};
-            if (y0 >= 0 && y0 + 1 < h && x0 >= 0 && x0 + 1 < w) {
-                const float *b = src + ((size_t)y0 * (size_t)w + (size_t)x0) * (size_t)c;
+            float wy, wx;
+            double fy = floor(y), fx = floor(x);
+            if (fy >= 0 && fy + 1 < h && fx >= 0 && fx + 1 < w) { /* inside: no mode plays a part */
+                const float *b = src + ((size_t)fy * (size_t)w + (size_t)fx) * (size_t)c;
                 p[0] = b, p[1] = b + c, p[2] = b + (size_t)w * (size_t)c, p[3] = p[2] + c;
+                wy = (float)(y - fy), wx = (float)(x - fx);
             } else {
-                int ys[2] = {fill_index(y0, h, a->fill), fill_index(y0 + 1, h, a->fill)};
-                int xs[2] = {fill_index(x0, w, a->fill), fill_index(x0 + 1, w, a->fill)};
-                for (int k = 0; k < 4; k++) {
-                    int yy = ys[k >> 1], xx = xs[k & 1];
-                    p[k] = yy < 0 || xx < 0 ? NULL : src + ((size_t)yy * (size_t)w + (size_t)xx) * (size_t)c;
+                double my = map_coordinate(y, h, a->fill), mx = map_coordinate(x, w, a->fill);
+                if (my <= -1 || mx <= -1) { /* constant, outside the image */
+                    for (int k = 0; k < c; k++)
+                        out[k] = a->cval;
+                    continue;
                 }
+                fy = floor(my), fx = floor(mx);
+                wy = (float)(my - fy), wx = (float)(mx - fx);
+                int ys[2] = {tap_index((int64_t)fy, h), tap_index((int64_t)fy + 1, h)};
+                int xs[2] = {tap_index((int64_t)fx, w), tap_index((int64_t)fx + 1, w)};
+                for (int k = 0; k < 4; k++)
+                    p[k] = src + ((size_t)ys[k >> 1] * (size_t)w + (size_t)xs[k & 1]) * (size_t)c;
             }
+            float wt[4] = {(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx};
             for (int k = 0; k < c; k++) {
                 float s = 0;
                 for (int q = 0; q < 4; q++)
-                    s += wt[q] * (p[q] ? p[q][k] : a->cval);
+                    s += wt[q] * p[q][k];
                 out[k] = s;
             }
         }
@@ -150,12 +195,10 @@ void tp_augment_cli_init(tp_augment_cli *c, tp_option *o)
     c->a.fill = TP_FILL_NEAREST;
     c->fill = TP_FILL_NEAREST;
     const tp_option opts[TP_AUGMENT_NOPTS] = {
-        TP_DOUBLE("rotation", 0, &c->a.rotation, "DEG", "rotate by U(-DEG, DEG) degrees", TP_MIN(0)),
-        TP_DOUBLE("width-shift", 0, &c->a.width_shift, "F", "shift columns by up to F of the width (pixels when F >= 1)",
-                  TP_MIN(0)),
-        TP_DOUBLE("height-shift", 0, &c->a.height_shift, "F", "shift rows by up to F of the height (pixels when F >= 1)",
-                  TP_MIN(0)),
-        TP_DOUBLE("shear", 0, &c->a.shear, "DEG", "shear by U(-DEG, DEG) degrees", TP_MIN(0)),
+        TP_STRING("rotation", 0, &c->rotation, "DEG | LO,HI", "rotate by U(-DEG, DEG) degrees, or by U(LO, HI) for LO,HI (LO = HI pins one angle) (default: 0)"),
+        TP_STRING("width-shift", 0, &c->width_shift, "F | LO,HI", "shift columns by up to F of the width (pixels when F >= 1), or by U(LO, HI) for LO,HI (default: 0)"),
+        TP_STRING("height-shift", 0, &c->height_shift, "F | LO,HI", "shift rows by up to F of the height (pixels when F >= 1), or by U(LO, HI) for LO,HI (default: 0)"),
+        TP_STRING("shear", 0, &c->shear, "DEG | LO,HI", "shear by U(-DEG, DEG) degrees, or by U(LO, HI) for LO,HI (default: 0)"),
         TP_DOUBLE("zoom", 0, &c->zoom, "Z", "zoom factors from [1 - Z, 1 + Z], drawn for x and y apart", TP_FRACTION),
         TP_STRING("zoom-range", 0, &c->zoom_range, "LO,HI", "zoom factors from [LO, HI] instead"),
         TP_FLAG("hflip", 0, &c->a.hflip, "flip left-right with probability 1/2"),
@@ -168,9 +211,35 @@ void tp_augment_cli_init(tp_augment_cli *c, tp_option *o)
     memcpy(o, opts, sizeof opts);
 }
 
+/* "A" (at least 0: Keras' symmetric range, into *sym) or "LO,HI" (LO <= HI, into *r), for
+ * option name; a usage error otherwise. */
+static void range_arg(const char *s, const char *name, double *sym, tp_aug_range *r)
+{
+    if (!s)
+        return;
+    const char *comma = strchr(s, ',');
+    if (!comma) {
+        if (tp_parse_f64(s, sym))
+            tp_usage("option --%s wants a number or LO,HI, not '%s'", name, s);
+        if (!(*sym >= 0) || !isfinite(*sym))
+            tp_usage("option --%s must be at least 0, not '%s'", name, s);
+        return;
+    }
+    char lo[64];
+    snprintf(lo, sizeof lo, "%.*s", (int)(comma - s), s);
+    if ((size_t)(comma - s) >= sizeof lo || tp_parse_f64(lo, &r->lo) || tp_parse_f64(comma + 1, &r->hi) || !isfinite(r->lo) || !isfinite(r->hi) ||
+        r->lo > r->hi)
+        tp_usage("option --%s wants LO,HI with LO <= HI, not '%s'", name, s);
+    r->set = 1;
+}
+
 void tp_augment_cli_finish(tp_augment_cli *c)
 {
     tp_augment *a = &c->a;
+    range_arg(c->rotation, "rotation", &a->rotation, &a->rotation_r);
+    range_arg(c->width_shift, "width-shift", &a->width_shift, &a->width_r);
+    range_arg(c->height_shift, "height-shift", &a->height_shift, &a->height_r);
+    range_arg(c->shear, "shear", &a->shear, &a->shear_r);
     a->fill = (tp_fill)c->fill;
     a->cval = (float)c->cval;
     a->zoom_lo = 1 - c->zoom;
@@ -190,5 +259,6 @@ void tp_augment_cli_finish(tp_augment_cli *c)
 int tp_augment_active(const tp_augment *a)
 {
     return a->rotation > 0 || a->width_shift > 0 || a->height_shift > 0 || a->shear > 0 || a->zoom_lo != 1 ||
-           a->zoom_hi != 1 || a->hflip || a->vflip;
+           a->zoom_hi != 1 || a->hflip || a->vflip || a->rotation_r.set || a->width_r.set || a->height_r.set ||
+           a->shear_r.set;
 }

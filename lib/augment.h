@@ -21,10 +21,18 @@ typedef enum { TP_FILL_NEAREST, TP_FILL_CONSTANT, TP_FILL_REFLECT, TP_FILL_WRAP 
 /* Parses "nearest", "constant", "reflect", "wrap"; 0 or -1. */
 int tp_fill_parse(const char *s, tp_fill *f);
 
+/* A parameter drawn from [lo, hi] instead of Keras' symmetric range (set), so that lo = hi
+ * pins one value. */
+typedef struct {
+    double lo, hi;
+    int set;
+} tp_aug_range;
+
 typedef struct {
     double rotation;                  /* degrees */
     double width_shift, height_shift; /* fraction (< 1) or pixels */
     double shear;                     /* degrees */
+    tp_aug_range rotation_r, width_r, height_r, shear_r; /* LO,HI forms, when set */
     double zoom_lo, zoom_hi;          /* 1, 1 for none */
     int hflip, vflip;
     tp_fill fill;
@@ -57,7 +65,7 @@ typedef struct {
     tp_augment a;
     double zoom, cval;
     int fill; /* a tp_fill */
-    const char *zoom_range;
+    const char *zoom_range, *rotation, *width_shift, *height_shift, *shear; /* "A" or "LO,HI" */
 } tp_augment_cli;
 
 #define TP_AUGMENT_NOPTS 11

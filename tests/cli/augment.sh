@@ -35,6 +35,23 @@ rc=${PIPESTATUS[0]}
 # float output, fill modes
 "$A" --rotation 30 --float --fill constant --cval 7 <"$T/in.tp" | head -c 64 | grep -q '^field x f32 12 10 1$' ||
     fail "--float"
+# Keras' warp (ImageDataGenerator.apply_transform: scipy's affine_transform, order 1) of one
+# pinned transform in each fill mode, from make_augment.py
+F=$TESTS/fixtures
+pin="--float --keras-axes --rotation 17,17 --height-shift 1.5,1.5 --width-shift -2,-2 --shear 9,9 --zoom-range 1.3,1.3"
+for m in nearest constant reflect wrap; do
+    "$A" $pin --fill $m --cval 40 "$F/augment_in.tp" | "$BIN/tp2csv" --no-header -f x >"$T/got_$m"
+    "$BIN/tp2csv" --no-header -f x "$F/augment_$m.tp" >"$T/want_$m"
+    same_numbers "$T/got_$m" "$T/want_$m" 1e-4
+done
+# LO,HI: draws stay inside the interval; LO = HI is one value for every record
+"$A" --float --rotation 10,10 "$F/augment_in.tp" | "$BIN/tp2csv" --no-header -f x >"$T/r10"
+"$A" --float --rotation 10,10 -s 5 "$F/augment_in.tp" | "$BIN/tp2csv" --no-header -f x | cmp - "$T/r10" ||
+    fail "--rotation 10,10 depends on the seed"
+"$A" --float --rotation -10,-10 "$F/augment_in.tp" | "$BIN/tp2csv" --no-header -f x | cmp -s - "$T/r10" &&
+    fail "--rotation -10,-10 is --rotation 10,10"
+"$A" --float --rotation 0,0 --width-shift 0,0 --shear 0,0 "$F/augment_in.tp" | cmp -s - <("$A" --float "$F/augment_in.tp") ||
+    fail "pinned zeros are not the identity"
 # bad input
 "$BIN/idx2raw" "$T/lb" >"$T/labels.tp"
 expect_fail 1 "^augment: $T/labels.tp: field 'x' is u8 with rank 0, not an image" "$A" --rotation 5 "$T/labels.tp"
@@ -44,4 +61,7 @@ expect_fail 2 "^augment: option --rotation must be at least 0, not .-5." "$A" --
 expect_fail 2 "^augment: --zoom-range wants LO,HI" "$A" --zoom-range 2,1 "$T/in.tp"
 expect_fail 2 "^augment: option --copies must be 1 to 1000000, not '0'" "$A" --copies 0 "$T/in.tp"
 expect_fail 2 "^augment: option --epochs must be at least 0, not '-1'" "$A" --epochs -1 "$T/in.tp"
+expect_fail 2 "^augment: option --rotation wants LO,HI with LO <= HI, not .5,1." "$A" --rotation 5,1 "$T/in.tp"
+expect_fail 2 "^augment: option --shear wants LO,HI with LO <= HI, not .1,x." "$A" --shear 1,x "$T/in.tp"
+expect_fail 2 "^augment: option --width-shift wants LO,HI with LO <= HI, not .1,2,3." "$A" --width-shift 1,2,3 "$T/in.tp"
 exit 0
