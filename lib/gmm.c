@@ -211,6 +211,9 @@ void tp_gmm_options_default(tp_gmm_options *o)
     o->n_init = 10;
     o->max_iter = 100;
     o->tol = 1e-3;
+    o->refine = 3;
+    o->refine_tol = 1e-5;
+    o->refine_iter = 1000;
     o->reg_covar = 1e-6;
     o->seed = 42;
     o->threads = tp_cpu_count();
@@ -909,6 +912,75 @@ static void ws_free(ws *w)
     free(w->notpd);
 }
 
+/* EM steps on w->m from its present parameters, *it counting on, until a step changes the
+ * lower bound by less than tol (not counting a step that re-seeded a component, nor the one
+ * after it) or *it reaches max_iter. *lb: the last lower bound (-INFINITY for none yet).
+ * Returns 0, or -1 when a covariance could not be made positive definite. */
+static int em_steps(ws *w, const tp_gmm_options *o, double tol, int max_iter, double *lb, int *it, int *conv)
+{
+    int skip = 0;
+    *conv = 0;
+    while (*it < max_iter) {
+        w->iter = ++*it;
+        double prev = *lb;
+        *lb = estep(w);
+        if (mstep(w, 1))
+            return -1;
+        if (o->on_iter)
+            o->on_iter(o->ctx, w->run, *it, *lb);
+        if (!skip && !w->reseeded && fabs(*lb - prev) < tol) {
+            *conv = 1;
+            break;
+        }
+        skip = w->reseeded;
+    }
+    return 0;
+}
+
+/* A finished run: its parameters and per-component episode flags, to be refined or kept. */
+typedef struct {
+    tp_gmm_model m;
+    int *collapsed, *notpd;
+    double lb;
+    int run, iters, conv, refined;
+} candidate;
+
+static void candidate_alloc(candidate *c, int k, int d, tp_gmm_cov cov)
+{
+    tp_gmm_model_alloc(&c->m, k, d, cov);
+    c->collapsed = tp_calloc((size_t)k, sizeof(int));
+    c->notpd = tp_calloc((size_t)k, sizeof(int));
+}
+
+static void candidate_free(candidate *c)
+{
+    tp_gmm_model_free(&c->m);
+    free(c->collapsed);
+    free(c->notpd);
+}
+
+/* Offers run w->run (lower bound lb) to the nkept best of top (at most cap, highest first);
+ * returns the new count. A run enters above the first lower one, so of equals the earlier stays
+ * first; a NaN bound never enters but into an empty list. */
+static int candidate_offer(candidate *top, int cap, int nkept, const ws *w, double lb, int it, int conv)
+{
+    int pos = nkept;
+    while (pos > 0 && (lb > top[pos - 1].lb || isnan(top[pos - 1].lb)))
+        pos--;
+    if (pos >= cap)
+        return nkept;
+    int last = nkept < cap ? nkept : cap - 1; /* the slot that is overwritten or filled */
+    candidate spare = top[last];
+    memmove(top + pos + 1, top + pos, (size_t)(last - pos) * sizeof *top);
+    top[pos] = spare;
+    candidate *c = &top[pos];
+    tp_gmm_model_copy(&c->m, w->m);
+    memcpy(c->collapsed, w->collapsed, (size_t)w->k * sizeof(int));
+    memcpy(c->notpd, w->notpd, (size_t)w->k * sizeof(int));
+    *c = (candidate){c->m, c->collapsed, c->notpd, lb, w->run, it, conv, 0};
+    return nkept < cap ? nkept + 1 : nkept;
+}
+
 int tp_gmm_fit(const double *X, int64_t n, int d, const tp_gmm_options *o, tp_gmm_model *m, tp_gmm_info *info,
                char *err, size_t errlen)
 {
@@ -960,14 +1032,19 @@ int tp_gmm_fit(const double *X, int64_t n, int d, const tp_gmm_options *o, tp_gm
     ws_fit_alloc(&w);
     if (on_gpu(o->device, n))
         gpu_attach(&w, o->device);
-    tp_gmm_model cur, best;
+    tp_gmm_model cur;
     tp_gmm_model_alloc(&cur, k, d, cov);
-    tp_gmm_model_alloc(&best, k, d, cov);
     w.m = &cur;
     tp_rng root;
     tp_rng_seed(&root, o->seed);
     int runs = st ? 1 : (o->n_init >= 1 ? o->n_init : 1), rc = 0;
-    double best_lb = -INFINITY;
+    /* the best runs so far, highest lower bound first (the earlier run of equals first): the
+     * candidates for refinement, or the one kept */
+    int refining = o->max_iter > 0 && o->refine > 0 && o->refine_tol < o->tol;
+    int nkeep = refining && o->refine > 1 ? (o->refine < runs ? o->refine : runs) : 1, nkept = 0;
+    candidate *top = tp_calloc((size_t)nkeep, sizeof *top);
+    for (int i = 0; i < nkeep; i++)
+        candidate_alloc(&top[i], k, d, cov);
     for (int run = 0; run < runs && rc == 0; run++) {
         w.run = run;
         w.iter = 0;
@@ -990,49 +1067,61 @@ int tp_gmm_fit(const double *X, int64_t n, int d, const tp_gmm_options *o, tp_gm
             }
         }
         double lb = -INFINITY;
-        int it = 0, conv = 0, skip = 0;
-        while (it < o->max_iter) {
-            w.iter = ++it;
-            double prev = lb;
-            lb = estep(&w);
-            if (mstep(&w, 1)) {
-                rc = -1;
-                break;
-            }
-            if (o->on_iter)
-                o->on_iter(o->ctx, run, it, lb);
-            if (!skip && !w.reseeded && fabs(lb - prev) < o->tol) {
-                conv = 1;
-                break;
-            }
-            skip = w.reseeded;
-        }
-        if (rc)
+        int it = 0, conv = 0;
+        if (em_steps(&w, o, o->tol, o->max_iter, &lb, &it, &conv)) {
+            rc = -1;
             break;
+        }
         if (o->max_iter <= 0)
             lb = estep(&w);
         if (o->on_run)
             o->on_run(o->ctx, run, it, lb, conv);
-        if (run == 0 || lb > best_lb) {
-            best_lb = lb;
-            tp_gmm_model_copy(&best, &cur);
-            info->lower_bound = lb;
-            info->iterations = it;
-            info->converged = conv;
-            info->best_run = run;
+        nkept = candidate_offer(top, nkeep, nkept, &w, lb, it, conv);
+    }
+    /* refinement: the best runs go on to the tighter tolerance, and the highest result is kept
+     * (EM never lowers a run's bound, so the kept fit is at least the best run's) */
+    int nref = rc == 0 && refining ? (o->refine < nkept ? o->refine : nkept) : 0;
+    int kept = 0;
+    for (int i = 0; i < nref && rc == 0; i++) {
+        candidate *c = &top[i];
+        tp_gmm_model_copy(&cur, &c->m);
+        memcpy(w.collapsed, c->collapsed, (size_t)k * sizeof(int));
+        memcpy(w.notpd, c->notpd, (size_t)k * sizeof(int));
+        w.run = c->run;
+        int base = c->iters;
+        if (em_steps(&w, o, o->refine_tol, base + o->refine_iter, &c->lb, &c->iters, &c->conv)) {
+            rc = -1;
+            break;
         }
+        c->refined = c->iters - base;
+        tp_gmm_model_copy(&c->m, &cur);
+        if (o->on_refine)
+            o->on_refine(o->ctx, i, nref, c->run, c->iters, c->lb, c->conv);
+        if (c->lb > top[kept].lb)
+            kept = i;
+    }
+    if (rc == 0) {
+        candidate *c = &top[kept];
+        info->lower_bound = c->lb;
+        info->iterations = c->iters;
+        info->refine_iterations = c->refined;
+        info->converged = c->conv;
+        info->best_run = c->run;
+        info->refined = nref;
     }
     if (rc && !*err)
         snprintf(err, errlen, "run %d, iteration %d: a covariance stays singular whatever is added to its diagonal",
                  w.run, w.iter);
     if (rc == 0) {
+        tp_gmm_model_alloc(m, k, d, cov);
+        tp_gmm_model_copy(m, &top[kept].m);
         for (int c = 0; c < k; c++)
             for (int j = 0; j < d; j++)
-                best.means[(size_t)c * d + j] += xbar[j];
-        *m = best;
-    } else {
-        tp_gmm_model_free(&best);
+                m->means[(size_t)c * d + j] += xbar[j];
     }
+    for (int i = 0; i < nkeep; i++)
+        candidate_free(&top[i]);
+    free(top);
     tp_gmm_model_free(&cur);
     ws_free(&w);
     free(Xc);

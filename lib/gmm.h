@@ -9,8 +9,10 @@
  * k-means++ (the seeds alone), random (uniform random responsibilities) and
  * random_from_data (distinct data points as means).
  *
- * Where tpipe differs: run r draws from tp_rng_split(seed, r), so any run can be
- * reproduced alone; a component whose responsibility sum falls below TP_GMM_EMPTY is
+ * Where tpipe differs: sklearn's tol (1e-3) stops a run while its bound still climbs, so the
+ * runs with the best bounds are refined (continued to a tighter tolerance) and the best of
+ * them kept: the fit is never below sklearn's choice among the same runs. Run r draws from
+ * tp_rng_split(seed, r), so any run can be reproduced alone; a component whose responsibility sum falls below TP_GMM_EMPTY is
  * re-seeded at the sample the mixture explains worst instead of living on as a dead
  * component; a covariance that is not positive definite even with reg_covar gets more on
  * its diagonal (growing tenfold) instead of ending the fit. Both are recorded as events.
@@ -93,6 +95,12 @@ typedef struct {
     tp_gmm_init init;
     int n_init, max_iter; /* max_iter 0: the initialisation alone */
     double tol, reg_covar;
+    /* Refinement (not sklearn's): the refine runs with the highest lower bounds at tol go on
+     * from where they stopped until a step changes the bound by less than refine_tol, or for
+     * refine_iter more steps, and the highest of them is kept. refine 0, or a refine_tol not
+     * below tol: sklearn's choice. */
+    int refine, refine_iter;
+    double refine_tol;
     uint64_t seed;
     int threads;
     const tp_device *device; /* NULL or the CPU: the CPU; a GPU: the E- and M-steps run there */
@@ -103,20 +111,25 @@ typedef struct {
      * log-likelihood of the parameters before that step's M-step), and after every run. */
     void (*on_iter)(void *ctx, int run, int iter, double lower_bound);
     void (*on_run)(void *ctx, int run, int iters, double lower_bound, int converged);
+    /* After the i-th of n refinements (of run `run`): its iterations in all and its bound. */
+    void (*on_refine)(void *ctx, int i, int n, int run, int iters, double lower_bound, int converged);
     void *ctx;
 } tp_gmm_options;
 
 typedef struct {
     double lower_bound; /* the kept run's last lower bound (sklearn's lower_bound_) */
-    int iterations;     /* the kept run's EM steps (sklearn's n_iter_) */
-    int converged;      /* whether the kept run converged within max_iter */
+    int iterations;     /* the kept run's EM steps (sklearn's n_iter_), its refinement's included */
+    int refine_iterations; /* of those, the refinement's */
+    int refined;        /* the number of runs refined */
+    int converged;      /* whether the kept run converged within max_iter (refined: to refine_tol) */
     int best_run;
     tp_gmm_event *events; /* every run's events, in order (malloc'd) */
     int nevents;
     int64_t events_dropped; /* beyond the 10 000 kept */
 } tp_gmm_info;
 
-/* sklearn's defaults, with tpipe's init kmeans, n_init 10, seed 42, all CPUs. */
+/* sklearn's defaults, with tpipe's init kmeans, n_init 10, refine 3 (refine_tol 1e-5, refine_iter
+ * 1000), seed 42, all CPUs. */
 void tp_gmm_options_default(tp_gmm_options *o);
 
 /* Fits a mixture to the n samples of d features in X (row-major). Allocates m. Returns 0,

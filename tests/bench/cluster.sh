@@ -97,6 +97,23 @@ tp_lls() { for s in $(seq 0 $((S - 1))); do "$bin/gmm" -q -k 10 -s "$s" <"$1" | 
 tp_ll_median() { tp_lls "$1" | awk '{a[NR] = $1} END {printf "%.6f\n", (a[int((NR + 1) / 2)] + a[int(NR / 2) + 1]) / 2}'; }
 tp_ll_best() { tp_lls "$1" | tail -1; }
 
+# gmm's defaults beside scikit-learn's GaussianMixture(10, n_init=10) on one embedding stream,
+# seeds 0..S-1 each: "tp_mean tp_min sk_mean sk_min" of the mean log-likelihoods
+gmm_vs10() {
+    local lls
+    lls=$(for s in $(seq 0 $((S - 1))); do "$bin/gmm" -q -k 10 -s "$s" <"$1" | awk '/^meta gmm_loglik / {print $3} /^end/ {exit}'; done |
+        awk '{t += $1; if (NR == 1 || $1 < m) m = $1} END {printf "%.6f %.6f", t / NR, m}')
+    "$bin/tp2npy" -f x "$1" >"$w/vs10.npy"
+    echo "$lls $("$NP" -c "
+import warnings, numpy as np
+from sklearn.mixture import GaussianMixture
+warnings.simplefilter('ignore')
+X = np.load('$w/vs10.npy').astype(np.float64)
+X = X.reshape(len(X), -1)
+a = [GaussianMixture(10, n_init=10, random_state=s).fit(X).score(X) for s in range($S)]
+print('%.6f %.6f' % (np.mean(a), np.min(a)))")"
+}
+
 declare -A tkl skl acc
 [ "${QUALITY_ONLY:-0}" = 1 ] || {
 for job in "notebook 3" "10k 2" "70k 2"; do
@@ -151,4 +168,33 @@ for name in notebook 70k; do
     read -r _ _ _ sll2 _ sllm < <(sk_gmm_acc "$w/$name.tp" "$w/$name-tpe.npy")
     printf '%-34s %12s %12s\n' "gmm mean log-lik., $name, median" "$(tp_ll_median "$w/$name-emb.tp")" "$sllm"
     printf '%-34s %12s %12s\n' "  best of the $S seeds" "$(tp_ll_best "$w/$name-emb.tp")" "$sll2"
+done
+
+# gmm's defaults against scikit-learn's strongest default-like fit (n_init=10), on the same
+# embeddings: the ones above and t-SNEs of Fashion-MNIST test images (data/fashion)
+echo
+printf '%-44s %24s %24s\n' "gmm mean log-lik. vs n_init=10, $S seeds" "tpipe mean (min)" "scikit-learn (min)"
+FA=$root/data/fashion
+embs=()
+for name in notebook-recipe notebook 10k 70k; do
+    f=$w/$name-emb.tp
+    [ $name = notebook-recipe ] && f=$w/notebook-recipe.tp
+    [ -f "$f" ] && embs+=("$name:$f")
+done
+if [ -f "$FA/t10k-images-idx3-ubyte.gz" ]; then
+    "$bin/idx2raw" "$FA/t10k-images-idx3-ubyte.gz" "$FA/t10k-labels-idx1-ubyte.gz" | "$bin/pca" -k 50 -q >"$w/f10k.tp"
+    "$bin/split" --take 3000 -q <"$w/f10k.tp" >"$w/f3k.tp"
+    "$bin/tsne" -d 2 <"$w/f3k.tp" >"$w/f3k-2d.tp" 2>/dev/null
+    "$bin/tsne" -d 3 <"$w/f3k.tp" >"$w/f3k-3d.tp" 2>/dev/null
+    "$bin/tsne" -d 2 <"$w/f10k.tp" >"$w/f10k-2d.tp" 2>/dev/null
+    sk_tsne "$w/f3k.tp" "$w/f3k-sk.npy" 2 >/dev/null
+    "$bin/npy2tp" x="$w/f3k-sk.npy" >"$w/f3k-sk.tp"
+    embs+=("fashion 3000 2-D:$w/f3k-2d.tp" "fashion 3000 3-D:$w/f3k-3d.tp" "fashion 10000 2-D:$w/f10k-2d.tp"
+        "fashion 3000 2-D (scikit-learn's t-SNE):$w/f3k-sk.tp")
+else
+    echo "(no data/fashion: 'tools/getdata.sh fashion' adds the Fashion-MNIST rows)"
+fi
+for e in "${embs[@]}"; do
+    read -r tm tmin sm smin < <(gmm_vs10 "${e#*:}")
+    printf '%-44s %24s %24s\n' "  ${e%%:*}" "$tm ($tmin)" "$sm ($smin)"
 done

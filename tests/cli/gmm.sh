@@ -79,7 +79,33 @@ mk 10 '3, 3' >"$T/same.tp"
 "$G" -k 3 -q "$T/same.tp" >"$T/s.tp" 2>/dev/null || fail "identical points"
 meta gmm_loglik "$T/s.tp" | grep -qiE 'nan|inf' && fail "identical points gave $(meta gmm_loglik "$T/s.tp")"
 
-# 6. bad input and usage
+# 6. the defaults fit at least as well as scikit-learn's best: a 2-D t-SNE of 3000
+# Fashion-MNIST images, where scikit-learn's tol stops runs early (make_gmm_fashion.py: the
+# best of GaussianMixture(n_init=10) over 10 seeds, and of 100 single fits)
+E=$F/fashion_tsne3k.tp
+want=$(awk '$1 == "n_init10_best" {print $2}' "$F/gmm_fashion_want.txt")
+best1=$(awk '$1 == "n_init1_best100" {print $2}' "$F/gmm_fashion_want.txt")
+for s in 42 0 1 2; do
+    "$G" -q -k 10 -s $s "$E" >"$T/fa.tp"
+    ll=$(meta gmm_loglik "$T/fa.tp")
+    awk -v a="$ll" -v b="$want" -v c="$best1" 'BEGIN {exit !(a >= b && a >= c)}' ||
+        fail "seed $s: mean log-likelihood $ll, scikit-learn's best n_init=10 fit $want, of 100 single fits $best1"
+done
+# refinement is EM continued: --refine 1 is the kept run of --refine 0 continued to
+# --refine-tol, as a new fit from that run's model (--init-model) continues it
+"$G" -q -k 10 --refine 0 -o "$T/r0.m" "$E" >"$T/r0.tp"
+"$G" -q -k 10 --refine 1 "$E" >"$T/r1.tp"
+"$G" -q --init-model "$T/r0.m" --tol 1e-5 --refine 0 "$E" >"$T/ri.tp"
+near "$(meta gmm_loglik "$T/r1.tp")" "$(meta gmm_loglik "$T/ri.tp")" 1e-9 ||
+    fail "--refine 1: $(meta gmm_loglik "$T/r1.tp"), the kept run continued: $(meta gmm_loglik "$T/ri.tp")"
+[ $(($(meta gmm_iterations "$T/r0.tp") + $(meta gmm_iterations "$T/ri.tp"))) = "$(meta gmm_iterations "$T/r1.tp")" ] ||
+    fail "--refine 1: $(meta gmm_iterations "$T/r1.tp") iterations, not $(meta gmm_iterations "$T/r0.tp") + $(meta gmm_iterations "$T/ri.tp")"
+awk -v a="$(meta gmm_loglik "$T/r1.tp")" -v b="$(meta gmm_loglik "$T/r0.tp")" 'BEGIN {exit !(a > b + 1e-3)}' ||
+    fail "refinement gained nothing on this input"
+# a --refine-tol not below --tol refines nothing
+"$G" -q -k 10 --refine-tol 1e-3 "$E" | cmp -s - "$T/r0.tp" || fail "--refine-tol 1e-3 (= --tol) changed the fit"
+
+# 7. bad input and usage
 mk 7 'i, i * 2' >"$T/seven.tp"
 expect_fail 1 "^gmm: $T/seven.tp: -k 10 needs at least 10 records, the input holds 7$" "$G" -k 10 -o "$T/no.tp" "$T/seven.tp"
 [ -e "$T/no.tp" ] && fail "a model was written after an error"
