@@ -163,3 +163,53 @@ int tp_image_load_as(const char *path, int h, int w, int c, float *x, char *err,
     free(a);
     return 0;
 }
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+float tp_border_median(const float *img, int h, int w, int c, int k)
+{
+    size_t n = h == 1 || w == 1 ? (size_t)h * (size_t)w : 2 * ((size_t)h + (size_t)w) - 4, m = 0;
+    float *b = tp_alloc(n, sizeof *b);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x += y == 0 || y == h - 1 || x == w - 1 ? 1 : w - 1)
+            b[m++] = img[((size_t)y * (size_t)w + (size_t)x) * (size_t)c + (size_t)k];
+    qsort(b, m, sizeof *b, cmp_float);
+    float v = b[m / 2];
+    free(b);
+    return v;
+}
+
+void tp_pad_fit(const float *src, int h, int w, int c, int oh, int ow, tp_resize_method m, const float *fill,
+                float *dst)
+{
+    double s = (double)oh / h < (double)ow / w ? (double)oh / h : (double)ow / w;
+    int nh = (int)lround(h * s), nw = (int)lround(w * s);
+    nh = nh < 1 ? 1 : nh > oh ? oh : nh;
+    nw = nw < 1 ? 1 : nw > ow ? ow : nw;
+    for (int k = 0; k < c; k++) {
+        float v = fill ? fill[k] : tp_border_median(src, h, w, c, k);
+        for (size_t i = 0; i < (size_t)oh * (size_t)ow; i++)
+            dst[i * (size_t)c + (size_t)k] = v;
+    }
+    const float *r = src;
+    float *buf = NULL;
+    if (nh != h || nw != w) {
+        tp_resize_plan p;
+        tp_resize_plan_init(&p, h, w, nh, nw, c, m);
+        float *tmp = tp_alloc(tp_resize_scratch(&p) + 1, sizeof *tmp);
+        buf = tp_alloc((size_t)nh * (size_t)nw * (size_t)c, sizeof *buf);
+        tp_resize(&p, src, buf, tmp);
+        free(tmp);
+        tp_resize_plan_free(&p);
+        r = buf;
+    }
+    int y0 = (oh - nh) / 2, x0 = (ow - nw) / 2;
+    for (int y = 0; y < nh; y++)
+        memcpy(dst + ((size_t)(y + y0) * (size_t)ow + (size_t)x0) * (size_t)c, r + (size_t)y * (size_t)nw * (size_t)c,
+               (size_t)nw * (size_t)c * sizeof *dst);
+    free(buf);
+}

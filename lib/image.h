@@ -36,6 +36,16 @@ size_t tp_resize_scratch(const tp_resize_plan *p);
  * tp_resize_scratch(p) floats. */
 void tp_resize(const tp_resize_plan *p, const float *src, float *dst, float *tmp);
 
+/* The median of channel k over the border pixels of the h x w x c image (the upper median
+ * of an even count). */
+float tp_border_median(const float *img, int h, int w, int c, int k);
+/* src (h x w x c) resized by m, aspect kept, to the largest size that fits oh x ow, and
+ * centred in dst (oh x ow x c) on a background: fill[k] for channel k, or with fill NULL the
+ * median of that channel over src's border (PIL's ImageOps.pad, with a background that
+ * continues the image's own). */
+void tp_pad_fit(const float *src, int h, int w, int c, int oh, int ow, tp_resize_method m, const float *fill,
+                float *dst);
+
 /* Luma of n RGB pixels, 0.2989 R + 0.5870 G + 0.1140 B (tf.image.rgb_to_grayscale). */
 void tp_rgb_to_gray(const float *rgb, float *gray, size_t n);
 /* n gray pixels replicated into RGB (tf.image.grayscale_to_rgb). */

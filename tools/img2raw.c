@@ -20,7 +20,8 @@
 enum { SORT_CLASS, SORT_NAME };
 
 typedef struct {
-    const char *out, *size, *dir;
+    const char *out, *size, *pad, *dir;
+    double pad_value; /* < 0: each image's border median */
     int channels; /* --rgb 3, --gray 1, else 0: as each file has them */
     int method, sort, names, skip_bad;
     int64_t threads, oh, ow; /* oh, ow: --size, else 0 */
@@ -29,11 +30,13 @@ typedef struct {
 
 static void parse(int argc, char **argv, options *o)
 {
-    *o = (options){.out = "-", .method = TP_RESIZE_NEAREST, .sort = SORT_CLASS, .threads = tp_cpu_count()};
+    *o = (options){.out = "-", .method = TP_RESIZE_NEAREST, .sort = SORT_CLASS, .threads = tp_cpu_count(), .pad_value = -1};
     const tp_option opts[] = {
         TP_STRING("output", 'o', &o->out, "FILE", "write the stream to FILE"),
         TP_STRING("size", 0, &o->size, "HxW", "resize every image to HxW (default: all must share the first one's size)"),
-        TP_CHOICE("method", 'm', &o->method, "NAME", "resampling for --size: nearest (as Keras' loader), bilinear, area",
+        TP_STRING("pad", 0, &o->pad, "HxW", "resize every image, aspect kept, to fit HxW and pad it there with its border's colour (PIL's ImageOps.pad)"),
+        TP_DOUBLE("pad-value", 0, &o->pad_value, "V", "pad with V (0 to 255) in every channel instead (default: each image's border median)", TP_RANGE(0, 255)),
+        TP_CHOICE("method", 'm', &o->method, "NAME", "resampling for --size and --pad: nearest (as Keras' loader), bilinear, area",
                   TP_RESIZE_METHODS),
         TP_SET("rgb", 0, &o->channels, 3, "decode to 3 channels"),
         TP_SET("gray", 0, &o->channels, 1, "decode to 1 channel"),
@@ -59,8 +62,13 @@ static void parse(int argc, char **argv, options *o)
     tp_cli_parse(&cli, argc, argv, &args);
     o->dir = args[0];
     free(args);
-    if (o->size && (tp_parse_hw(o->size, &o->oh, &o->ow) || o->oh < 1 || o->ow < 1 || o->oh > 32768 || o->ow > 32768))
-        tp_usage("--size wants HxW with sides 1 to 32768, not '%s'", o->size);
+    if (o->size && o->pad)
+        tp_usage("--size stretches every image and --pad fits it: give one");
+    if (o->pad_value >= 0 && !o->pad)
+        tp_usage("--pad-value is for --pad");
+    const char *sz = o->size ? o->size : o->pad, *opt = o->size ? "size" : "pad";
+    if (sz && (tp_parse_hw(sz, &o->oh, &o->ow) || o->oh < 1 || o->ow < 1 || o->oh > 32768 || o->ow > 32768))
+        tp_usage("--%s wants HxW with sides 1 to 32768, not '%s'", opt, sz);
 }
 
 typedef struct {
@@ -186,7 +194,7 @@ static int first_image(const options *o, const item *items, int64_t n, int64_t *
             continue;
         }
         free(pix);
-        if (!o->size)
+        if (!o->size && !o->pad)
             *oh = h, *ow = w;
     }
     if (!c0)
@@ -234,6 +242,9 @@ typedef struct {
     const tp_header *h;
     int ni, want_c, oh, ow; /* want_c: channels asked for (0: as each file has them) */
     tp_resize_method method; /* -1: no --size, every image must have the first one's */
+    int pad;                 /* --pad: fitted, not stretched */
+    float fill[4];           /* --pad-value in every channel */
+    int have_fill;
     unsigned char *recs;
     char (*errs)[300];
 } job;
@@ -246,7 +257,10 @@ static void put_pixels(const job *j, const uint8_t *pix, int h, int w, int c, co
     float *a = tp_alloc((size_t)h * (size_t)w * (size_t)c, sizeof *a);
     float *o = tp_alloc(fx->nelem, sizeof *o), *tmp = tp_alloc(tp_resize_scratch(&p), sizeof *tmp);
     tp_u8_to_float(pix, a, (size_t)h * (size_t)w * (size_t)c);
-    tp_resize(&p, a, o, tmp);
+    if (j->pad)
+        tp_pad_fit(a, h, w, c, j->oh, j->ow, j->method, j->have_fill ? j->fill : NULL, o);
+    else
+        tp_resize(&p, a, o, tmp);
     tp_float_to_u8(o, rec + fx->offset, fx->nelem);
     free(a), free(o), free(tmp);
     tp_resize_plan_free(&p);
@@ -285,8 +299,12 @@ static void decode(void *ctx, int64_t i, int t)
 /* The n items decoded, BATCH at a time on the threads, to the output laid out by h. */
 static void write_images(const options *o, const item *items, int64_t n, const tp_header *h)
 {
-    job j = {o->dir, items, 0, h, tp_header_find(h, "name"), o->channels, (int)h->fields[0].shape[0],
-             (int)h->fields[0].shape[1], o->size ? (tp_resize_method)o->method : (tp_resize_method)-1, NULL, NULL};
+    job j = {.dir = o->dir, .items = items, .h = h, .ni = tp_header_find(h, "name"), .want_c = o->channels,
+             .oh = (int)h->fields[0].shape[0], .ow = (int)h->fields[0].shape[1],
+             .method = o->size || o->pad ? (tp_resize_method)o->method : (tp_resize_method)-1,
+             .pad = o->pad != NULL, .have_fill = o->pad_value >= 0};
+    for (int k = 0; k < 4; k++)
+        j.fill[k] = (float)o->pad_value;
     j.recs = tp_alloc(BATCH, h->record_size);
     j.errs = tp_alloc(BATCH, sizeof *j.errs);
     tp_writer *w = tp_writer_open(o->out, h);
