@@ -13,7 +13,8 @@
 #include "stream.h"
 #include "util.h"
 
-#define BATCH 64
+#define BATCH 64               /* records at a time, at most */
+#define BATCH_BYTES (64u << 20) /* and about this much input and output together */
 #define MAX_SIDE 32768
 
 typedef struct {
@@ -131,10 +132,9 @@ static int run(const options *o)
     j.out = &h;
     j.fo = &h.fields[xi];
     size_t per = (size_t)j.h * (size_t)j.w * (size_t)j.c + (size_t)o->f.out_h * (size_t)o->f.out_w * (size_t)j.c;
-    j.scratch = tp_alloc((size_t)o->threads, sizeof *j.scratch);
-    for (int t = 0; t < o->threads; t++)
-        j.scratch[t] = tp_alloc(per, sizeof(float));
-    unsigned char *src = tp_alloc(BATCH, in->record_size), *dst = tp_calloc(BATCH, h.record_size);
+    size_t rec = in->record_size + h.record_size;
+    int64_t batch = rec * BATCH <= BATCH_BYTES ? BATCH : BATCH_BYTES / rec > 0 ? (int64_t)(BATCH_BYTES / rec) : 1;
+    unsigned char *src = tp_alloc((size_t)batch, in->record_size), *dst = tp_calloc((size_t)batch, h.record_size);
     tp_frame_result res[BATCH];
     j.src = src;
     j.dst = dst;
@@ -144,11 +144,16 @@ static int run(const options *o)
     tp_progress_start(&pr, "frame", in->count, "images");
     int64_t done = 0, inverted = 0, empty = 0, clipped = 0;
     for (;;) {
-        int64_t k = tp_reader_read(r, src, BATCH);
+        int64_t k = tp_reader_read(r, src, batch);
         if (k < 0)
             tp_die("%s: %s", name, tp_reader_error(r));
         if (k == 0)
             break;
+        if (!j.scratch) { /* once a record is there: a header alone never costs its images' floats */
+            j.scratch = tp_alloc((size_t)o->threads, sizeof *j.scratch);
+            for (int t = 0; t < o->threads; t++)
+                j.scratch[t] = tp_alloc(per, sizeof(float));
+        }
         tp_parallel_for(k, (int)o->threads, one, &j);
         for (int64_t i = 0; i < k; i++)
             inverted += res[i].inverted, empty += res[i].empty, clipped += res[i].clipped;
@@ -167,7 +172,7 @@ static int run(const options *o)
     if (!o->quiet)
         fprintf(stderr, "%s: %lld images framed, %lld of them inverted (light background)\n", tp_progname(),
                 (long long)done, (long long)inverted);
-    for (int t = 0; t < o->threads; t++)
+    for (int t = 0; j.scratch && t < o->threads; t++)
         free(j.scratch[t]);
     free(j.scratch);
     free(src);
