@@ -8,7 +8,7 @@
 
 static tp_augment plain(void)
 {
-    tp_augment a = {0, 0, 0, 0, 1, 1, 0, 0, TP_FILL_NEAREST, 0, 0};
+    tp_augment a = {.zoom_lo = 1, .zoom_hi = 1, .fill = TP_FILL_NEAREST};
     return a;
 }
 
@@ -102,7 +102,7 @@ static void test_fill(void)
         {40, 40, 40, 40}, /* nearest: the edge repeats */
         {40, -1, -1, -1}, /* constant (cval -1) */
         {40, 40, 30, 20}, /* reflect: d c b a | a b c d | d c b a */
-        {40, 10, 20, 30}, /* wrap */
+        {40, 20, 30, 10}, /* wrap as scipy (Keras): period n - 1, the ends coincide: a b c d | b c d */
     };
     for (int f = 0; f < 4; f++) {
         a.fill = (tp_fill)f;
