@@ -11,6 +11,7 @@
 /* jpeglib.h needs stdio.h first */
 #include <jpeglib.h>
 
+#include "outfile.h"
 #include "util.h"
 
 static uint64_t max_pixels; /* 0: TPIPE_MAX_PIXELS or the default */
@@ -295,30 +296,23 @@ int tp_png_save(void *f, const uint8_t *pix, int h, int w, int c, char *err, siz
 
 void tp_image_write(const char *path, const uint8_t *pix, int h, int w, int c, int quality)
 {
-    char err[256], *tmp = NULL;
-    FILE *f = stdout;
-    if (path && strcmp(path, "-") != 0) {
-        size_t n = strlen(path) + 32;
-        tmp = tp_alloc(n, 1);
-        snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-        if (!(f = fopen(tmp, "wb")))
-            tp_die("%s: cannot create: %s", path, strerror(errno));
-        tp_register_tmp(tmp);
-    }
-    const char *name = tmp ? path : "stdout";
-    if (quality > 0 ? tp_jpeg_save(f, pix, h, w, c, quality, err, sizeof err) : tp_png_save(f, pix, h, w, c, err, sizeof err))
+    /* Encoded in memory, then written through tp_outfile: one atomic rename for a named
+     * file, and a device or FIFO (/dev/null) written directly, never replaced. */
+    char err[256], *mem = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&mem, &len);
+    if (!f)
+        tp_die("out of memory");
+    const char *name = path && strcmp(path, "-") != 0 ? path : "stdout";
+    int rc = quality > 0 ? tp_jpeg_save(f, pix, h, w, c, quality, err, sizeof err)
+                         : tp_png_save(f, pix, h, w, c, err, sizeof err);
+    if (fclose(f))
+        tp_die("out of memory");
+    if (rc)
         tp_die("%s: %s", name, err);
-    if (fflush(f) || ferror(f)) {
-        if (errno == EPIPE)
-            tp_exit_pipe();
-        tp_die("%s: write error: %s", name, strerror(errno));
-    }
-    if (tmp) {
-        if (fclose(f))
-            tp_die("%s: write error: %s", path, strerror(errno));
-        if (rename(tmp, path))
-            tp_die("%s: cannot rename into place: %s", path, strerror(errno));
-        tp_forget_tmp(tmp);
-        free(tmp);
-    }
+    tp_outfile o;
+    tp_out_open(&o, path);
+    tp_out_write(&o, mem, len);
+    tp_out_close(&o);
+    free(mem);
 }

@@ -32,7 +32,8 @@ int tp_png_save(void *f, const uint8_t *pix, int h, int w, int c, char *err, siz
 /* Writes h x w x c (1 or 3) pixels to path ("-" or NULL: stdout) as a PNG, or as a JPEG of
  * that quality (1..100) when quality > 0. A named file is written as PATH.tmp.PID and renamed
  * into place, so a failed run leaves no partial image; errors end the program ("PROGRAM:
- * PATH: ..."), a closed pipe quietly. */
+ * PATH: ..."), a closed pipe quietly. An existing device or FIFO (/dev/null) is written
+ * directly, never replaced (tp_outfile). */
 void tp_image_write(const char *path, const uint8_t *pix, int h, int w, int c, int quality);
 
 #endif

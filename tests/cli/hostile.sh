@@ -146,4 +146,19 @@ cp "$F/images/h_colour.jpg" "$T/cut/"
 "$BIN/img2raw" --skip-bad --size 8x8 --rgb "$T/cut" 2>"$T/err" >"$T/skip.tp" || fail "--skip-bad: $(cat "$T/err")"
 [ "$("$BIN/tp2csv" --no-header --fields y "$T/skip.tp" | wc -l)" = 1 ] || fail "--skip-bad kept the cut JPEG"
 grep -q "1 of 2 images" "$T/err" || grep -q "skipped" "$T/err" || fail "--skip-bad said: $(cat "$T/err")"
+# --- image writers and a device or FIFO as the output: written directly, never replaced ---
+# (an image written to PATH.tmp.PID and renamed over /dev/null made it a plain file, as root)
+mkfifo "$T/fifo.png"
+cat "$T/fifo.png" >"$T/fromfifo.png" &
+reader=$!
+"$BIN/montage" "$F/images_gray.tp" -o "$T/fifo.png" || fail "montage -o FIFO"
+if [ ! -p "$T/fifo.png" ]; then
+    kill "$reader"
+    fail "montage replaced a FIFO with a plain file"
+fi
+wait "$reader"
+[ "$(head -c 8 "$T/fromfifo.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] || fail "the FIFO got no PNG"
+: >"$T/real.png"; ln -s "$T/real.png" "$T/link.png"
+"$BIN/montage" "$F/images_gray.tp" -o "$T/link.png" || fail "montage -o LINK"
+[ -L "$T/link.png" ] && [ -s "$T/real.png" ] || fail "montage replaced a symbolic link instead of its target"
 exit 0
