@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,11 +21,55 @@ static const char *progname = "tpipe";
 #define MAX_TMP 16
 static char *tmp_paths[MAX_TMP];
 
+static char tmp_tree[PATH_MAX]; /* a folder of unfinished outputs, "" when none */
+
+/* Removes the folder name (below the folder dfd) and what it holds, depth levels deep at
+ * most: open, getdents64, unlinkat and close only, so a signal handler may call it. */
+static void remove_tree_at(int dfd, const char *name, int depth)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[4096];
+        long n;
+        int again = 1;
+        while (again) { /* rescan from the start after each batch: entries go as we read */
+            again = 0;
+            lseek(fd, 0, SEEK_SET);
+            while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+                for (long off = 0; off < n;) {
+                    struct linux_dirent64 {
+                        unsigned long long ino;
+                        long long off;
+                        unsigned short reclen;
+                        unsigned char type;
+                        char name[];
+                    } *e = (void *)(buf + off);
+                    off += e->reclen;
+                    if (strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0)
+                        continue;
+                    if (unlinkat(fd, e->name, 0) == 0) {
+                        again = 1;
+                    } else if (depth > 0 && (errno == EISDIR || errno == EPERM)) {
+                        remove_tree_at(fd, e->name, depth - 1);
+                        again = 1;
+                    }
+                }
+                if (again)
+                    break;
+            }
+        }
+        close(fd);
+    }
+    unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
 static void remove_tmps(void)
 {
     for (int i = 0; i < MAX_TMP; i++)
         if (tmp_paths[i])
             unlink(tmp_paths[i]);
+    if (tmp_tree[0])
+        remove_tree_at(AT_FDCWD, tmp_tree, 3);
 }
 
 static void on_signal(int sig)
@@ -199,6 +244,14 @@ void tp_register_tmp(const char *path)
         }
     TP_ASSERT(!"too many unfinished output files");
 }
+
+void tp_register_tmp_tree(const char *path)
+{
+    TP_ASSERT(!tmp_tree[0] && strlen(path) < sizeof tmp_tree);
+    memcpy(tmp_tree, path, strlen(path) + 1);
+}
+
+void tp_forget_tmp_tree(void) { tmp_tree[0] = 0; }
 
 void tp_forget_tmp(const char *path)
 {

@@ -62,6 +62,10 @@ char *tp_strdup(const char *s);
  * tp_die or a handled signal before tp_forget_tmp(path). At most 16 at once. */
 void tp_register_tmp(const char *path);
 void tp_forget_tmp(const char *path);
+/* Registers one folder of unfinished outputs: it is removed with what it holds (three
+ * levels deep at most) in the same cases, until tp_forget_tmp_tree. One at a time. */
+void tp_register_tmp_tree(const char *path);
+void tp_forget_tmp_tree(void);
 
 /* Full-buffer I/O on file descriptors: retries short transfers and EINTR.
  * tp_read_full returns bytes read (< n only at end of file) or -1 (errno set).

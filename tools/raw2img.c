@@ -1,9 +1,12 @@
 /* raw2img — writes each record's image as a PNG or JPEG file into a folder per class. */
+#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dtype.h"
@@ -67,22 +70,54 @@ static void safe_name(char *s)
             *s = '_';
 }
 
-/* The file of record i with label y (-1: none) into path: DIR/CLASS/NNNNN.EXT, making the
- * class's folder, or DIR/NNNNN.EXT. */
-static void image_path(const options *o, const tp_header *h, int64_t y, int64_t i, char *path, size_t plen)
+/* The file of record i with label y (-1: none) into path: STAGE/CLASS/NNNNN.EXT, making the
+ * class's folder, or STAGE/NNNNN.EXT. */
+static void image_path(const options *o, const char *stage, const tp_header *h, int64_t y, int64_t i, char *path,
+                       size_t plen)
 {
     const char *ext = o->jpeg ? "jpg" : "png";
     char cls[256];
     if (y < 0) {
-        snprintf(path, plen, "%s/%05lld.%s", o->dir, (long long)i, ext);
+        snprintf(path, plen, "%s/%05lld.%s", stage, (long long)i, ext);
         return;
     }
     if (tp_meta_line(h, "classes", y, cls, sizeof cls) || strcmp(cls, ".") == 0 || strcmp(cls, "..") == 0)
         snprintf(cls, sizeof cls, "%lld", (long long)y);
     safe_name(cls);
-    snprintf(path, plen, "%s/%s", o->dir, cls);
+    snprintf(path, plen, "%s/%s", stage, cls);
     make_dir(path);
-    snprintf(path, plen, "%s/%s/%05lld.%s", o->dir, cls, (long long)i, ext);
+    snprintf(path, plen, "%s/%s/%05lld.%s", stage, cls, (long long)i, ext);
+    (void)o;
+}
+
+/* Moves what the staging folder from/ holds into to/ (class folders one level down, made
+ * where missing), replacing files of the same names, and removes from/. */
+static void commit(const char *from, const char *to, int depth)
+{
+    DIR *d = opendir(from);
+    if (!d)
+        tp_die("%s: cannot read the staging folder: %s", from, strerror(errno));
+    struct dirent *e;
+    size_t n = strlen(from) + strlen(to) + 512;
+    char *a = tp_alloc(n, 1), *b = tp_alloc(n, 1);
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(a, n, "%s/%s", from, e->d_name);
+        snprintf(b, n, "%s/%s", to, e->d_name);
+        struct stat st;
+        if (depth > 0 && lstat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
+            make_dir(b);
+            commit(a, b, depth - 1);
+        } else if (rename(a, b)) {
+            tp_die("%s: cannot move %s into place: %s", b, a, strerror(errno));
+        }
+    }
+    closedir(d);
+    if (rmdir(from))
+        tp_die("%s: cannot remove the staging folder: %s", from, strerror(errno));
+    free(a);
+    free(b);
 }
 
 static int run(const options *o)
@@ -96,19 +131,37 @@ static int run(const options *o)
         tp_die("%s: field '%s' is %s with rank %d: raw2img writes u8 images of 1 or 3 channels", name, o->field,
                tp_dtype_name(f->dtype), f->rank);
     int li = tp_header_find_int(h, o->label);
-    make_dir(o->dir);
+    /* The images go to a staging folder first, moved into place once the whole stream has
+     * been read: a refused stream leaves DIR as it was (or absent). */
+    struct stat st;
+    int existed = stat(o->dir, &st) == 0;
+    if (existed && !S_ISDIR(st.st_mode))
+        tp_die("%s: not a folder", o->dir);
     size_t plen = strlen(o->dir) + 600;
-    char *path = tp_alloc(plen, 1);
+    char *stage = tp_alloc(plen, 1), *path = tp_alloc(plen, 1);
+    /* A new DIR is the staging folder renamed; into an existing one the files are moved. */
+    if (existed)
+        snprintf(stage, plen, "%s/.raw2img.tmp.%ld", o->dir, (long)getpid());
+    else
+        snprintf(stage, plen, "%s.tmp.%ld", o->dir, (long)getpid());
+    make_dir(stage);
+    tp_register_tmp_tree(stage);
     tp_progress pr;
     tp_progress_start(&pr, "raw2img", h->count, "images");
     const unsigned char *rec;
     int64_t i = 0;
     while ((rec = tp_next_or_die(r))) {
-        image_path(o, h, li >= 0 ? tp_label_of(&h->fields[li], rec) : -1, i, path, plen);
+        image_path(o, stage, h, li >= 0 ? tp_label_of(&h->fields[li], rec) : -1, i, path, plen);
         tp_image_write(path, rec + f->offset, (int)f->shape[0], (int)f->shape[1], c, o->jpeg ? (int)o->quality : 0);
         tp_progress_update(&pr, ++i);
     }
     tp_progress_end(&pr, i);
+    if (existed || rename(stage, o->dir)) {
+        make_dir(o->dir);
+        commit(stage, o->dir, 1);
+    }
+    tp_forget_tmp_tree();
+    free(stage);
     free(path);
     tp_reader_close(r);
     return 0;

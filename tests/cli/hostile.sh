@@ -161,4 +161,15 @@ wait "$reader"
 : >"$T/real.png"; ln -s "$T/real.png" "$T/link.png"
 "$BIN/montage" "$F/images_gray.tp" -o "$T/link.png" || fail "montage -o LINK"
 [ -L "$T/link.png" ] && [ -s "$T/real.png" ] || fail "montage replaced a symbolic link instead of its target"
+# --- raw2img: a stream refused after some records leaves no images (staging folder) ---
+{ cat "$F/images_gray.tp"; printf 'TPIPX 1\n'; } >"$T/badtail.tp"
+expect_fail 1 "^raw2img: $T/badtail.tp: " "$BIN/raw2img" "$T/newdir" "$T/badtail.tp"
+[ -e "$T/newdir" ] && fail "raw2img left a folder behind after a refusal"
+mkdir "$T/olddir" && echo keep >"$T/olddir/00000.png"
+expect_fail 1 "^raw2img: $T/badtail.tp: " "$BIN/raw2img" "$T/olddir" "$T/badtail.tp"
+[ "$(ls -A "$T/olddir")" = 00000.png ] && [ "$(cat "$T/olddir/00000.png")" = keep ] ||
+    fail "raw2img changed an existing folder on a refused stream: $(ls -A "$T/olddir")"
+"$BIN/raw2img" "$T/olddir" "$F/images_gray.tp" || fail "raw2img into an existing folder"
+[ "$(ls -A "$T/olddir" | wc -l)" = 10 ] && ! grep -q keep "$T/olddir/00000.png" || fail "raw2img did not fill an existing folder"
+ls "$T" | grep -q tmp && fail "raw2img left its staging folder"
 exit 0
