@@ -2,6 +2,7 @@
 #include "imgio.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -84,9 +85,22 @@ static void jpeg_warn(j_common_ptr cinfo, int level)
         jpeg_fail(cinfo);
 }
 
+/* A progressive JPEG may hold any number of scans, each a pass over the whole image: a few
+ * kilobytes can ask for hours of decoding. More than TP_JPEG_MAX_SCANS is refused. */
+static void jpeg_scans(j_common_ptr cinfo)
+{
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (cinfo->is_decompressor && d->input_scan_number > TP_JPEG_MAX_SCANS) {
+        jerr *e = (jerr *)cinfo->err;
+        snprintf(e->msg, sizeof e->msg, "more than %d progressive scans", TP_JPEG_MAX_SCANS);
+        longjmp(e->jump, 1);
+    }
+}
+
 static int load_jpeg(FILE *f, int want_c, uint8_t **pix, int *h, int *w, int *c, char *err, size_t errlen)
 {
     struct jpeg_decompress_struct d;
+    struct jpeg_progress_mgr prog = {.progress_monitor = jpeg_scans};
     jerr e;
     uint8_t *volatile out = NULL;
     d.err = jpeg_std_error(&e.mgr);
@@ -101,6 +115,11 @@ static int load_jpeg(FILE *f, int want_c, uint8_t **pix, int *h, int *w, int *c,
         return -1;
     }
     jpeg_create_decompress(&d);
+    d.progress = &prog;
+    /* libjpeg's own buffers (a progressive image's coefficients: 2 bytes a sample) within
+     * what the pixel limit allows, and no more */
+    d.mem->max_memory_to_use = (long)(tp_image_max_pixels() * 6 < (uint64_t)LONG_MAX / 2
+                                          ? tp_image_max_pixels() * 6 + (16 << 20) : (uint64_t)LONG_MAX / 2);
     jpeg_stdio_src(&d, f);
     jpeg_read_header(&d, TRUE);
     if (size_ok(d.image_width, d.image_height, err, errlen))
@@ -187,6 +206,10 @@ static int load_png(FILE *f, int want_c, uint8_t **pix, int *h, int *w, int *c, 
         return -1;
     }
     png_init_io(p, f);
+    /* ancillary chunks (text, ICC profiles, compressed or not) at most 8 MiB each and 256 in
+     * all: they are skipped anyway, and a zTXt chunk can inflate a thousandfold */
+    png_set_chunk_malloc_max(p, TP_PNG_MAX_CHUNK);
+    png_set_chunk_cache_max(p, 256);
     png_read_info(p, info);
     png_uint_32 iw = png_get_image_width(p, info), ih = png_get_image_height(p, info);
     if (size_ok(iw, ih, err, errlen))

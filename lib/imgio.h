@@ -10,6 +10,10 @@
  * hundred bytes can claim 65500 x 65500): the decoded bytes are at most 3 per pixel, and a
  * program's float copies 4 per value. */
 #define TP_IMAGE_MAX_PIXELS ((uint64_t)1 << 24)
+/* Other decoder limits, fixed: a progressive JPEG's scans, and the bytes of one PNG chunk
+ * other than the image data (its text and ICC profile, decompressed). */
+#define TP_JPEG_MAX_SCANS 1000
+#define TP_PNG_MAX_CHUNK (8u << 20)
 /* Sets the limit (0: TPIPE_MAX_PIXELS from the environment, else the default). */
 void tp_image_set_max_pixels(uint64_t n);
 uint64_t tp_image_max_pixels(void);

@@ -218,15 +218,14 @@ int tp_net_load_file(tp_net *net, const char *path, char *err, size_t errlen)
     size_t got;
     while ((got = fread(text + n, 1, cap - n - 1, f)) > 0) {
         n += got;
-        if (n + 1 == cap) {
-            if (cap > (16u << 20)) {
-                fclose(f);
-                free(text);
-                snprintf(err, errlen, "%s: larger than 16 MiB: not a network file", path);
-                return -1;
-            }
-            text = tp_realloc(text, cap *= 2, 1);
+        if (n > tp_max_text_bytes()) {
+            fclose(f);
+            free(text);
+            tp_text_too_large(err, errlen, path);
+            return -1;
         }
+        if (n + 1 == cap)
+            text = tp_realloc(text, cap *= 2, 1);
     }
     fclose(f);
     text[n] = 0;

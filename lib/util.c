@@ -245,6 +245,21 @@ void tp_register_tmp(const char *path)
     TP_ASSERT(!"too many unfinished output files");
 }
 
+size_t tp_max_text_bytes(void)
+{
+    const char *e = getenv("TPIPE_MAX_BYTES");
+    int64_t v;
+    if (e && *e && tp_parse_i64(e, &v) == 0 && v > 0)
+        return (size_t)v;
+    return TP_MAX_TEXT_BYTES;
+}
+
+void tp_text_too_large(char *err, size_t errlen, const char *path)
+{
+    snprintf(err, errlen, "%s: larger than the limit of %zu bytes (TPIPE_MAX_BYTES raises it)", path,
+             tp_max_text_bytes());
+}
+
 void tp_register_tmp_tree(const char *path)
 {
     TP_ASSERT(!tmp_tree[0] && strlen(path) < sizeof tmp_tree);

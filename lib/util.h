@@ -58,6 +58,14 @@ void *tp_realloc(void *p, size_t n, size_t size);
 /* strdup that dies on failure. */
 char *tp_strdup(const char *s);
 
+/* The most bytes a program reads whole from one text file (a network file, a TF.js
+ * model.json, npy2tp --meta, wimport --classes): TPIPE_MAX_BYTES from the environment
+ * (a byte count), else TP_MAX_TEXT_BYTES. A larger file is refused before it is held. */
+#define TP_MAX_TEXT_BYTES ((size_t)64 << 20)
+size_t tp_max_text_bytes(void);
+/* "... larger than N bytes (TPIPE_MAX_BYTES raises the limit)" into err. */
+void tp_text_too_large(char *err, size_t errlen, const char *path);
+
 /* Registers path as an unfinished output: it is unlinked if the process dies through
  * tp_die or a handled signal before tp_forget_tmp(path). At most 16 at once. */
 void tp_register_tmp(const char *path);

@@ -36,15 +36,17 @@ static char *slurp(const char *path, size_t *len, size_t limit, char *err, size_
     char *buf = tp_alloc(cap + 1, 1);
     while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
         n += got;
-        if (n == cap) {
-            if (cap >= limit) {
-                fclose(f);
-                free(buf);
+        if (n > limit) {
+            fclose(f);
+            free(buf);
+            if (limit == tp_max_text_bytes())
+                tp_text_too_large(err, errlen, path);
+            else
                 werr(err, errlen, "%s: larger than %zu MiB", path, limit >> 20);
-                return NULL;
-            }
-            buf = tp_realloc(buf, (cap *= 2) + 1, 1);
+            return NULL;
         }
+        if (n == cap)
+            buf = tp_realloc(buf, (cap *= 2) + 1, 1);
     }
     int bad = ferror(f);
     fclose(f);
@@ -200,7 +202,7 @@ int tp_wset_read_tfjs(tp_wset *s, const char *path, char *err, size_t errlen)
             strcpy(dir, ".");
     }
     size_t len;
-    char *text = slurp(json_path, &len, (size_t)256 << 20, err, errlen), jerr[256];
+    char *text = slurp(json_path, &len, tp_max_text_bytes(), err, errlen), jerr[256];
     int rc = -1;
     tp_json *root = NULL;
     if (!text)

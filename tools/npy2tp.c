@@ -157,8 +157,14 @@ static void read_meta(const char *path, tp_header *h)
     size_t cap = 0;
     ssize_t n;
     int lineno = 0;
+    size_t total = 0;
     while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if ((total += (size_t)n) > tp_max_text_bytes()) {
+            char err[512];
+            tp_text_too_large(err, sizeof err, path);
+            tp_die("%s", err);
+        }
         if (n && line[n - 1] == '\n')
             line[--n] = 0;
         if (n == 0 || line[0] == '#')

@@ -114,14 +114,24 @@ static void read_classes(const char *path, int nclasses, tp_header *meta)
     FILE *f = fopen(path, "r");
     if (!f)
         tp_die("%s: cannot open", path);
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0, total = 0;
+    ssize_t n;
     int k = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        if ((total += (size_t)n) > tp_max_text_bytes()) {
+            char err[512];
+            tp_text_too_large(err, sizeof err, path);
+            tp_die("%s", err);
+        }
+        if (memchr(line, 0, (size_t)n))
+            tp_die("%s: line %d holds a NUL byte", path, k + 1);
         line[strcspn(line, "\r\n")] = 0;
         if (tp_header_append_meta(meta, "classes", line, strlen(line)))
             tp_die("%s: too many metadata keys", path);
         k++;
     }
+    free(line);
     fclose(f);
     if (k != nclasses)
         tp_die("%s: %d class names, the network has %d classes", path, k, nclasses);

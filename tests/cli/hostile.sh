@@ -172,4 +172,17 @@ expect_fail 1 "^raw2img: $T/badtail.tp: " "$BIN/raw2img" "$T/olddir" "$T/badtail
 "$BIN/raw2img" "$T/olddir" "$F/images_gray.tp" || fail "raw2img into an existing folder"
 [ "$(ls -A "$T/olddir" | wc -l)" = 10 ] && ! grep -q keep "$T/olddir/00000.png" || fail "raw2img did not fill an existing folder"
 ls "$T" | grep -q tmp && fail "raw2img left its staging folder"
+# --- files read whole: refused above TPIPE_MAX_BYTES (default 64 MiB), before they are held ---
+printf 'flatten\ndense 4 softmax\n' >"$T/small.net"
+"$PY" -c 'import sys; open(sys.argv[1], "w").write("# padding\n" * 200 + "flatten\ndense 4 softmax\n")' "$T/pad.net"
+TPIPE_MAX_BYTES=1000 expect_fail 1 "^train: $T/pad.net: larger than the limit of 1000 bytes \(TPIPE_MAX_BYTES raises it\)$" \
+    "$BIN/train" --net "$T/pad.net" --epochs 1 "$F/images_gray.tp"
+TPIPE_MAX_BYTES=1000 expect_fail 1 "model.json: larger than the limit of 1000 bytes \(TPIPE_MAX_BYTES raises it\)$" \
+    "$BIN/wimport" --list "$F/vgg_tiny_tfjs"
+TPIPE_MAX_BYTES=100000 "$BIN/wimport" --list "$F/vgg_tiny_tfjs" >/dev/null || fail "model.json refused under a limit it is below"
+"$BIN/tp2npy" -o "$T/ok.npy" "$F/images_gray.tp" || fail "tp2npy"
+"$PY" -c 'import sys; open(sys.argv[1], "w").write("\n" * 5000 + "meta a b\n")' "$T/bigmeta.txt"
+TPIPE_MAX_BYTES=4000 expect_fail 1 "^npy2tp: $T/bigmeta.txt: larger than the limit of 4000 bytes" \
+    "$BIN/npy2tp" -m "$T/bigmeta.txt" "$T/ok.npy"
+"$BIN/npy2tp" -m "$T/bigmeta.txt" "$T/ok.npy" | "$BIN/tinfo" - | grep -q "^meta a" || fail "npy2tp -m under the default limit"
 exit 0
