@@ -296,6 +296,12 @@ void tp_header_need_meta(const tp_header *h, const char *name, const char *const
     if (h->nmeta + more > TP_MAX_META_KEYS)
         tp_die("%s: holds %d metadata keys, and the output's %d more would pass the format's %d", name, h->nmeta, more,
                TP_MAX_META_KEYS);
+    /* and room in bytes: a stage's own values take at most a few hundred bytes a key */
+    size_t len;
+    free(tp_header_format(h, &len));
+    if (len + (size_t)n * TP_META_ROOM > TP_MAX_HEADER)
+        tp_die("%s: its header is %zu bytes, and the output's metadata would pass the format's %u", name, len,
+               TP_MAX_HEADER);
 }
 
 int tp_header_append_meta(tp_header *h, const char *key, const char *v, size_t n)
@@ -989,6 +995,9 @@ static void write_header(tp_writer *w, int64_t count)
     w->header_start = count < 0 ? tp_out_tell(&w->out) : -1;
     size_t hl;
     char *hb = tp_header_format(&w->h, &hl);
+    if (hl > TP_MAX_HEADER) /* no reader would take it: refused, not written */
+        tp_die("%s: the header would be %zu bytes, more than the format's %u (metadata too long)",
+               tp_out_name(&w->out), hl, TP_MAX_HEADER);
     char *c = strstr(hb, "\ncount ");
     TP_ASSERT(c);
     w->count_off = (size_t)(c + 1 - hb);

@@ -34,6 +34,8 @@
 #define TP_MAX_RECORD ((uint64_t)1 << 32)
 #define TP_MAX_FIELDS 4096
 #define TP_MAX_META_KEYS 256
+/* The bytes tp_header_need_meta keeps free in the header for each key a stage adds. */
+#define TP_META_ROOM 4096
 
 typedef struct {
     char name[TP_MAX_NAME + 1];
@@ -99,7 +101,9 @@ int64_t tp_label_of(const tp_field *f, const void *rec);
  * which a stage avoids by tp_header_need_meta before its work. */
 void tp_header_set_meta(tp_header *h, const char *key, const char *value);
 /* Dies "PROGRAM: NAME: ..." unless h's metadata has room for the n keys (the ones it does
- * not hold already): what a stage that adds metadata checks before its work. */
+ * not hold already), and its header TP_META_ROOM bytes for each within TP_MAX_HEADER: what
+ * a stage that adds metadata checks before its work. A writer refuses a header over
+ * TP_MAX_HEADER in any case. */
 void tp_header_need_meta(const tp_header *h, const char *name, const char *const *keys, int n);
 /* The value of key, or NULL. */
 const char *tp_header_get_meta(const tp_header *h, const char *key);

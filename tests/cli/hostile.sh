@@ -185,4 +185,22 @@ TPIPE_MAX_BYTES=100000 "$BIN/wimport" --list "$F/vgg_tiny_tfjs" >/dev/null || fa
 TPIPE_MAX_BYTES=4000 expect_fail 1 "^npy2tp: $T/bigmeta.txt: larger than the limit of 4000 bytes" \
     "$BIN/npy2tp" -m "$T/bigmeta.txt" "$T/ok.npy"
 "$BIN/npy2tp" -m "$T/bigmeta.txt" "$T/ok.npy" | "$BIN/tinfo" - | grep -q "^meta a" || fail "npy2tp -m under the default limit"
+# --- a header near the format's 16 MiB: a stage that adds metadata refuses before its work ---
+"$PY" - "$T/bighead.tp" <<'PYEOF'
+import struct, sys, random
+random.seed(2)
+head = "TPIPE 1\nfield x f32 4\nfield y i32\nmeta long " + "x" * ((16 << 20) - 300) + "\ncount 40\nend"
+head += " " * (-(len(head) + 1) % 64) + "\n"
+assert len(head) <= 16 << 20
+body = b"".join(struct.pack("<4fi", *[random.gauss(0, 1) for _ in range(4)], i % 2) for i in range(40))
+open(sys.argv[1], "wb").write(head.encode() + body)
+PYEOF
+"$BIN/tinfo" "$T/bighead.tp" >/dev/null || fail "a header of 16 MiB less 300 bytes refused"
+for p in tsne pca gmm; do
+    expect_fail 1 "^$p: $T/bighead.tp: its header is [0-9]+ bytes, and the output's metadata would pass the format's 16777216$" \
+        "$BIN/$p" -o "$T/bh.out" "$T/bighead.tp"
+    [ -e "$T/bh.out" ] && fail "$p wrote an output"
+done
+"$BIN/split" -q --train "$T/bh1.tp" --test "$T/bh2.tp" "$T/bighead.tp" && "$BIN/tinfo" "$T/bh1.tp" >/dev/null ||
+    fail "split of a stream with a 16 MiB header"
 exit 0
