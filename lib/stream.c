@@ -732,8 +732,11 @@ static long long avail(tp_reader *r, size_t want)
         r->pos = 0;
     }
     while (r->len < want && !r->eof) {
-        if (r->len == r->cap) { /* grow toward want as data keeps coming: no huge up-front allocation */
-            size_t cap = r->cap * 2 < want ? r->cap * 2 : want;
+        if (r->len == r->cap) {
+            /* doubled as data keeps coming, so the buffer is never more than twice what the
+             * input has sent (no up-front allocation of a size a header claims), and a header
+             * read 64 bytes at a time costs linear time, not one reallocation per 64 bytes */
+            size_t cap = r->cap * 2;
             unsigned char *nb = realloc(r->buf, cap);
             if (!nb)
                 return fail(r, "out of memory for a %zu-byte record", want);
