@@ -15,11 +15,12 @@
 #define COPY_BYTES (4u << 20)
 
 typedef struct {
-    const char *train, *test, *rest, *field, *in;
+    const char *train, *test, *rest, *field, *in, *shard;
     const char *second; /* --test or --rest, or NULL */
     double ratio, take; /* take: 0 for all */
     int64_t seed;
     int shuffle, stratify, quiet; /* stratify: 1, 0 (--no-stratify), -1 (by label when there is one) */
+    int64_t shard_k, shard_n;     /* --shard K/N (1-based), 0/0 without */
 } options;
 
 static void parse(int argc, char **argv, options *o)
@@ -38,6 +39,9 @@ static void parse(int argc, char **argv, options *o)
         TP_SET("no-stratify", 0, &o->stratify, 0, "pick records regardless of class"),
         TP_STRING("field", 'f', &o->field, "NAME", "the label field"),
         TP_FLAG("quiet", 'q', &o->quiet, "do not print the per-class counts on stderr"),
+        TP_STRING("shard", 0, &o->shard, "K/N",
+                  "write only share K of N (1 <= K <= N): records from floor((K-1) n / N) up to floor(K n / N), "
+                  "in order, so the N shares concatenated (cat) are the input; alone, to --train"),
         {0},
     };
     const tp_cli cli = {
@@ -57,6 +61,22 @@ static void parse(int argc, char **argv, options *o)
     if (o->test && o->rest)
         tp_usage("--test and --rest name the same output; give one");
     o->second = o->test ? o->test : o->rest;
+    if (o->shard) {
+        char *slash = strchr(o->shard, '/');
+        int64_t k, n;
+        char kb[32];
+        size_t kl = slash ? (size_t)(slash - o->shard) : 0;
+        if (!slash || kl == 0 || kl >= sizeof kb)
+            tp_usage("option --shard must be K/N, not '%s'", o->shard);
+        memcpy(kb, o->shard, kl);
+        kb[kl] = 0;
+        if (tp_parse_i64(kb, &k) || tp_parse_i64(slash + 1, &n) || n < 1 || n > 1000000 || k < 1 || k > n)
+            tp_usage("option --shard must be K/N with 1 <= K <= N <= 1000000, not '%s'", o->shard);
+        if (o->second || o->take > 0 || o->ratio >= 0 || o->shuffle || o->stratify == 1)
+            tp_usage("--shard takes no --test, --rest, --take, --ratio, --shuffle or --stratify: it writes one share");
+        o->shard_k = k;
+        o->shard_n = n;
+    }
     if (o->ratio < 0)
         o->ratio = o->second ? 0.8 : 1;
     if (o->ratio < 1 && !o->second)
@@ -157,8 +177,31 @@ static void part_indices(const options *o, const int8_t *part, int64_t n, int64_
     }
 }
 
+/* --shard K/N: the K-th of N contiguous blocks, in input order. */
+static int run_shard(const options *o)
+{
+    tp_records *rs = tp_records_open(o->in);
+    tp_records_scan(rs, NULL, NULL);
+    int64_t n = tp_records_count(rs);
+    /* floor((K-1) n / N) without overflow: n < 2^63 and N <= 10^6 */
+    int64_t lo = (int64_t)((__int128)(o->shard_k - 1) * n / o->shard_n);
+    int64_t hi = (int64_t)((__int128)o->shard_k * n / o->shard_n);
+    int64_t *idx = tp_alloc((size_t)(hi - lo) + 1, sizeof *idx);
+    for (int64_t i = lo; i < hi; i++)
+        idx[i - lo] = i;
+    if (!o->quiet)
+        fprintf(stderr, "%s: shard %lld/%lld: records %lld to %lld of %lld\n", tp_progname(), (long long)o->shard_k,
+                (long long)o->shard_n, (long long)lo, (long long)hi - 1, (long long)n);
+    write_part(rs, o->train, idx, hi - lo);
+    free(idx);
+    tp_records_close(rs);
+    return 0;
+}
+
 static int run(const options *o)
 {
+    if (o->shard)
+        return run_shard(o);
     tp_records *rs = tp_records_open(o->in);
     const char *name = tp_records_name(rs);
     const tp_header *h = tp_records_header(rs);

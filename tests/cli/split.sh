@@ -52,4 +52,31 @@ expect_fail 1 "^split: $T/in.tp: --take 5000, but the input holds 997 records$" 
 expect_fail 1 "^split: $T/x.tp: --stratify needs an integer label field 'y'$" "$S" --stratify "$T/x.tp"
 expect_fail 1 "^split: $T/nope.tp: No such file" "$S" "$T/nope.tp"
 [ -e "$T/q" ] && fail "left an output after bad usage"
+# --shard K/N: contiguous shares that concatenate to the input, from a file and from a pipe;
+# with N above the record count some shares are empty
+for N in 1 3 7 1200; do
+    rm -f "$T"/sh.*
+    ks=$(seq 1 "$N")
+    [ "$N" = 1200 ] && ks="1 2 600 1199 1200"
+    for K in $ks; do
+        if [ $((K % 2)) = 0 ]; then
+            "$S" -q --shard "$K/$N" --train "$T/sh.$K" "$T/in.tp" || fail "--shard $K/$N"
+        else
+            "$S" -q --shard "$K/$N" <"$T/in.tp" >"$T/sh.$K" || fail "--shard $K/$N from a pipe"
+        fi
+        # share K holds floor(K n / N) - floor((K-1) n / N) records
+        want=$(( K * 997 / N - (K - 1) * 997 / N ))
+        got=$("$BIN/tp2csv" --no-header "$T/sh.$K" | wc -l)
+        [ "$got" = "$want" ] || fail "--shard $K/$N holds $got records, not $want"
+    done
+    if [ "$N" != 1200 ]; then
+        for K in $ks; do cat "$T/sh.$K"; done >"$T/joined.tp"
+        cmp <("$BIN/tp2csv" "$T/joined.tp") <("$BIN/tp2csv" "$T/in.tp") || fail "--shard */$N concatenated differ from the input"
+        "$BIN/tinfo" "$T/joined.tp" | grep -q "^$T/joined.tp: 997 records" || fail "joined shares: $("$BIN/tinfo" "$T/joined.tp" | head -1)"
+    fi
+done
+expect_fail 2 "^split: option --shard must be K/N with 1 <= K <= N <= 1000000, not '4/3'" "$S" --shard 4/3 "$T/in.tp"
+expect_fail 2 "^split: option --shard must be K/N" "$S" --shard 0/3 "$T/in.tp"
+expect_fail 2 "^split: option --shard must be K/N, not '3'" "$S" --shard 3 "$T/in.tp"
+expect_fail 2 "^split: --shard takes no --test" "$S" --shard 1/2 --test "$T/q" "$T/in.tp"
 exit 0
