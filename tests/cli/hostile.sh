@@ -29,6 +29,9 @@ expect_fail 1 "^npy2tp: $T/empty.npy: the structured dtype has no fields \(a str
     "$BIN/npy2tp" "$T/empty.npy"
 npy "$T/zero.npy" "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }"
 expect_fail 1 "^npy2tp: $T/zero.npy: field 'x' has dimension 0" "$BIN/npy2tp" "$T/zero.npy"
+# a shape written as a bare negative number (once a stream of 'count unknown', exit 0)
+npy "$T/neg.npy" "{'descr': '<f4', 'fortran_order': False, 'shape': -3, }"
+expect_fail 1 "^npy2tp: $T/neg.npy: bad shape in .npy header$" "$BIN/npy2tp" "$T/neg.npy"
 
 # --- metadata at the format's limit: a stage that adds keys refuses before its work ---
 keys_stream "$T/k255.tp" 255
