@@ -33,6 +33,12 @@ expect_fail 1 "^npy2tp: $T/zero.npy: field 'x' has dimension 0" "$BIN/npy2tp" "$
 npy "$T/neg.npy" "{'descr': '<f4', 'fortran_order': False, 'shape': -3, }"
 expect_fail 1 "^npy2tp: $T/neg.npy: bad shape in .npy header$" "$BIN/npy2tp" "$T/neg.npy"
 
+# --- networks too large for a model: refused by name, before any allocation ---
+keys_stream "$T/small.tp" 0
+printf 'flatten\ndense 16777216 relu\ndense 16777216 relu\ndense 2 softmax\n' >"$T/huge.net"
+expect_fail 1 "^train: $T/huge.net:3: the network has more than 2\\^30 parameters \\(a model holds at most 4 GiB\\)$" \
+    "$BIN/train" --net "$T/huge.net" "$T/small.tp"
+
 # --- metadata at the format's limit: a stage that adds keys refuses before its work ---
 keys_stream "$T/k255.tp" 255
 keys_stream "$T/k240.tp" 240
