@@ -139,6 +139,18 @@ put("structured_padded.npy", np.zeros(2, dtype={"names": ["a"], "formats": ["<i4
 put("version2.npy", r.astype("<f4").reshape(3, 8), version=(2, 0))
 put("version3.npy", np.zeros(2, dtype=[("\u00e9t\u00e9", "<i2"), ("y", "u1")]), version=(3, 0))
 put("version1_long.npy", np.zeros(1, dtype=[("f%03d" % i, "u1") for i in range(200)]))
+
+def raw(name, d, body=b"\0" * 16):
+    """A version 1.0 header written by hand: spellings NumPy reads but no longer writes."""
+    n = (10 + len(d) + 1 + 63) // 64 * 64 - 10
+    data = b"\x93NUMPY\x01\x00" + bytes([n % 256, n // 256]) + (d + " " * (n - len(d) - 1) + "\n").encode() + body
+    with open(os.path.join(D, name), "wb") as f:
+        f.write(data)
+
+raw("hand_bare_int_shape.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': 4, }")
+raw("hand_python2_long.npy", "{'descr': '<i2', 'fortran_order': False, 'shape': (2L, 4L), }")
+raw("hand_field_int_shape.npy", "{'descr': [('a', '<f4', 2), ('b', '|u1')], 'fortran_order': False, 'shape': (2,), }")
+raw("hand_double_quotes.npy", '{"descr": "|u1", "fortran_order": True, "shape": (16,)}')
 PY
 
 # ---- net: the networks the project ships ----
