@@ -2,10 +2,11 @@
 # tests/fuzz/make_corpus_readers.sh — (re)makes the seed inputs of the file-reader targets
 # in tests/fuzz/corpus/{image,npy,net,model,h5,tfjs} (make_corpus.sh makes stream and idx).
 #
-# Seeds are small (each < 4 KiB, but for the two .h5 fixtures) and deterministic: python3
+# Seeds are small (each < 4 KiB, but for the .h5 files) and deterministic: python3
 # writes them with its standard library, Debian's python3-pil (images; interlaced PNGs,
 # 16-bit colour and low bit depths written by hand) and python3-numpy (.npy), and the built
-# programs of bin/ (make) write the models, on fixed seeds. Run from anywhere; it replaces
+# programs of bin/ (make) write the models, on fixed seeds; a small C program against
+# libhdf5, where it is, writes .h5 files of the oldest format. Run from anywhere; it replaces
 # those corpus directories.
 set -eu
 
@@ -192,6 +193,91 @@ fi
 
 # ---- h5: the Keras fixtures (larger than 4 KiB: an HDF5 file's structure takes room) ----
 cp "$F/vgg_tiny_notop.h5" "$F/vgg_tiny_full.h5" "$C/h5/"
+# ... and small files in HDF5's oldest format (superblock 0, version 1 object headers),
+# which has no checksums: a mutated fixture (superblock 3) mostly fails its checksum
+# before libhdf5 parses anything. Written by a small C program against libhdf5.
+hcflags=$(pkg-config --cflags hdf5 2>/dev/null || true)
+hlibs=$(pkg-config --libs hdf5 2>/dev/null || true)
+if [ -z "$hlibs" ] && [ -f /usr/include/hdf5/serial/hdf5.h ]; then
+    hcflags=-I/usr/include/hdf5/serial hlibs=-lhdf5_serial
+fi
+if [ -n "$hlibs" ]; then
+    h=$(mktemp -d)
+    cat >"$h/mk.c" <<'C'
+#include <hdf5.h>
+#include <string.h>
+
+/* A Keras 2 weight file: layer_names at the root, each layer a group with weight_names
+ * and float32 datasets; names as fixed-length strings (vlen = 0) or variable-length. */
+static void strings(hid_t obj, const char *name, const char **v, int n, int vlen)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t sp = H5Screate_simple(1, dims, NULL), t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, vlen ? H5T_VARIABLE : 16);
+    char fixed[8][16];
+    memset(fixed, 0, sizeof fixed);
+    for (int i = 0; i < n; i++)
+        strncpy(fixed[i], v[i], 15);
+    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, vlen ? (const void *)v : (const void *)fixed);
+    H5Aclose(a), H5Tclose(t), H5Sclose(sp);
+}
+
+static void tensor(hid_t g, const char *name, int rank, const hsize_t *dims, int chunked)
+{
+    float v[64];
+    for (int i = 0; i < 64; i++)
+        v[i] = (float)i / 8 - 2;
+    hid_t sp = H5Screate_simple(rank, dims, NULL), pl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t lc = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lc, 1); /* "conv/kernel:0": a group conv inside the layer's */
+    H5Pset_obj_track_times(pl, 0); /* no time stamps: the same bytes every time */
+    if (chunked) {
+        H5Pset_chunk(pl, rank, dims);
+        H5Pset_deflate(pl, 6);
+    }
+    hid_t d = H5Dcreate2(g, name, H5T_IEEE_F32LE, sp, lc, pl, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(d), H5Pclose(lc), H5Pclose(pl), H5Sclose(sp);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    int vlen = argv[2][0] == 'v', chunked = argv[2][1] == 'c';
+    hid_t fa = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fa, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18);
+    hid_t f = H5Fcreate(argv[1], H5F_ACC_TRUNC, H5P_DEFAULT, fa);
+    const char *layers[2] = {"conv", "dense"}, *cw[2] = {"conv/kernel:0", "conv/bias:0"},
+               *dw[2] = {"dense/kernel:0", "dense/bias:0"};
+    strings(f, "layer_names", layers, 2, vlen);
+    hsize_t k4[4] = {2, 2, 1, 2}, b[1] = {2}, k2[2] = {8, 2};
+    hid_t gc = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(gc, 0);
+    hid_t g = H5Gcreate2(f, "conv", H5P_DEFAULT, gc, H5P_DEFAULT);
+    strings(g, "weight_names", cw, 2, vlen);
+    tensor(g, "conv/kernel:0", 4, k4, chunked);
+    tensor(g, "conv/bias:0", 1, b, 0);
+    H5Gclose(g);
+    g = H5Gcreate2(f, "dense", H5P_DEFAULT, gc, H5P_DEFAULT);
+    strings(g, "weight_names", dw, 2, vlen);
+    tensor(g, "dense/kernel:0", 2, k2, chunked);
+    tensor(g, "dense/bias:0", 1, b, 0);
+    H5Gclose(g);
+    H5Fclose(f), H5Pclose(fa), H5Pclose(gc);
+    return 0;
+}
+C
+    # shellcheck disable=SC2086
+    if ${CC:-cc} $hcflags "$h/mk.c" -o "$h/mk" $hlibs 2>"$h/log"; then
+        "$h/mk" "$C/h5/v0_fixed.h5" f-
+        "$h/mk" "$C/h5/v0_vlen.h5" v-
+        "$h/mk" "$C/h5/v0_chunked.h5" fc
+    else
+        echo "make_corpus_readers: cannot build the .h5 writer; only the fixtures seed h5" >&2
+    fi
+    rm -rf "$h"
+fi
 
 # ---- tfjs: model.json, "\n--shard--\n", then the one shard group1-shard1of1.bin ----
 "$PY" - "$C/tfjs" "$F/vgg_tiny_tfjs" <<'PY'
