@@ -5,7 +5,7 @@
 #   make test SAN=1      the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make data            fetch MNIST and Fashion-MNIST into data/ (sha256-checked)
 #   make demo            the main job on real MNIST (what the README's first command runs)
-#   make fuzz            fuzz the stream and IDX readers (FUZZ_SECONDS each, clang/libFuzzer)
+#   make fuzz            fuzz every reader of files (FUZZ_SECONDS each, clang/libFuzzer)
 #   make structure       the code's shape measured: mains' lengths, layers and cycles of the
 #                        uses between files, backends named in programs (tests/structure.py)
 #   make check-outputs   every program's outputs on a fixed set of commands against the sums

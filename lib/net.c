@@ -242,9 +242,17 @@ int tp_net_load_file(tp_net *net, const char *path, char *err, size_t errlen)
     return rc;
 }
 
+/* The most parameters a network may have: a model stream holds them, moving statistics
+ * included, as f32 in one record of at most 2^32 bytes (TP_MAX_RECORD). */
+#define MAX_PARAMS ((size_t)1 << 30)
+#define TOO_MANY "the network has more than 2^30 parameters (a model holds at most 4 GiB)"
+
 int tp_net_build(tp_net *net, int h, int w, int c, const char *name, char *err, size_t errlen)
 {
     net->ih = h, net->iw = w, net->ic = c;
+    int first = net->n ? net->l[0].line : 1;
+    if (h < 1 || w < 1 || c < 1 || (double)h * w * c > 1e9)
+        return lerr(err, errlen, name, first, "the input is %dx%dx%d; a network takes 1 to 10^9 values", h, w, c);
     size_t np = 0, ns = 0;
     int flat = 0; /* after flatten/gap/dense: the shape is 1 x 1 x C */
     for (int i = 0; i < net->n; i++) {
@@ -272,6 +280,8 @@ int tp_net_build(tp_net *net, int h, int w, int c, const char *name, char *err, 
             }
             h = oh, w = ow;
             if (l->kind == TP_L_CONV) {
+                if ((double)l->kh * l->kw * l->ic * l->units > (double)MAX_PARAMS) /* before size_t can wrap */
+                    return lerr(err, errlen, name, l->line, TOO_MANY);
                 l->nw = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic * (size_t)l->units;
                 l->nb = (size_t)l->units;
                 c = l->units;
@@ -308,11 +318,17 @@ int tp_net_build(tp_net *net, int h, int w, int c, const char *name, char *err, 
         l->flat = flat;
         if ((double)h * w * c > 1e9)
             return lerr(err, errlen, name, l->line, "the output of this layer is too large");
+        /* np + ns stays far below SIZE_MAX: each layer adds at most 2^30 + 3 * 1e9 */
+        if (l->nw > MAX_PARAMS || np + ns + l->nw + (l->kind == TP_L_BATCHNORM ? 3 : 1) * l->nb > MAX_PARAMS)
+            return lerr(err, errlen, name, l->line, TOO_MANY);
+        if (l->kind == TP_L_BATCHNORM)
+            ns += 2 * l->nb;
         l->w = np;
         np += l->nw;
         l->b = np;
         np += l->nb;
     }
+    ns = 0;
     for (int i = 0; i < net->n; i++) /* moving statistics after every trainable parameter */
         if (net->l[i].kind == TP_L_BATCHNORM) {
             net->l[i].mean = np + ns;

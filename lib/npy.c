@@ -261,6 +261,10 @@ static int parse_typestr(const char *t, tp_dtype *d, int *swap, char *err, size_
 static int shape_of(const pv *v, int64_t *dims, int *rank, char *err, size_t errlen)
 {
     if (v->kind == PV_INT) { /* ('x', '<f4', 3) */
+        if (v->i < 0) {
+            snprintf(err, errlen, "bad shape in .npy header");
+            return -1;
+        }
         dims[0] = v->i;
         *rank = 1;
         return 0;

@@ -93,6 +93,14 @@ static int tfjs_group(tp_wset *s, const tp_json *g, const char *dir, int gi, cha
         size_t pl = strlen(dir) + strlen(p->str) + 2, sl;
         char *full = tp_alloc(pl, 1);
         snprintf(full, pl, "%s/%s", dir, p->str);
+        /* a shard is a file: a manifest naming ../../dev/zero or a FIFO read until memory
+         * ran out or forever */
+        struct stat st;
+        if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
+            werr(err, errlen, "weightsManifest[%d].paths[%d]: %s is not a regular file", gi, i, full);
+            free(full);
+            return free(buf), -1;
+        }
         char *part = slurp(full, &sl, (size_t)1 << 34, err, errlen);
         free(full);
         if (!part)

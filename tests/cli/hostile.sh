@@ -29,6 +29,23 @@ expect_fail 1 "^npy2tp: $T/empty.npy: the structured dtype has no fields \(a str
     "$BIN/npy2tp" "$T/empty.npy"
 npy "$T/zero.npy" "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }"
 expect_fail 1 "^npy2tp: $T/zero.npy: field 'x' has dimension 0" "$BIN/npy2tp" "$T/zero.npy"
+# a shape written as a bare negative number (once a stream of 'count unknown', exit 0)
+npy "$T/neg.npy" "{'descr': '<f4', 'fortran_order': False, 'shape': -3, }"
+expect_fail 1 "^npy2tp: $T/neg.npy: bad shape in .npy header$" "$BIN/npy2tp" "$T/neg.npy"
+
+# --- networks too large for a model: refused by name, before any allocation ---
+keys_stream "$T/small.tp" 0
+printf 'flatten\ndense 16777216 relu\ndense 16777216 relu\ndense 2 softmax\n' >"$T/huge.net"
+expect_fail 1 "^train: $T/huge.net:3: the network has more than 2\\^30 parameters \\(a model holds at most 4 GiB\\)$" \
+    "$BIN/train" --net "$T/huge.net" "$T/small.tp"
+
+# --- TensorFlow.js weights: a shard path naming a device (read until memory ran out) ---
+mkdir "$T/js"
+printf '{"format": "layers-model", "weightsManifest": [{"paths": ["../../../../../../../../dev/zero"],
+  "weights": [{"name": "d/kernel", "shape": [12, 2], "dtype": "float32"}]}]}\n' >"$T/js/model.json"
+printf 'flatten\ndense 2 softmax\n' >"$T/js.net"
+expect_fail 1 "^wimport: $T/js/model.json: weightsManifest\\[0\\]\\.paths\\[0\\]: $T/js/(\\.\\./)+dev/zero is not a regular file$" \
+    "$BIN/wimport" --net "$T/js.net" --input 2x2x3 "$T/js"
 
 # --- metadata at the format's limit: a stage that adds keys refuses before its work ---
 keys_stream "$T/k255.tp" 255

@@ -2,10 +2,18 @@
 # tests/fuzz/run.sh — builds the libFuzzer targets and runs each for FUZZ_SECONDS (make fuzz).
 #
 #   FUZZ_SECONDS=60 tests/fuzz/run.sh          every target, one after the other
-#   FUZZ_SECONDS=300 tests/fuzz/run.sh idx     only fuzz_idx (names: stream, idx, json)
+#   FUZZ_SECONDS=300 tests/fuzz/run.sh idx     only fuzz_idx
+#
+# Targets (tests/fuzz/fuzz_NAME.c): stream, idx, json (the stream, IDX and JSON readers),
+# image (JPEG/PNG loading), npy (.npy headers), net (network files, built), model (model
+# streams of every kind), h5 (Keras .h5 weights through libhdf5), tfjs (TensorFlow.js
+# weights: model.json and a shard).
 #
 # Targets are built into build-fuzz/ with clang (-fsanitize=fuzzer,address,undefined),
-# compiling lib/*.c together with each target. Each run starts from a scratch copy of
+# compiling lib/*.c together with each target. h5 is built with -DTP_HDF5 and libhdf5's
+# flags (pkg-config hdf5, else /usr/include/hdf5/serial and -lhdf5_serial); where libhdf5
+# is absent it is skipped with a message; leaks inside libhdf5 are suppressed
+# (tests/fuzz/lsan_h5.supp says why). Each run starts from a scratch copy of
 # tests/fuzz/corpus/NAME in build-fuzz/corpus-NAME (new inputs land there, so the
 # committed seeds stay small); crash/leak/timeout artifacts go to build-fuzz/.
 # Exit status: 0 clean, 1 a target found a crash (its artifact is printed), 77 no clang
@@ -41,19 +49,39 @@ if ! "$CLANG" -fsanitize=fuzzer,address,undefined "$probe" -o "$OUT/probe" >"$OU
 fi
 rm -f "$probe" "$OUT/probe" "$OUT/probe.log"
 
-CFLAGS_FUZZ="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ilib -D_FILE_OFFSET_BITS=64"
-targets=${*:-stream idx json}
-for t in $targets; do
+CFLAGS_FUZZ="-Wall -Wextra -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ilib -D_FILE_OFFSET_BITS=64"
+LIBS=${FUZZ_LIBS:--lopenblas -lfftw3 -lpng -ljpeg -lz -lm -lpthread -ldl}
+
+# libhdf5, for h5 only: as the Makefile finds it.
+HDF5_CFLAGS=$(pkg-config --cflags hdf5 2>/dev/null)
+HDF5_LIBS=$(pkg-config --libs hdf5 2>/dev/null)
+if [ -z "$HDF5_LIBS" ] && [ -f /usr/include/hdf5/serial/hdf5.h ]; then
+    HDF5_CFLAGS=-I/usr/include/hdf5/serial
+    HDF5_LIBS=-lhdf5_serial
+fi
+
+all="stream idx json image npy net model h5 tfjs"
+targets=
+for t in ${*:-$all}; do
     if [ ! -f "tests/fuzz/fuzz_$t.c" ]; then
         echo "fuzz: no target tests/fuzz/fuzz_$t.c" >&2
         exit 2
     fi
+    extra_cflags= extra_libs=
+    if [ "$t" = h5 ]; then
+        if [ -z "$HDF5_LIBS" ]; then
+            echo "fuzz: libhdf5 not found (pkg-config hdf5, /usr/include/hdf5/serial); skipping h5" >&2
+            continue
+        fi
+        extra_cflags="-DTP_HDF5 $HDF5_CFLAGS" extra_libs=$HDF5_LIBS
+    fi
     echo "fuzz: building $OUT/fuzz_$t"
     # shellcheck disable=SC2086
-    if ! "$CLANG" $CFLAGS_FUZZ "tests/fuzz/fuzz_$t.c" lib/*.c -o "$OUT/fuzz_$t" ${FUZZ_LIBS:--lpng -ljpeg -lz -lm -lpthread}; then
+    if ! "$CLANG" $CFLAGS_FUZZ $extra_cflags "tests/fuzz/fuzz_$t.c" lib/*.c -o "$OUT/fuzz_$t" $LIBS $extra_libs; then
         echo "fuzz: build of fuzz_$t failed" >&2
         exit 2
     fi
+    targets="$targets $t"
 done
 
 status=0
@@ -65,6 +93,9 @@ for t in $targets; do
     log=$OUT/fuzz_$t.log
     before=$(ls "$OUT" | grep -c -E '^(crash|leak|timeout|oom|slow-unit)-' || true)
     echo "fuzz: fuzz_$t for ${SECONDS_EACH}s (log: $log)"
+    supp=
+    [ -f "tests/fuzz/lsan_$t.supp" ] && supp=suppressions=tests/fuzz/lsan_$t.supp:print_suppressions=0
+    LSAN_OPTIONS=${LSAN_OPTIONS:-$supp} \
     ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
         "./$OUT/fuzz_$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -max_len=65536 \

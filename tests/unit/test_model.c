@@ -147,6 +147,47 @@ static void test_tensors(void)
     tp_header_free(&meta);
 }
 
+/* tp_net_build refuses what no model could hold before it allocates: parameters past 2^30
+ * (once a sum that wrapped around size_t and allocated a short block), and an input whose
+ * flatten overflowed an int. */
+static void test_network_limits(void)
+{
+    static const struct {
+        const char *text;
+        int h, w, c;
+        const char *want;
+    } cases[] = {
+        {"conv 65536 1024x1024 pad=same\ndense 2 softmax\n", 28, 28, 1, "big.net:1: the network has more than 2^30"},
+        {"flatten\ndense 16777216\ndense 16777216\ndense 2 softmax\n", 28, 28, 1, "big.net:2: the network has more than 2^30"},
+        {"flatten\ndense 2 softmax\n", 65536, 65536, 1, "big.net:1: the input is 65536x65536x1; a network takes"},
+        {"flatten\ndense 2 softmax\n", 1, 1, 0, "big.net:1: the input is 1x1x0;"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tp_net net;
+        char err[512] = "";
+        memset(&net, 0, sizeof net);
+        CHECK_INT(tp_net_parse(&net, cases[i].text, "big.net", err, sizeof err), 0);
+        CHECK_INT(tp_net_build(&net, cases[i].h, cases[i].w, cases[i].c, "big.net", err, sizeof err), -1);
+        CHECK(strncmp(err, cases[i].want, strlen(cases[i].want)) == 0);
+        tp_net_free(&net);
+    }
+    /* convolutions of 2^26 + 2^8 parameters each: past 2^30 at the 16th */
+    size_t cap = 64 * 32 + 32, k = 0;
+    char *text = malloc(cap), err[512] = "";
+    CHECK(text != NULL);
+    for (int i = 0; i < 64; i++)
+        k += (size_t)snprintf(text + k, cap - k, "conv 256 32x32 pad=same\n");
+    snprintf(text + k, cap - k, "gap\ndense 2 softmax\n");
+    tp_net net;
+    memset(&net, 0, sizeof net);
+    CHECK_INT(tp_net_parse(&net, text, "deep.net", err, sizeof err), 0);
+    CHECK_INT(tp_net_build(&net, 4, 4, 256, "deep.net", err, sizeof err), -1);
+    const char *want = "deep.net:16: the network has more than 2^30 parameters";
+    CHECK(strncmp(err, want, strlen(want)) == 0);
+    tp_net_free(&net);
+    free(text);
+}
+
 static void test_network(void)
 {
     const char *text = "conv 3 3x3 relu\nbatchnorm\nmaxpool 2\nflatten\ndense 4 softmax\n";
@@ -206,6 +247,7 @@ int main(void)
     test_generic();
     test_tensors();
     test_network();
+    test_network_limits();
     test_pack();
     unlink(path);
     return check_result();
