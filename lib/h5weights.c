@@ -25,7 +25,14 @@ int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
 
 #else
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int herr(char *err, size_t errlen, const char *fmt, ...) TP_PRINTF(3, 4);
 static int herr(char *err, size_t errlen, const char *fmt, ...)
@@ -161,7 +168,8 @@ static int read_tensor(tp_wset *s, hid_t g, const char *lname, const char *path,
     return rc;
 }
 
-int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
+/* The reading itself, in the process that runs libhdf5. */
+static int read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors come back as return values, not printed */
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -211,6 +219,173 @@ int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
         H5Gclose(mw);
     H5Fclose(f);
     return rc;
+}
+
+/* ---- libhdf5 in a child process ----
+ *
+ * libhdf5 trusts the sizes and offsets a file holds: a damaged or hostile .h5 can make it
+ * loop for ever, read out of bounds or ask for terabytes. So the file is read by a child
+ * process under limits of CPU time and (without AddressSanitizer) address space, which sends
+ * the tensors back through a pipe; whatever becomes of the child, wimport reports one line.
+ * The messages: 'T' + tensor, ..., then 'E' (done) or 'F' + error text. A tensor: u32
+ * lengths and bytes of its layer and tensor names, u32 rank, rank x i64 shape, the values. */
+
+#define H5_MAX_VALUES ((size_t)1 << 32) /* values of one tensor a child may send */
+
+static int put_all(int fd, const void *p, size_t n)
+{
+    return tp_write_full(fd, p, n);
+}
+
+static int put_str(int fd, const char *str)
+{
+    uint32_t n = (uint32_t)strlen(str);
+    return put_all(fd, &n, sizeof n) || put_all(fd, str, n);
+}
+
+static _Noreturn void child(int fd, const char *path, off_t size)
+{
+    tp_forget_tmps_in_child();
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0)
+        dup2(null, 2); /* libhdf5 or a sanitizer may print; the parent speaks for the child */
+    struct rlimit cpu = {(rlim_t)(5 + size / (8 << 20)), (rlim_t)(6 + size / (8 << 20))}; /* 5 s and 1 s a 8 MiB */
+    setrlimit(RLIMIT_CPU, &cpu);
+#if !defined(__SANITIZE_ADDRESS__)
+    rlim_t as = (rlim_t)(2ull << 30) + 4 * (rlim_t)size;
+    struct rlimit mem = {as, as};
+    setrlimit(RLIMIT_AS, &mem);
+#endif
+    tp_wset s = {0, NULL};
+    char err[1024] = "";
+    int rc = read_h5(&s, path, err, sizeof err);
+    int bad = 0;
+    for (int i = 0; i < s.n && rc == 0 && !bad; i++)
+        for (int k = 0; k < s.l[i].nt && !bad; k++) {
+            const tp_wtensor *t = &s.l[i].t[k];
+            uint32_t rank = (uint32_t)t->rank;
+            bad = put_all(fd, "T", 1) || put_str(fd, s.l[i].name) || put_str(fd, t->name) ||
+                  put_all(fd, &rank, sizeof rank) || put_all(fd, t->shape, sizeof *t->shape * (size_t)t->rank) ||
+                  put_all(fd, t->data, sizeof *t->data * t->n);
+        }
+    if (!bad)
+        bad = rc ? put_all(fd, "F", 1) || put_all(fd, err, strlen(err)) : put_all(fd, "E", 1);
+    _exit(bad ? 3 : 0);
+}
+
+typedef struct {
+    int fd;
+    int eof;
+} src;
+
+static int get(src *r, void *p, size_t n)
+{
+    long long got = tp_read_full(r->fd, p, n);
+    if (got != (long long)n) {
+        r->eof = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static char *get_str(src *r)
+{
+    uint32_t n;
+    if (get(r, &n, sizeof n) || n > 65536)
+        return NULL;
+    char *str = tp_alloc((size_t)n + 1, 1);
+    if (get(r, str, n)) {
+        free(str);
+        return NULL;
+    }
+    str[n] = 0;
+    return str;
+}
+
+/* Reads the child's messages into s: 1 when it said 'E', 0 when 'F' (err set), -1 cut short. */
+static int receive(src *r, tp_wset *s, char *err, size_t errlen)
+{
+    for (;;) {
+        char tag;
+        if (get(r, &tag, 1))
+            return -1;
+        if (tag == 'E')
+            return 1;
+        if (tag == 'F') {
+            size_t n = 0;
+            char c;
+            while (tp_read_full(r->fd, &c, 1) == 1)
+                if (n + 1 < errlen)
+                    err[n++] = c;
+            err[n] = 0;
+            return 0;
+        }
+        if (tag != 'T')
+            return -1;
+        char *ln = get_str(r), *tn = ln ? get_str(r) : NULL;
+        uint32_t rank;
+        int64_t shape[TP_MAX_RANK];
+        size_t n = 1;
+        int ok = tn && get(r, &rank, sizeof rank) == 0 && rank <= TP_MAX_RANK &&
+                 get(r, shape, sizeof *shape * rank) == 0;
+        for (uint32_t a = 0; ok && a < rank; a++)
+            ok = shape[a] >= 0 && (n *= (size_t)shape[a]) <= H5_MAX_VALUES;
+        float *data = NULL;
+        if (ok) {
+            data = tp_alloc(n ? n : 1, sizeof *data);
+            ok = get(r, data, n * sizeof *data) == 0;
+        }
+        if (ok)
+            tp_wset_add(s, ln, tn, (int)rank, shape, data);
+        free(data);
+        free(ln);
+        free(tn);
+        if (!ok)
+            return -1;
+    }
+}
+
+int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st))
+        return herr(err, errlen, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return herr(err, errlen, "%s: not a regular file", path);
+    int p[2];
+    if (pipe(p))
+        return herr(err, errlen, "%s: cannot make a pipe: %s", path, strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return herr(err, errlen, "%s: cannot start the reader: %s", path, strerror(errno));
+    }
+    if (pid == 0) {
+        close(p[0]);
+        child(p[1], path, st.st_size);
+    }
+    close(p[1]);
+    src r = {p[0], 0};
+    char cerr[1024] = "";
+    int got = receive(&r, s, cerr, sizeof cerr);
+    close(p[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (got == 1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    tp_wset_free(s);
+    if (got == 0)
+        return herr(err, errlen, "%s", cerr);
+    if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL))
+        return herr(err, errlen, "%s: libhdf5 ran past its CPU time limit reading it: a damaged or hostile .h5", path);
+    if (WIFSIGNALED(status))
+        return herr(err, errlen, "%s: libhdf5 crashed reading it (signal %d, %s): a damaged or hostile .h5", path,
+                    WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return herr(err, errlen, "%s: libhdf5 failed reading it (ran out of memory or stopped, exit %d): a damaged or "
+                "hostile .h5", path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 #endif

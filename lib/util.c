@@ -268,6 +268,13 @@ void tp_register_tmp_tree(const char *path)
 
 void tp_forget_tmp_tree(void) { tmp_tree[0] = 0; }
 
+void tp_forget_tmps_in_child(void)
+{
+    for (int i = 0; i < MAX_TMP; i++)
+        tmp_paths[i] = NULL; /* the parent's copies: not freed here, the child ends soon */
+    tmp_tree[0] = 0;
+}
+
 void tp_forget_tmp(const char *path)
 {
     for (int i = 0; i < MAX_TMP; i++)

@@ -73,6 +73,9 @@ void tp_forget_tmp(const char *path);
 /* Registers one folder of unfinished outputs: it is removed with what it holds (three
  * levels deep at most) in the same cases, until tp_forget_tmp_tree. One at a time. */
 void tp_register_tmp_tree(const char *path);
+/* In a forked child: forgets the parent's unfinished outputs (without removing them), so
+ * that the child's end, however it comes, leaves them to the parent. */
+void tp_forget_tmps_in_child(void);
 void tp_forget_tmp_tree(void);
 
 /* Full-buffer I/O on file descriptors: retries short transfers and EINTR.

@@ -27,6 +27,11 @@ static int werr(char *err, size_t errlen, const char *fmt, ...)
 /* The whole of file path, malloc'd (NUL-terminated, length in *len), or NULL with err. */
 static char *slurp(const char *path, size_t *len, size_t limit, char *err, size_t errlen)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) { /* a FIFO would block, a device never end */
+        werr(err, errlen, "%s: not a regular file", path);
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         werr(err, errlen, "%s: %s", path, strerror(errno));
@@ -254,6 +259,8 @@ int tp_wset_read(tp_wset *s, const char *path, char *err, size_t errlen)
     struct stat st;
     if (stat(path, &st))
         return werr(err, errlen, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) /* a FIFO would block the reading */
+        return werr(err, errlen, "%s: not a regular file or a folder", path);
     if (S_ISREG(st.st_mode)) {
         FILE *f = fopen(path, "rb");
         if (!f)

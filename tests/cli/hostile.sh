@@ -220,4 +220,16 @@ for p in tsne pca gmm; do
 done
 "$BIN/split" -q --train "$T/bh1.tp" --test "$T/bh2.tp" "$T/bighead.tp" && "$BIN/tinfo" "$T/bh1.tp" >/dev/null ||
     fail "split of a stream with a 16 MiB header"
+# --- .h5 files that break libhdf5 itself: read in a child process, refused with one line ---
+if "$BIN/wimport" --list "$F/vgg_tiny_notop.h5" >/dev/null 2>&1; then
+    expect_fail 1 "^wimport: $F/badh5/segv.h5: libhdf5 crashed reading it \(signal 11, .*\): a damaged or hostile .h5$" \
+        "$BIN/wimport" --list "$F/badh5/segv.h5"
+    expect_fail 1 "^wimport: $F/badh5/loop.h5: libhdf5 ran past its CPU time limit reading it: a damaged or hostile .h5$" \
+        "$BIN/wimport" -o "$T/h5.tp" --net "$F/vgg_tiny.net" --input 64x32x3 "$F/badh5/loop.h5"
+    [ -e "$T/h5.tp" ] && fail "wimport wrote a model from a refused .h5"
+    mkfifo "$T/fifo.h5"
+    expect_fail 1 "^wimport: $T/fifo.h5: not a regular file or a folder$" "$BIN/wimport" --list "$T/fifo.h5"
+    mkdir "$T/fifojs" && mkfifo "$T/fifojs/model.json"
+    expect_fail 1 "^wimport: $T/fifojs/model.json: not a regular file$" "$BIN/wimport" --list "$T/fifojs"
+fi
 exit 0
