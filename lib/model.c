@@ -243,7 +243,10 @@ void tp_model_read_net(const char *path, tp_net *net, tp_header *keep)
     char tail;
     if (sscanf(in, "%d %d %d%c", &ih, &iw, &ic, &tail) != 3 || ih < 1 || iw < 1 || ic < 1)
         tp_die("%s: bad 'input' metadata '%.60s'", m.name, in);
-    if (tp_net_parse(net, text, "net", err, sizeof err) || tp_net_build(net, ih, iw, ic, "net", err, sizeof err))
+    if (tp_net_parse(net, text, "net", err, sizeof err))
+        tp_die("%s: its network: %s", m.name, err);
+    net->max_params = m.h.record_size / sizeof(float); /* its f32 tensors hold every parameter */
+    if (tp_net_build(net, ih, iw, ic, "net", err, sizeof err))
         tp_die("%s: its network: %s", m.name, err);
     tp_tensor *t = tp_alloc((size_t)NET_TENSORS(net), sizeof *t);
     char(*names)[32] = tp_alloc((size_t)NET_TENSORS(net), sizeof *names);

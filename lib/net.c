@@ -247,9 +247,20 @@ int tp_net_load_file(tp_net *net, const char *path, char *err, size_t errlen)
 #define MAX_PARAMS ((size_t)1 << 30)
 #define TOO_MANY "the network has more than 2^30 parameters (a model holds at most 4 GiB)"
 
+static int too_many(const tp_net *net, char *err, size_t errlen, const char *name, int line)
+{
+    if (net->max_params && net->max_params < MAX_PARAMS)
+        return lerr(err, errlen, name, line, "the network needs more than the %zu parameters its model's record holds",
+                    net->max_params);
+    return lerr(err, errlen, name, line, TOO_MANY);
+}
+
 int tp_net_build(tp_net *net, int h, int w, int c, const char *name, char *err, size_t errlen)
 {
     net->ih = h, net->iw = w, net->ic = c;
+    /* checked before anything is allocated: a model file's 'net' metadata may claim more
+     * parameters than the file holds */
+    size_t limit = net->max_params && net->max_params < MAX_PARAMS ? net->max_params : MAX_PARAMS;
     int first = net->n ? net->l[0].line : 1;
     if (h < 1 || w < 1 || c < 1 || (double)h * w * c > 1e9)
         return lerr(err, errlen, name, first, "the input is %dx%dx%d; a network takes 1 to 10^9 values", h, w, c);
@@ -280,8 +291,8 @@ int tp_net_build(tp_net *net, int h, int w, int c, const char *name, char *err, 
             }
             h = oh, w = ow;
             if (l->kind == TP_L_CONV) {
-                if ((double)l->kh * l->kw * l->ic * l->units > (double)MAX_PARAMS) /* before size_t can wrap */
-                    return lerr(err, errlen, name, l->line, TOO_MANY);
+                if ((double)l->kh * l->kw * l->ic * l->units > (double)limit) /* before size_t can wrap */
+                    return too_many(net, err, errlen, name, l->line);
                 l->nw = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic * (size_t)l->units;
                 l->nb = (size_t)l->units;
                 c = l->units;
@@ -319,8 +330,8 @@ int tp_net_build(tp_net *net, int h, int w, int c, const char *name, char *err, 
         if ((double)h * w * c > 1e9)
             return lerr(err, errlen, name, l->line, "the output of this layer is too large");
         /* np + ns stays far below SIZE_MAX: each layer adds at most 2^30 + 3 * 1e9 */
-        if (l->nw > MAX_PARAMS || np + ns + l->nw + (l->kind == TP_L_BATCHNORM ? 3 : 1) * l->nb > MAX_PARAMS)
-            return lerr(err, errlen, name, l->line, TOO_MANY);
+        if (l->nw > limit || np + ns + l->nw + (l->kind == TP_L_BATCHNORM ? 3 : 1) * l->nb > limit)
+            return too_many(net, err, errlen, name, l->line);
         if (l->kind == TP_L_BATCHNORM)
             ns += 2 * l->nb;
         l->w = np;

@@ -53,6 +53,7 @@ typedef struct {
     tp_layer *l;
     int ih, iw, ic;   /* input shape */
     int classes;      /* units of the softmax layer */
+    size_t max_params; /* set before tp_net_build to refuse larger networks (0: 2^30) */
     size_t ntrain;    /* trainable parameters: params[0 .. ntrain) */
     int frozen;       /* leading layers left out of backward passes (train --freeze): their
                          gradients stay 0 and nothing propagates into them */

@@ -232,4 +232,19 @@ if "$BIN/wimport" --list "$F/vgg_tiny_notop.h5" >/dev/null 2>&1; then
     mkdir "$T/fifojs" && mkfifo "$T/fifojs/model.json"
     expect_fail 1 "^wimport: $T/fifojs/model.json: not a regular file$" "$BIN/wimport" --list "$T/fifojs"
 fi
+# --- a model whose 'net' metadata claims more parameters than its record holds: refused
+# before the network is allocated ---
+"$PY" - "$T/m.tp" "$T/claim.tp" <<'PYEOF'
+import sys
+d = open(sys.argv[1], "rb").read()
+i = d.index(b"\nend")
+head = d[:i + 1].decode()
+j = head.index("meta net flatten\n") + len("meta net flatten\n")
+head = head[:j] + "meta net dense 10000000 relu\n" + head[j:]
+text = head + "end"
+text += " " * (-(len(text) + 1) % 64) + "\n"
+open(sys.argv[2], "wb").write(text.encode() + d[d.index(b"\n", i + 4) + 1:])
+PYEOF
+expect_fail 1 "^predict: $T/claim.tp: its network: net:[0-9]+: the network needs more than the [0-9]+ parameters its model's record holds$" \
+    "$BIN/predict" "$T/claim.tp" -i "$T/k255.tp"
 exit 0
