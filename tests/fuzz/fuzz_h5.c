@@ -1,7 +1,9 @@
 /* fuzz_h5.c — libFuzzer target for the Keras .h5 weight reader (lib/h5weights.c), which
  * reads through libhdf5. Built only where libhdf5 is (run.sh passes -DTP_HDF5 and its
- * flags); libhdf5 itself is known not to be robust against hostile files, so what this
- * target finds inside it is for reporting, not for fixing here.
+ * flags). libhdf5 itself is not robust against hostile files (it loops, reads out of
+ * bounds, asks for terabytes), so the reader runs it in a child process under limits:
+ * this target checks the parent's side, that whatever the child does ends in a set or a
+ * message, never a crash or a hang of the caller. Each input costs a fork.
  *
  * Each input becomes a file in /dev/shm (or /tmp) that tp_wset_read_h5 opens, removed
  * afterwards (not a memfd: libhdf5 resolves a path to its real name, which a memfd lacks).
