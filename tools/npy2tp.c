@@ -1,6 +1,7 @@
 /* npy2tp — NumPy .npy files to a tpipe stream. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,35 +109,63 @@ static void open_input(input *in, const char *path, const char *name)
         len += (size_t)got;
     }
     in->row = in->info.h.record_size;
+    struct stat st;
+    if (in->fd && fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        /* a file's size tells at once whether it holds the rows its header promises */
+        unsigned __int128 want = (unsigned __int128)in->info.count * in->row + in->info.data_offset;
+        if ((unsigned __int128)st.st_size < want)
+            tp_die("%s: truncated: the header promises %lld rows, the data ends at row %lld", shown,
+                   (long long)in->info.count,
+                   (long long)(((unsigned long long)st.st_size - in->info.data_offset) / in->row));
+    }
     in->npending = len - in->info.data_offset;
     in->pending = tp_alloc(in->npending, 1);
     memcpy(in->pending, buf + in->info.data_offset, in->npending);
     free(buf);
 }
 
-/* Reads rows [done, done + k) of in into dst, rows spaced stride bytes apart. */
-static void read_rows(input *in, unsigned char *tmp, int64_t k, unsigned char *dst, size_t stride, int64_t done)
+/* Reads rows [done, done + k) of in into *tmpp (of *cap bytes), in native byte order. The
+ * buffer grows by doubling as the bytes arrive: a header's claim of huge rows costs memory
+ * only as far as the input backs it. */
+static void read_rows(input *in, unsigned char **tmpp, size_t *cap, int64_t k, int64_t done)
 {
     size_t want = (size_t)k * in->row, have = 0;
+    if (*cap < (want < ((size_t)1 << 20) ? want : ((size_t)1 << 20))) {
+        *cap = want < ((size_t)1 << 20) ? want : ((size_t)1 << 20);
+        *tmpp = tp_realloc(*tmpp, *cap, 1);
+    }
+    unsigned char *tmp = *tmpp;
     if (in->npending) {
         have = in->npending < want ? in->npending : want;
+        if (have > *cap) {
+            *tmpp = tp_realloc(*tmpp, *cap = have, 1);
+            tmp = *tmpp;
+        }
         memcpy(tmp, in->pending, have);
         memmove(in->pending, in->pending + have, in->npending - have);
         in->npending -= have;
     }
-    long long got = tp_read_full(in->fd, tmp + have, want - have);
-    if (got < 0)
-        tp_die("%s: read error: %s", in->path, strerror(errno));
-    if ((size_t)got < want - have)
-        tp_die("%s: truncated: the header promises %lld rows, the data ends at row %lld", in->path,
-               (long long)in->info.count, (long long)(done + (int64_t)((have + (size_t)got) / in->row)));
+    while (have < want) {
+        if (have == *cap) {
+            *cap = *cap * 2 < want ? *cap * 2 : want;
+            *tmpp = tp_realloc(*tmpp, *cap, 1);
+            tmp = *tmpp;
+        }
+        size_t upto = *cap < want ? *cap : want; /* never past this batch's rows */
+        long long got = tp_read_full(in->fd, tmp + have, upto - have);
+        if (got < 0)
+            tp_die("%s: read error: %s", in->path, strerror(errno));
+        have += (size_t)got;
+        if (have < upto)
+            tp_die("%s: truncated: the header promises %lld rows, the data ends at row %lld", in->path,
+                   (long long)in->info.count, (long long)(done + (int64_t)(have / in->row)));
+    }
     const tp_header *h = &in->info.h;
     for (int64_t i = 0; i < k; i++) {
         unsigned char *row = tmp + (size_t)i * in->row;
         for (int f = 0; f < h->nfields; f++)
             if (in->info.swap[f])
                 tp_swap_bytes(row + h->fields[f].offset, h->fields[f].nelem, tp_dtype_size(h->fields[f].dtype));
-        memcpy(dst + (size_t)i * stride, row, in->row);
     }
 }
 
@@ -209,14 +238,18 @@ static void write_rows(const options *o, input *in, const tp_header *h)
 {
     int64_t count = h->count;
     int64_t per = h->record_size >= (1u << 20) ? 1 : (int64_t)((1u << 20) / h->record_size);
-    unsigned char *recs = tp_alloc((size_t)per, h->record_size);
-    unsigned char *tmp = tp_alloc((size_t)per, h->record_size);
+    unsigned char *recs = NULL, *tmp = NULL; /* recs: after the first rows have come */
+    size_t tcap = 0;
     tp_writer *w = tp_writer_open(o->out, h);
     for (int64_t done = 0; done < count;) {
         int64_t k = count - done < per ? count - done : per;
         size_t off = 0;
         for (int i = 0; i < o->nsrc; i++) {
-            read_rows(&in[i], tmp, k, recs + off, h->record_size, done);
+            read_rows(&in[i], &tmp, &tcap, k, done);
+            if (!recs) /* once the first rows have come */
+                recs = tp_alloc((size_t)per, h->record_size);
+            for (int64_t r = 0; r < k; r++)
+                memcpy(recs + (size_t)r * h->record_size + off, tmp + (size_t)r * in[i].row, in[i].row);
             off += in[i].row;
         }
         tp_writer_write(w, recs, k);

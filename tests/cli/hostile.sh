@@ -248,4 +248,12 @@ open(sys.argv[2], "wb").write(text.encode() + d[d.index(b"\n", i + 4) + 1:])
 PYEOF
 expect_fail 1 "^predict: $T/claim.tp: its network: net:[0-9]+: the network needs more than the [0-9]+ parameters its model's record holds$" \
     "$BIN/predict" "$T/claim.tp" -i "$T/k255.tp"
+# --- .npy rows that the header claims and the data does not back: refused without taking
+# their memory (rows4g.npy: shape (3, 4294967296, 1) of u1, 57 bytes of data; found by
+# progfuzz), from a file (its size) and from a pipe (buffers grow as bytes arrive) ---
+limit_mem() { if grep -q __asan_init "$BIN/npy2tp"; then "$@"; else (ulimit -v 1000000; "$@"); fi; }
+limit_mem expect_fail 1 "^npy2tp: $F/rows4g.npy: truncated: the header promises 3 rows, the data ends at row 0$" \
+    "$BIN/npy2tp" "$F/rows4g.npy" || fail "npy2tp on rows4g.npy (a file)"
+limit_mem expect_fail 1 "^npy2tp: -: truncated: the header promises 3 rows, the data ends at row 0$" \
+    sh -c "\"$BIN/npy2tp\" <\"$F/rows4g.npy\"" || fail "npy2tp on rows4g.npy (a pipe)"
 exit 0
