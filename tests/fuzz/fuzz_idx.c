@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
 #include "idx.h"
 
 #define MAX_ITEM (1u << 20)
@@ -28,20 +29,8 @@ static volatile unsigned char sink;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz_idx", MFD_CLOEXEC);
-    if (fd < 0) {
-        perror("fuzz_idx: memfd_create");
-        abort(); /* most likely descriptors leaked by earlier inputs */
-    }
-    size_t off = 0;
-    while (off < size) {
-        ssize_t k = write(fd, data + off, size - off);
-        if (k <= 0) {
-            perror("fuzz_idx: write");
-            abort();
-        }
-        off += (size_t)k;
-    }
+    char path[64];
+    int fd = fuzz_file("fuzz_idx", data, size, path, sizeof path);
     if (lseek(fd, 0, SEEK_SET) != 0) {
         perror("fuzz_idx: lseek");
         abort();
