@@ -28,6 +28,7 @@ int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -251,7 +252,7 @@ static _Noreturn void child(int fd, const char *path, off_t size)
         dup2(null, 2); /* libhdf5 or a sanitizer may print; the parent speaks for the child */
     struct rlimit cpu = {(rlim_t)(5 + size / (8 << 20)), (rlim_t)(6 + size / (8 << 20))}; /* 5 s and 1 s a 8 MiB */
     setrlimit(RLIMIT_CPU, &cpu);
-#if !defined(__SANITIZE_ADDRESS__)
+#if !TP_ASAN /* AddressSanitizer reserves terabytes of address space */
     rlim_t as = (rlim_t)(2ull << 30) + 4 * (rlim_t)size;
     struct rlimit mem = {as, as};
     setrlimit(RLIMIT_AS, &mem);
@@ -276,16 +277,36 @@ static _Noreturn void child(int fd, const char *path, off_t size)
 typedef struct {
     int fd;
     int eof;
+    pid_t pid;
+    double deadline; /* wall-clock seconds (tp_now): a child blocked, not spinning, is killed too */
+    int late;
 } src;
 
+/* n bytes from the child, waiting until the deadline at most. */
 static int get(src *r, void *p, size_t n)
 {
-    long long got = tp_read_full(r->fd, p, n);
-    if (got != (long long)n) {
-        r->eof = 1;
-        return -1;
+    size_t have = 0;
+    while (have < n && !r->eof) {
+        double left = r->deadline - tp_now();
+        struct pollfd pf = {r->fd, POLLIN, 0};
+        int rc = left > 0 ? poll(&pf, 1, left > 3.6e6 ? 3600000 : (int)(left * 1000) + 1) : 0;
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc == 0) {
+            r->late = 1;
+            kill(r->pid, SIGKILL);
+            r->eof = 1;
+            break;
+        }
+        ssize_t got = read(r->fd, (char *)p + have, n - have);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            r->eof = 1;
+        else
+            have += (size_t)got;
     }
-    return 0;
+    return have == n ? 0 : -1;
 }
 
 static char *get_str(src *r)
@@ -314,11 +335,11 @@ static int receive(src *r, tp_wset *s, char *err, size_t errlen)
         if (tag == 'F') {
             size_t n = 0;
             char c;
-            while (tp_read_full(r->fd, &c, 1) == 1)
+            while (get(r, &c, 1) == 0)
                 if (n + 1 < errlen)
                     err[n++] = c;
             err[n] = 0;
-            return 0;
+            return r->late ? -1 : 0;
         }
         if (tag != 'T')
             return -1;
@@ -367,7 +388,8 @@ int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
         child(p[1], path, st.st_size);
     }
     close(p[1]);
-    src r = {p[0], 0};
+    /* the CPU limit's seconds, four times over, as wall-clock time */
+    src r = {p[0], 0, pid, tp_now() + 4.0 * (double)(6 + st.st_size / (8 << 20)) + 10, 0};
     char cerr[1024] = "";
     int got = receive(&r, s, cerr, sizeof cerr);
     close(p[0]);
@@ -379,6 +401,9 @@ int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
     tp_wset_free(s);
     if (got == 0)
         return herr(err, errlen, "%s", cerr);
+    if (r.late)
+        return herr(err, errlen, "%s: libhdf5 did not finish reading it in %.0f s: a damaged or hostile .h5, or a "
+                    "file another process holds locked", path, 4.0 * (double)(6 + st.st_size / (8 << 20)) + 10);
     if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL))
         return herr(err, errlen, "%s: libhdf5 ran past its CPU time limit reading it: a damaged or hostile .h5", path);
     if (WIFSIGNALED(status))

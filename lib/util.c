@@ -128,7 +128,7 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
  * on which registers the compiler kept them in. */
 static _Noreturn void die_exit(int status)
 {
-#if defined(__SANITIZE_ADDRESS__)
+#if TP_ASAN
     fflush(NULL);
     _exit(status);
 #else

@@ -20,6 +20,19 @@
 #define TP_VERSION "0.1.0"
 
 #define TP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* TP_ASAN: 1 in a build with AddressSanitizer (GCC says so by __SANITIZE_ADDRESS__, clang
+ * by __has_feature), else 0. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TP_ASAN 1
+#endif
+#endif
+#ifndef TP_ASAN
+#define TP_ASAN 0
+#endif
 #define TP_NORETURN __attribute__((noreturn))
 
 /* Sets the program name used in messages and installs the signal handlers that remove
