@@ -18,6 +18,10 @@
 # committed seeds stay small); crash/leak/timeout artifacts go to build-fuzz/.
 # Exit status: 0 clean, 1 a target found a crash (its artifact is printed), 77 no clang
 # or no libFuzzer here (skipped), 2 a build failure.
+# h5: the reader runs libhdf5 in a forked child, which is a copy of the fuzzer; when libhdf5
+# crashes or runs out of memory there, the child's copy of libFuzzer writes a crash- or oom-
+# artifact before it dies. Those are libhdf5's own failures, contained: the target's
+# verdict is its exit status (the parent saw one line of error, not a crash).
 set -u
 
 cd "$(dirname "$0")/../.." || exit 2
