@@ -77,13 +77,8 @@ void tp_frame_image(const tp_frame *f, const float *src, int h, int w, int c, fl
     float *r = crop;
     if (nh != bh || nw != bw) {
         tp_resize_method m = f->method ? (tp_resize_method)(f->method - 1) : s < 1 ? TP_RESIZE_AREA : TP_RESIZE_BILINEAR;
-        tp_resize_plan p;
-        tp_resize_plan_init(&p, bh, bw, nh, nw, c, m);
-        float *tmp = tp_alloc(tp_resize_scratch(&p) + 1, sizeof *tmp);
         r = tp_alloc((size_t)nh * (size_t)nw * (size_t)c, sizeof *r);
-        tp_resize(&p, crop, r, tmp);
-        free(tmp);
-        tp_resize_plan_free(&p);
+        tp_resize_one(crop, bh, bw, c, nh, nw, m, r);
         for (size_t i = 0; i < (size_t)nh * (size_t)nw * (size_t)c; i++) /* no resampling ringing below 0 */
             r[i] = r[i] < 0 ? 0 : r[i] > 255 ? 255 : r[i];
     }

@@ -109,6 +109,16 @@ void tp_resize(const tp_resize_plan *p, const float *src, float *dst, float *tmp
     }
 }
 
+void tp_resize_one(const float *src, int h, int w, int c, int oh, int ow, tp_resize_method m, float *dst)
+{
+    tp_resize_plan p;
+    tp_resize_plan_init(&p, h, w, oh, ow, c, m);
+    float *tmp = tp_alloc(tp_resize_scratch(&p) + 1, sizeof *tmp);
+    tp_resize(&p, src, dst, tmp);
+    free(tmp);
+    tp_resize_plan_free(&p);
+}
+
 void tp_rgb_to_gray(const float *rgb, float *gray, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -151,12 +161,7 @@ int tp_image_load_as(const char *path, int h, int w, int c, float *x, char *err,
     tp_u8_to_float(pix, a, n);
     free(pix);
     if (ih != h || iw != w) {
-        tp_resize_plan p;
-        tp_resize_plan_init(&p, ih, iw, h, w, c, TP_RESIZE_NEAREST);
-        float *s = tp_alloc(tp_resize_scratch(&p), sizeof *s);
-        tp_resize(&p, a, x, s);
-        free(s);
-        tp_resize_plan_free(&p);
+        tp_resize_one(a, ih, iw, c, h, w, TP_RESIZE_NEAREST, x);
     } else {
         memcpy(x, a, n * sizeof *x);
     }
@@ -198,13 +203,8 @@ void tp_pad_fit(const float *src, int h, int w, int c, int oh, int ow, tp_resize
     const float *r = src;
     float *buf = NULL;
     if (nh != h || nw != w) {
-        tp_resize_plan p;
-        tp_resize_plan_init(&p, h, w, nh, nw, c, m);
-        float *tmp = tp_alloc(tp_resize_scratch(&p) + 1, sizeof *tmp);
         buf = tp_alloc((size_t)nh * (size_t)nw * (size_t)c, sizeof *buf);
-        tp_resize(&p, src, buf, tmp);
-        free(tmp);
-        tp_resize_plan_free(&p);
+        tp_resize_one(src, h, w, c, nh, nw, m, buf);
         r = buf;
     }
     int y0 = (oh - nh) / 2, x0 = (ow - nw) / 2;

@@ -35,6 +35,9 @@ size_t tp_resize_scratch(const tp_resize_plan *p);
 /* Resizes one image src (in_h x in_w x c) into dst (out_h x out_w x c); tmp holds
  * tp_resize_scratch(p) floats. */
 void tp_resize(const tp_resize_plan *p, const float *src, float *dst, float *tmp);
+/* One image src (h x w x c) resized into dst (oh x ow x c), with a plan and scratch of its
+ * own: for single images of any size (a stage resizing many of one size keeps a plan). */
+void tp_resize_one(const float *src, int h, int w, int c, int oh, int ow, tp_resize_method m, float *dst);
 
 /* The median of channel k over the border pixels of the h x w x c image (the upper median
  * of an even count). */

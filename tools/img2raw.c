@@ -252,18 +252,15 @@ typedef struct {
 /* The pixels of an image of h x w x c into field fx of rec, resized to the job's size. */
 static void put_pixels(const job *j, const uint8_t *pix, int h, int w, int c, const tp_field *fx, unsigned char *rec)
 {
-    tp_resize_plan p;
-    tp_resize_plan_init(&p, h, w, j->oh, j->ow, c, j->method);
     float *a = tp_alloc((size_t)h * (size_t)w * (size_t)c, sizeof *a);
-    float *o = tp_alloc(fx->nelem, sizeof *o), *tmp = tp_alloc(tp_resize_scratch(&p), sizeof *tmp);
+    float *o = tp_alloc(fx->nelem, sizeof *o);
     tp_u8_to_float(pix, a, (size_t)h * (size_t)w * (size_t)c);
     if (j->pad)
         tp_pad_fit(a, h, w, c, j->oh, j->ow, j->method, j->have_fill ? j->fill : NULL, o);
     else
-        tp_resize(&p, a, o, tmp);
+        tp_resize_one(a, h, w, c, j->oh, j->ow, j->method, o);
     tp_float_to_u8(o, rec + fx->offset, fx->nelem);
-    free(a), free(o), free(tmp);
-    tp_resize_plan_free(&p);
+    free(a), free(o);
 }
 
 /* Decodes item first + i into record i of the batch. */
