@@ -233,15 +233,10 @@ static int read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
 
 #define H5_MAX_VALUES ((size_t)1 << 32) /* values of one tensor a child may send */
 
-static int put_all(int fd, const void *p, size_t n)
-{
-    return tp_write_full(fd, p, n);
-}
-
 static int put_str(int fd, const char *str)
 {
     uint32_t n = (uint32_t)strlen(str);
-    return put_all(fd, &n, sizeof n) || put_all(fd, str, n);
+    return tp_write_full(fd, &n, sizeof n) || tp_write_full(fd, str, n);
 }
 
 static _Noreturn void child(int fd, const char *path, off_t size)
@@ -265,12 +260,12 @@ static _Noreturn void child(int fd, const char *path, off_t size)
         for (int k = 0; k < s.l[i].nt && !bad; k++) {
             const tp_wtensor *t = &s.l[i].t[k];
             uint32_t rank = (uint32_t)t->rank;
-            bad = put_all(fd, "T", 1) || put_str(fd, s.l[i].name) || put_str(fd, t->name) ||
-                  put_all(fd, &rank, sizeof rank) || put_all(fd, t->shape, sizeof *t->shape * (size_t)t->rank) ||
-                  put_all(fd, t->data, sizeof *t->data * t->n);
+            bad = tp_write_full(fd, "T", 1) || put_str(fd, s.l[i].name) || put_str(fd, t->name) ||
+                  tp_write_full(fd, &rank, sizeof rank) || tp_write_full(fd, t->shape, sizeof *t->shape * (size_t)t->rank) ||
+                  tp_write_full(fd, t->data, sizeof *t->data * t->n);
         }
     if (!bad)
-        bad = rc ? put_all(fd, "F", 1) || put_all(fd, err, strlen(err)) : put_all(fd, "E", 1);
+        bad = rc ? tp_write_full(fd, "F", 1) || tp_write_full(fd, err, strlen(err)) : tp_write_full(fd, "E", 1);
     _exit(bad ? 3 : 0);
 }
 

@@ -87,7 +87,6 @@ static void image_path(const options *o, const char *stage, const tp_header *h, 
     snprintf(path, plen, "%s/%s", stage, cls);
     make_dir(path);
     snprintf(path, plen, "%s/%s/%05lld.%s", stage, cls, (long long)i, ext);
-    (void)o;
 }
 
 /* Moves what the staging folder from/ holds into to/ (class folders one level down, made
