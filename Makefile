@@ -18,7 +18,8 @@
 #                        jpeg-notebook, vgg16-notebook, cluster-notebook)
 #   make install PREFIX=/usr/local
 #
-# Knobs: MARCH=-march=x86-64-v3, OPT=-O3, CUDA=0 (no GPU parts), SAN=1, CC=clang.
+# Knobs: MARCH=-march=x86-64-v3, OPT=-O3, CUDA=0 (no GPU parts), MPI=0 (no MPI library),
+#        SAN=1, CC=clang.
 
 CC       ?= cc
 OPT      ?= -O2
@@ -88,12 +89,24 @@ endif
 endif
 LDLIBS   += -ldl
 
+# MPI: built only where mpicc exists (MPI=0 turns it off). mpi/*.c become libtpipe-mpi.so,
+# which a program started by mpirun/srun loads at run time (lib/comm.c), as it loads the
+# CUDA library: the programs never link MPI. Built once in build/, as the CUDA library is.
+MPI      ?= auto
+MPICC    ?= $(shell command -v mpicc 2>/dev/null)
+MPI_SO   :=
+ifneq ($(MPI),0)
+ifneq ($(MPICC),)
+  MPI_SO := build/libtpipe-mpi.so
+endif
+endif
+
 VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' lib/util.h)
 FRONT = sed -e 's|@LIBEXEC@|$(1)|' -e 's|@VERSION@|$(VERSION)|' tools/tpipe.sh
 
 .PHONY: all deps test structure build-tests devkit device-check check-outputs data demo fuzz bench bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
         vgg16-notebook cluster-notebook cluster-full
-all: $(PROGS) $(BIN)/tpipe $(CUDA_SO)
+all: $(PROGS) $(BIN)/tpipe $(CUDA_SO) $(MPI_SO)
 
 $(BIN)/tpipe: tools/tpipe.sh lib/util.h
 	@mkdir -p $(dir $@)
@@ -118,6 +131,10 @@ build/cuda/%.o: cuda/%.cu $(wildcard cuda/*.h cuda/*.cuh lib/*.h)
 $(CUDA_SO): $(CU_OBJ)
 	$(NVCC) -shared $(CUDA_ARCH) $^ $(CU_LIBS) -o $@
 
+$(MPI_SO): $(wildcard mpi/*.c) lib/comm.h
+	@mkdir -p $(dir $@)
+	$(MPICC) -O2 -g -fPIC -shared -Ilib $(WARN) $(filter %.c,$^) -o $@
+
 $(BIN)/%: $(BUILD)/tools/%.o $(BUILD)/libtpipe.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libtpipe.a $(LDLIBS) -o $@
@@ -130,7 +147,7 @@ deps:
 	@tools/deps.sh
 
 # the programs, the unit tests and the CUDA library, without installing anything
-build-tests: $(PROGS) $(BIN)/tpipe $(UNITS) $(CUDA_SO)
+build-tests: $(PROGS) $(BIN)/tpipe $(UNITS) $(CUDA_SO) $(MPI_SO)
 
 # what a lent GPU machine needs (.devkit/: Debian packages, MNIST), then the check itself; on
 # such a machine, run tests/gpu/device-check.sh with .devkit carried along
@@ -141,8 +158,9 @@ device-check: devkit
 	@tests/gpu/device-check.sh
 
 test: deps
-	@$(MAKE) --no-print-directory $(PROGS) $(BIN)/tpipe $(UNITS) $(CUDA_SO)
+	@$(MAKE) --no-print-directory $(PROGS) $(BIN)/tpipe $(UNITS) $(CUDA_SO) $(MPI_SO)
 	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) TPIPE_CUDA_LIB=$(if $(CUDA_SO),$(abspath $(CUDA_SO))) \
+	    TPIPE_MPI_LIB=$(if $(MPI_SO),$(abspath $(MPI_SO))) \
 	    $(if $(filter 1,$(SAN)),ASAN_OPTIONS=protect_shadow_gap=0$(if $(ASAN_OPTIONS),:$(ASAN_OPTIONS))) tests/run.sh
 
 data:
@@ -191,6 +209,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/tpipe $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/libexec/tpipe/
 	$(if $(CUDA_SO),install -m 755 $(CUDA_SO) $(DESTDIR)$(PREFIX)/libexec/tpipe/)
+	$(if $(MPI_SO),install -m 755 $(MPI_SO) $(DESTDIR)$(PREFIX)/libexec/tpipe/)
 	for p in $(TOOLS); do install -m 644 tools/$$p.1 $(DESTDIR)$(MANDIR)/man1/tpipe-$$p.1 || exit 1; done
 	install -m 644 tools/tpipe.1 $(DESTDIR)$(MANDIR)/man1/tpipe.1
 	$(call FRONT,$(PREFIX)/libexec/tpipe) > $(DESTDIR)$(PREFIX)/bin/tpipe

@@ -8,52 +8,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plugin.h"
 #include "util.h"
 
 #define SO_NAME "libtpipe-cuda.so"
 
-/* dlopen of one candidate; the handle stays open for the process's life. */
-static const tp_gpu_api *try_load(const char *path, char *why, size_t len)
+const tp_gpu_api *tp_gpu_load(char *why, size_t len)
 {
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *h = tp_plugin_open(SO_NAME, "TPIPE_CUDA_LIB", RTLD_NOW | RTLD_LOCAL, why, len);
     if (!h) {
-        snprintf(why, len, "%s", dlerror());
+        if (!why[0])
+            snprintf(why, len, "no CUDA backend: " SO_NAME " is not beside the program (nvcc was missing when it was built, or it was not installed)");
         return NULL;
     }
     tp_gpu_api_get_fn get;
     *(void **)&get = dlsym(h, TP_GPU_SYMBOL);
     const tp_gpu_api *api = get ? get(TP_GPU_ABI) : NULL;
     if (!api) {
-        snprintf(why, len, "%s: not a tpipe CUDA backend of this version (ABI %d)", path, TP_GPU_ABI);
+        snprintf(why, len, SO_NAME ": not a tpipe CUDA backend of this version (ABI %d)", TP_GPU_ABI);
         dlclose(h);
     }
     return api;
-}
-
-const tp_gpu_api *tp_gpu_load(char *why, size_t len)
-{
-    snprintf(why, len, "no CUDA backend: " SO_NAME " is not beside the program (nvcc was missing when it was built, or it was not installed)");
-    const char *env = getenv("TPIPE_CUDA_LIB");
-    if (env && *env)
-        return try_load(env, why, len);
-    char exe[4096];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k <= 0)
-        return NULL;
-    exe[k] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return NULL;
-    *slash = 0;
-    /* beside it (installed), or the source tree's build/ from bin/ or build-san/bin/ */
-    static const char *const rel[] = {"", "/..", "/../build", "/../../build"};
-    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s%s/" SO_NAME, exe, rel[i]);
-        if (access(path, F_OK) == 0)
-            return try_load(path, why, len);
-    }
-    return NULL;
 }
 
 static void die_cuda(const char *fmt, ...)

@@ -1,8 +1,10 @@
 /* parallel.c — see parallel.h. */
+#define _GNU_SOURCE
 #include "parallel.h"
 
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -63,13 +65,22 @@ void tp_parallel_for(int64_t n, int nthreads, void (*fn)(void *ctx, int64_t i, i
     free(w);
 }
 
+static int sharing = 1; /* processes of one job on this host (tp_cpu_share) */
+
+void tp_cpu_share(int processes) { sharing = processes >= 1 ? processes : 1; }
+
 int tp_cpu_count(void)
 {
     const char *e = getenv("TP_THREADS");
     int64_t v;
     if (e && tp_parse_i64(e, &v) == 0 && v >= 1 && v <= 1024)
         return (int)v;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    long online = sysconf(_SC_NPROCESSORS_ONLN), n = online;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 1)
+        n = CPU_COUNT(&set); /* taskset, a cgroup's cpuset, mpirun's binding */
+    if (n == online && sharing > 1)
+        n /= sharing; /* unbound processes of one job share the host's CPUs */
     return n >= 1 ? (int)n : 1;
 }
 

@@ -14,7 +14,11 @@ void tp_parallel_for(int64_t n, int nthreads, void (*fn)(void *ctx, int64_t i, i
  * same bytes on every run). The CPU backends call it when they open. */
 void tp_blas_serial(void);
 
-/* Online CPUs (at least 1); TP_THREADS in the environment overrides it. */
+/* The CPUs this process may run on (its affinity: taskset, a cpuset, mpirun's binding), at
+ * least 1; divided among the processes of one job on this host when they are not bound.
+ * TP_THREADS in the environment overrides it. */
 int tp_cpu_count(void);
+/* processes: how many of one job run on this host (comm.c sets it). */
+void tp_cpu_share(int processes);
 
 #endif

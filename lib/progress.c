@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "comm.h"
 #include "util.h"
 
 void tp_format_duration(double s, char *buf)
@@ -43,7 +44,7 @@ void tp_progress_start(tp_progress *p, const char *label, int64_t total, const c
     p->interval = 10;
     if (iv && tp_parse_f64(iv, &p->interval) == 0 && p->interval < 0.05)
         p->interval = 0.05;
-    if (env && strcmp(env, "0") == 0)
+    if ((env && strcmp(env, "0") == 0) || !tp_comm_root()) /* one rank of a job speaks for it */
         p->mode = 0;
     else if (env && strcmp(env, "1") == 0)
         p->mode = 1;

@@ -3,7 +3,7 @@
  * On a terminal: one bar redrawn in place at most 8 times a second, with count, rate and
  * ETA. Otherwise (a log file, CI): a plain line every TP_PROGRESS_INTERVAL seconds
  * (default 10), and a closing line only if a periodic one was printed, so quick runs stay
- * silent. TP_PROGRESS=0 turns it off; TP_PROGRESS=1 forces plain lines even on a terminal.
+ * silent. Only rank 0 of an MPI job (comm.h) shows it. TP_PROGRESS=0 turns it off; TP_PROGRESS=1 forces plain lines even on a terminal.
  */
 #ifndef TP_PROGRESS_H
 #define TP_PROGRESS_H

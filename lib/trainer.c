@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "gpu_nn.h"
 #include "infer.h"
 #include "nn.h"
@@ -30,6 +31,10 @@ typedef struct {
 /* The CPU: one workspace per thread, each taking a share of every batch. */
 typedef struct {
     int T, wcap;         /* threads, samples per thread */
+    int G, g0;           /* shards of every batch in the job (ranks x T), this rank's first */
+    double *all_loss;    /* every shard's loss and right count, in shard order (G each) */
+    int64_t *all_right;
+    size_t *counts;      /* bytes of loss and right counts per rank */
     tp_nn *ws;           /* per thread */
     int32_t **lab;       /* per thread: labels */
     float **scratch;     /* per thread: one augmented image */
@@ -87,7 +92,9 @@ static void train_shard(void *ctx, int64_t k, int thread)
     tp_trainer *t = j->t;
     cpu_state *c = &t->cpu;
     tp_nn *w = &c->ws[k];
-    int lo = (int)((int64_t)j->m * k / c->T), hi = (int)((int64_t)j->m * (k + 1) / c->T), n = hi - lo;
+    int64_t g = c->g0 + k; /* the shard within the job's batch: the same split as one process of G threads */
+    int lo = (int)((int64_t)j->m * g / c->G), hi = (int)((int64_t)j->m * (g + 1) / c->G), n = hi - lo;
+    int first = (int)((int64_t)j->m * c->g0 / c->G); /* the rank's records start here */
     c->loss[k] = 0;
     c->right[k] = 0;
     if (n == 0) {
@@ -95,7 +102,7 @@ static void train_shard(void *ctx, int64_t k, int thread)
         return;
     }
     w->first = lo;
-    tp_batch b = {j->recs + (size_t)lo * t->train->rsz, j->idx + lo, n};
+    tp_batch b = {j->recs + (size_t)(lo - first) * t->train->rsz, j->idx + lo, n};
     tp_dataset_input(t->train, &b, &t->r.input, t->net, &j->aug_epoch, c->scratch[k], w->a[0], c->lab[k]);
     tp_nn_forward(w, n, 1, &j->step);
     double loss = tp_nn_backward(w, n, c->lab[k], t->r.input.smoothing);
@@ -109,20 +116,36 @@ static void train_shard(void *ctx, int64_t k, int thread)
         c->right[k] += tp_argmax(p + (size_t)s * (size_t)K, K) == c->lab[k][s];
 }
 
+/* recs: this rank's records of the batch (all of them for one process) */
 static void cpu_gradient(tp_trainer *t, const unsigned char *recs, const int64_t *idx, int m, const tp_rng *step,
                          const tp_rng *aug_epoch)
 {
     cpu_state *c = &t->cpu;
     step_job j = {t, recs, idx, m, *step, *aug_epoch};
     tp_parallel_for(c->T, c->T, train_shard, &j);
+    /* fixed order, shard by shard across the job: the same sums for the same shard count */
+    float **parts = tp_alloc((size_t)c->T, sizeof *parts);
+    for (int k = 0; k < c->T; k++)
+        parts[k] = c->ws[k].grad;
+    tp_comm_sum_f32(parts, c->T, t->net->ntrain);
+    free(parts);
+    unsigned char *mine = tp_alloc((size_t)c->T, sizeof(double) + sizeof(int64_t));
+    memcpy(mine, c->loss, (size_t)c->T * sizeof(double));
+    memcpy(mine + (size_t)c->T * sizeof(double), c->right, (size_t)c->T * sizeof(int64_t));
+    unsigned char *all = tp_alloc((size_t)c->G, sizeof(double) + sizeof(int64_t));
+    tp_comm_allgather(mine, c->counts, all);
     double loss = 0;
-    for (int k = 0; k < c->T; k++) { /* fixed order: the same sums for the same thread count */
-        loss += c->loss[k];
-        c->pend_right += c->right[k];
-        if (k > 0)
-            for (size_t q = 0; q < t->net->ntrain; q++)
-                c->ws[0].grad[q] += c->ws[k].grad[q];
+    for (int r = 0, g = 0; r < c->G / c->T; r++)
+        for (int k = 0; k < c->T; k++, g++) {
+            const unsigned char *at = all + (size_t)r * c->counts[0];
+            memcpy(&c->all_loss[g], at + (size_t)k * sizeof(double), sizeof(double));
+            memcpy(&c->all_right[g], at + (size_t)c->T * sizeof(double) + (size_t)k * sizeof(int64_t), sizeof(int64_t));
+        }
+    for (int g = 0; g < c->G; g++) {
+        loss += c->all_loss[g];
+        c->pend_right += c->all_right[g];
     }
+    free(mine), free(all);
     c->pend_loss += loss;
 }
 
@@ -139,7 +162,13 @@ static void cpu_step(tp_trainer *t, double lr)
     tp_optim_step(&t->opt, t->net->params + t->first_free, t->cpu.ws[0].grad + t->first_free, lr);
 }
 
-static void cpu_sync(tp_trainer *t) { (void)t; }
+/* The moving statistics that only the job's first shard updates, from rank 0 to the others
+ * (their trainable parameters are the same already: the same sums, the same steps). */
+static void cpu_sync(tp_trainer *t)
+{
+    tp_net *net = t->net;
+    tp_comm_bcast(net->params + net->ntrain, (net->nparams - net->ntrain) * sizeof *net->params, 0);
+}
 
 static void cpu_close(tp_trainer *t)
 {
@@ -150,6 +179,7 @@ static void cpu_close(tp_trainer *t)
         free(c->scratch[k]);
     }
     free(c->ws), free(c->lab), free(c->scratch), free(c->loss), free(c->right);
+    free(c->all_loss), free(c->all_right), free(c->counts);
 }
 
 static const backend cpu_backend = {cpu_gradient, cpu_totals, cpu_step, cpu_sync, cpu_close, 1};
@@ -158,9 +188,18 @@ static void cpu_open(tp_trainer *t)
 {
     cpu_state *c = &t->cpu;
     tp_blas_serial(); /* threads split each batch between them */
-    int batch = t->r.batch;
-    c->T = t->r.threads < batch ? t->r.threads : batch;
-    c->wcap = (batch + c->T - 1) / c->T;
+    int batch = t->r.batch, N = tp_comm_size();
+    if (batch < N)
+        tp_die("a batch of %d cannot be shared by %d ranks", batch, N);
+    c->T = t->r.threads < batch / N ? t->r.threads : batch / N;
+    c->G = N * c->T;
+    c->g0 = tp_comm_rank() * c->T;
+    c->wcap = (batch + c->G - 1) / c->G;
+    c->all_loss = tp_alloc((size_t)c->G, sizeof *c->all_loss);
+    c->all_right = tp_alloc((size_t)c->G, sizeof *c->all_right);
+    c->counts = tp_alloc((size_t)N, sizeof *c->counts);
+    for (int r = 0; r < N; r++)
+        c->counts[r] = (size_t)c->T * (sizeof(double) + sizeof(int64_t));
     c->ws = tp_alloc((size_t)c->T, sizeof *c->ws);
     c->lab = tp_alloc((size_t)c->T, sizeof *c->lab);
     c->scratch = tp_alloc((size_t)c->T, sizeof *c->scratch);
@@ -168,7 +207,7 @@ static void cpu_open(tp_trainer *t)
     c->right = tp_alloc((size_t)c->T, sizeof *c->right);
     for (int k = 0; k < c->T; k++) {
         tp_nn_init(&c->ws[k], t->net, c->wcap);
-        c->ws[k].update_stats = k == 0; /* batchnorm: per-shard statistics, one writer of the moving ones */
+        c->ws[k].update_stats = c->g0 + k == 0; /* batchnorm: per-shard statistics, one writer of the moving ones */
         c->lab[k] = tp_alloc((size_t)c->wcap, sizeof **c->lab);
         c->scratch[k] = tp_alloc(tp_layer_out_size(t->net, -1), sizeof(float));
     }
@@ -233,6 +272,8 @@ static const backend gpu_backend = {gpu_gradient, gpu_totals, gpu_step, gpu_sync
 
 static void gpu_open(tp_trainer *t, const tp_device *dev)
 {
+    if (tp_comm_size() > 1)
+        tp_die("data-parallel training over MPI runs on the CPU only for now: give --device cpu");
     gpu_state *g = &t->gpu;
     g->gn = dev->api->nn;
     g->gw = g->gn->create(dev->gpu, t->net, t->r.batch);
@@ -315,7 +356,12 @@ int tp_trainer_step(tp_trainer *t, const int64_t *idx, int m, int64_t step, int6
 {
     const unsigned char *recs = NULL;
     if (!(t->be == &gpu_backend && t->gpu.resident)) {
-        m = tp_dataset_fetch(t->train, idx, m, t->recs);
+        if (tp_comm_size() > 1) { /* each rank reads its block of the batch (a file: m is known) */
+            int64_t lo = (int64_t)m * tp_comm_rank() / tp_comm_size(), hi = (int64_t)m * (tp_comm_rank() + 1) / tp_comm_size();
+            tp_dataset_fetch(t->train, idx + lo, (int)(hi - lo), t->recs);
+        } else {
+            m = tp_dataset_fetch(t->train, idx, m, t->recs);
+        }
         recs = t->recs;
     }
     if (m == 0)
@@ -344,18 +390,20 @@ double tp_trainer_bad_loss(const tp_trainer *t) { return t->bad; }
 
 void tp_trainer_sync(tp_trainer *t) { t->be->sync(t); }
 
+/* Each rank scores its block of d; the samples' losses and hits are gathered and summed in
+ * sample order on every rank, so the figures are those of one process. */
 void tp_trainer_evaluate(tp_trainer *t, tp_dataset *d, double *loss, double *acc)
 {
     tp_trainer_sync(t);
     tp_infer_sync(t->inf);
-    int64_t per = (int64_t)t->eval_batch * t->eval_threads, chunk = per * ((4096 + per - 1) / per), right = 0;
-    size_t K = tp_infer_outputs(t->inf);
-    unsigned char *recs = tp_alloc((size_t)chunk, d->rsz);
+    int64_t per = (int64_t)t->eval_batch * t->eval_threads, chunk = per * ((4096 + per - 1) / per), lo, hi;
+    tp_comm_block(d->n, t->eval_batch, &lo, &hi); /* whole batches: the same batches as one process */
+    size_t K = tp_infer_outputs(t->inf), one = sizeof(double) + 1;
+    unsigned char *recs = tp_alloc((size_t)chunk, d->rsz), *mine = tp_alloc((size_t)(hi - lo), one);
     int64_t *idx = tp_alloc((size_t)chunk, sizeof *idx);
     float *p = tp_alloc((size_t)chunk, K * sizeof *p);
-    double sum = 0;
-    for (int64_t b = 0; b < d->n; b += chunk) {
-        int m = (int)(d->n - b < chunk ? d->n - b : chunk);
+    for (int64_t b = lo; b < hi; b += chunk) {
+        int m = (int)(hi - b < chunk ? hi - b : chunk);
         for (int s = 0; s < m; s++)
             idx[s] = b + s;
         tp_dataset_fetch(d, idx, m, recs);
@@ -363,13 +411,27 @@ void tp_trainer_evaluate(tp_trainer *t, tp_dataset *d, double *loss, double *acc
         for (int s = 0; s < m; s++) {
             int32_t y = tp_dataset_label(d, recs + (size_t)s * d->rsz, b + s, t->net->classes);
             const float *ps = p + (size_t)s * K;
-            right += tp_argmax(ps, (int)K) == y;
-            sum -= log(ps[y] > 1e-30f ? ps[y] : 1e-30f);
+            double l = -log(ps[y] > 1e-30f ? ps[y] : 1e-30f);
+            unsigned char *at = mine + (size_t)(b + s - lo) * one;
+            memcpy(at, &l, sizeof l);
+            at[sizeof l] = tp_argmax(ps, (int)K) == y;
         }
+    }
+    size_t *counts = tp_alloc((size_t)tp_comm_size(), sizeof *counts);
+    size_t total = tp_comm_gather_size((size_t)(hi - lo) * one, counts);
+    unsigned char *all = tp_alloc(total ? total : 1, 1);
+    tp_comm_allgather(mine, counts, all);
+    double sum = 0;
+    int64_t right = 0;
+    for (int64_t i = 0; i < d->n; i++) {
+        double l;
+        memcpy(&l, all + (size_t)i * one, sizeof l);
+        sum += l;
+        right += all[(size_t)i * one + sizeof l];
     }
     *loss = d->n ? sum / (double)d->n : NAN;
     *acc = d->n ? (double)right / (double)d->n : NAN;
-    free(recs), free(idx), free(p);
+    free(recs), free(mine), free(idx), free(p), free(counts), free(all);
 }
 
 void tp_trainer_close(tp_trainer *t)

@@ -23,6 +23,9 @@ static char *tmp_paths[MAX_TMP];
 
 static char tmp_tree[PATH_MAX]; /* a folder of unfinished outputs, "" when none */
 
+static void (*die_hook)(int status);
+static char where[64]; /* "rank 1 of 4": one process of a job; "" otherwise */
+
 /* Removes the folder name (below the folder dfd) and what it holds, depth levels deep at
  * most: open, getdents64, unlinkat and close only, so a signal handler may call it. */
 static void remove_tree_at(int dfd, const char *name, int depth)
@@ -72,8 +75,33 @@ static void remove_tmps(void)
         remove_tree_at(AT_FDCWD, tmp_tree, 3);
 }
 
+/* "PROG: rank R of N: stopped by signal S" in one write (async-signal-safe). */
+static void signal_note(int sig)
+{
+    char buf[256];
+    size_t n = 0;
+    const char *parts[] = {progname, ": ", where, ": stopped by signal "};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        for (const char *p = parts[i]; *p && n < sizeof buf - 8; p++)
+            buf[n++] = *p;
+    if (sig >= 10)
+        buf[n++] = (char)('0' + sig / 10);
+    buf[n++] = (char)('0' + sig % 10);
+    buf[n++] = '\n';
+    ssize_t rc = write(2, buf, n);
+    (void)rc;
+}
+
+void tp_set_die_hook(void (*hook)(int status), const char *w)
+{
+    die_hook = hook;
+    snprintf(where, sizeof where, "%s", w ? w : "");
+}
+
 static void on_signal(int sig)
 {
+    if (where[0] && sig != SIGPIPE)
+        signal_note(sig);
     remove_tmps(); /* unlink is async-signal-safe */
     signal(sig, SIG_DFL);
     raise(sig);
@@ -112,7 +140,7 @@ static void one_death(void)
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
     char buf[2048];
-    int n = snprintf(buf, sizeof buf, "%s: %s", progname, prefix);
+    int n = snprintf(buf, sizeof buf, "%s: %s%s%s", progname, where, where[0] ? ": " : "", prefix);
     if (n < 0 || (size_t)n >= sizeof buf)
         n = 0;
     vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
@@ -128,6 +156,8 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
  * on which registers the compiler kept them in. */
 static _Noreturn void die_exit(int status)
 {
+    if (die_hook)
+        die_hook(status);
 #if TP_ASAN
     fflush(NULL);
     _exit(status);

@@ -55,6 +55,11 @@ void tp_warn(const char *fmt, ...) TP_PRINTF(1, 2);
  * unfinished outputs. Used when a write fails with EPIPE. */
 TP_NORETURN void tp_exit_pipe(void);
 
+/* For a process that is one of a job's (comm.h): where ("rank 1 of 4") goes after the
+ * program's name in every message, a signal that ends the process says so on stderr, and
+ * hook(status) runs before tp_die or tp_usage exits (to end the whole job). NULL, NULL: none. */
+void tp_set_die_hook(void (*hook)(int status), const char *where);
+
 TP_NORETURN void tp_assert_fail(const char *expr, const char *file, int line);
 #define TP_ASSERT(c) ((c) ? (void)0 : tp_assert_fail(#c, __FILE__, __LINE__))
 

@@ -7,6 +7,7 @@
 
 #include "augment.h"
 #include "cli.h"
+#include "comm.h"
 #include "dataset.h"
 #include "device.h"
 #include "model.h"
@@ -182,6 +183,10 @@ typedef struct {
 static void diverged(const run_state *s, int64_t e, int64_t batch)
 {
     const char *ck = s->o->ckpt;
+    if (!tp_comm_root()) { /* every rank saw the same loss: rank 0 says it */
+        tp_comm_close();
+        exit(1);
+    }
     tp_die("loss is %g at epoch %lld, batch %lld: stopped%s%s%s", tp_trainer_bad_loss(s->trn), (long long)(e + 1),
            (long long)batch, ck ? " (" : "", ck ? ck : "", ck ? " keeps the best model so far)" : "");
 }
@@ -218,11 +223,14 @@ static int64_t run_epoch(run_state *s, int64_t e, double *loss, double *acc)
 static int end_epoch(run_state *s, int64_t e, double secs, double loss, double acc, double vl, double vacc)
 {
     const options *o = s->o;
-    fprintf(stderr, "Epoch %lld/%lld - %.0fs - loss: %.4f - accuracy: %.4f", (long long)(e + 1), (long long)o->epochs,
+    int root = tp_comm_root(); /* rank 0 of a job logs and writes; the others follow the same choices */
+    if (root)
+        fprintf(stderr, "Epoch %lld/%lld - %.0fs - loss: %.4f - accuracy: %.4f", (long long)(e + 1), (long long)o->epochs,
             secs, loss, acc);
-    if (o->val)
+    if (o->val && root)
         fprintf(stderr, " - val_loss: %.4f - val_accuracy: %.4f", vl, vacc);
-    fprintf(stderr, " - lr: %.3g\n", s->lr);
+    if (root)
+        fprintf(stderr, " - lr: %.3g\n", s->lr);
     if (s->hw) {
         unsigned char rec[28];
         float v[6] = {(float)loss, (float)acc, (float)vl, (float)vacc, (float)s->lr, (float)secs};
@@ -235,13 +243,14 @@ static int end_epoch(run_state *s, int64_t e, double secs, double loss, double a
         s->best = score;
         s->best_epoch = (int)(e + 1);
         s->since_best = 0;
-        if (o->ckpt)
+        if (o->ckpt && root)
             tp_model_write_net(o->ckpt, &s->net, &s->meta);
         if (s->best_params)
             memcpy(s->best_params, s->net.params, s->net.nparams * sizeof(float));
     } else if (o->patience > 0 && ++s->since_best >= o->patience) {
         static const char *const mon[] = {"val_accuracy", "val_loss", "accuracy", "loss"};
-        fprintf(stderr, "train: no better %s for %lld epochs: stopping after epoch %lld (best: epoch %d)\n",
+        if (root)
+            fprintf(stderr, "train: no better %s for %lld epochs: stopping after epoch %lld (best: epoch %d)\n",
                 mon[o->monitor], (long long)o->patience, (long long)(e + 1), s->best_epoch);
         return 1;
     }
@@ -257,6 +266,12 @@ static void start(run_state *s, const options *o)
     if (o->ckpt && !o->overwrite && stat(o->ckpt, &st) == 0 && S_ISREG(st.st_mode))
         tp_die("%s: exists, and --checkpoint would replace it from this run's first epoch on: give --overwrite, or "
                "another name", o->ckpt);
+    if (tp_comm_size() > 1) { /* every rank opens the files: stdin reaches rank 0 only */
+        if (!strcmp(o->train, "-") || (o->val && !strcmp(o->val, "-")))
+            tp_usage("under MPI, name the training data (and --val) as files: stdin reaches rank 0 only");
+        if (o->epoch_size)
+            tp_usage("under MPI, --epoch-size (a stream read in order) cannot be shared: give a file");
+    }
     tp_dataset_open(&s->tr, o->train, o->xname, o->yname, o->epoch_size);
     if (s->tr.n == 0)
         tp_die("%s: no training records", s->tr.name);
@@ -279,13 +294,13 @@ static void start(run_state *s, const options *o)
     tp_device_open(&s->dev, o->device, o->precision, 0);
     tp_header_set_meta(&s->meta, "device", s->dev.name);
     s->trn = tp_trainer_open(&s->net, &s->dev, &r, &s->tr, o->val ? &s->va : NULL);
-    if (tp_trainer_where(s->trn))
+    if (tp_trainer_where(s->trn) && tp_comm_root())
         fprintf(stderr, "train: %s\n", tp_trainer_where(s->trn));
     s->sched = (tp_sched){(tp_sched_kind)o->schedule, o->lr, o->gamma, (int)o->step_every, o->lr * 1e-3, 0.3};
     s->steps = (s->tr.n + o->batch - 1) / o->batch;
     s->order = tp_alloc((size_t)s->tr.n, sizeof *s->order);
     history_record(&s->hh, 0, NULL, NULL);
-    s->hw = o->hist ? tp_writer_open(o->hist, &s->hh) : NULL;
+    s->hw = o->hist && tp_comm_root() ? tp_writer_open(o->hist, &s->hh) : NULL;
     s->best_params = o->restore_best ? tp_alloc(s->net.nparams, sizeof(float)) : NULL;
     s->best = NAN;
 }
@@ -297,7 +312,8 @@ static int run(const options *o)
     for (int64_t e = 0; e < o->epochs; e++) {
         double t0 = tp_now(), loss, acc, vl = NAN, vacc = NAN;
         if (!run_epoch(&s, e, &loss, &acc)) {
-            fprintf(stderr, "train: %s ended before epoch %lld\n", s.tr.name, (long long)(e + 1));
+            if (tp_comm_root())
+                fprintf(stderr, "train: %s ended before epoch %lld\n", s.tr.name, (long long)(e + 1));
             break;
         }
         tp_trainer_sync(s.trn); /* the host's copy of the parameters, for checkpoints and the output */
@@ -310,7 +326,8 @@ static int run(const options *o)
         tp_writer_close(s.hw);
     if (s.best_params)
         memcpy(s.net.params, s.best_params, s.net.nparams * sizeof(float));
-    tp_model_write_net(o->out, &s.net, &s.meta);
+    if (tp_comm_root())
+        tp_model_write_net(o->out, &s.net, &s.meta);
     tp_trainer_close(s.trn);
     tp_device_close(&s.dev);
     free(s.best_params), free(s.order);
@@ -323,7 +340,10 @@ static int run(const options *o)
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
+    tp_comm_open(0); /* before the options: the default thread count shares the host */
     options o;
     parse(argc, argv, &o);
-    return run(&o);
+    int rc = run(&o);
+    tp_comm_close();
+    return rc;
 }
