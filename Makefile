@@ -104,7 +104,7 @@ endif
 VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' lib/util.h)
 FRONT = sed -e 's|@LIBEXEC@|$(1)|' -e 's|@VERSION@|$(VERSION)|' tools/tpipe.sh
 
-.PHONY: all deps test structure build-tests devkit device-check check-outputs data demo fuzz bench bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
+.PHONY: all deps test test-run structure build-tests devkit device-check check-outputs data demo fuzz bench bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
         vgg16-notebook cluster-notebook cluster-full
 all: $(PROGS) $(BIN)/tpipe $(CUDA_SO) $(MPI_SO)
 
@@ -157,8 +157,11 @@ devkit:
 device-check: devkit
 	@tests/gpu/device-check.sh
 
+# the sub-make reads this file again after deps: what deps installed (mpicc, libhdf5) is seen
 test: deps
-	@$(MAKE) --no-print-directory $(PROGS) $(BIN)/tpipe $(UNITS) $(CUDA_SO) $(MPI_SO)
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(PROGS) $(BIN)/tpipe $(UNITS) $(CUDA_SO) $(MPI_SO)
 	@BIN=$(abspath $(BIN)) UNITS=$(abspath $(BUILD)/tests) TPIPE_CUDA_LIB=$(if $(CUDA_SO),$(abspath $(CUDA_SO))) \
 	    TPIPE_MPI_LIB=$(if $(MPI_SO),$(abspath $(MPI_SO))) \
 	    $(if $(filter 1,$(SAN)),ASAN_OPTIONS=protect_shadow_gap=0$(if $(ASAN_OPTIONS),:$(ASAN_OPTIONS))) tests/run.sh

@@ -80,13 +80,17 @@ static void signal_note(int sig)
 {
     char buf[256];
     size_t n = 0;
-    const char *parts[] = {progname, ": ", where, ": stopped by signal "};
+    const char *parts[] = {progname, ": ", where, ": stopped by signal "}, *tail = "";
+    if (sig == SIGTERM) /* mpirun and srun end the job's other ranks this way when one fails */
+        tail = " (SIGTERM: the job is being ended, as when one of its ranks stopped)";
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         for (const char *p = parts[i]; *p && n < sizeof buf - 8; p++)
             buf[n++] = *p;
     if (sig >= 10)
         buf[n++] = (char)('0' + sig / 10);
     buf[n++] = (char)('0' + sig % 10);
+    for (const char *p = tail; *p && n < sizeof buf - 1; p++)
+        buf[n++] = *p;
     buf[n++] = '\n';
     ssize_t rc = write(2, buf, n);
     (void)rc;

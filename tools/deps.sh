@@ -7,8 +7,9 @@
 #   TP_DEPS_EXTRA="libhdf5-dev ..." tools/deps.sh   also ensure these (treated as required)
 #
 # Required: zlib, libjpeg-turbo, OpenBLAS, libpng, FFTW 3 (-dev packages). Optional:
-# python3-numpy (one test uses it) and libhdf5-dev (Keras .h5 weights in wimport):
-# installed when possible, a warning otherwise.
+# python3-numpy (one test uses it), libhdf5-dev (Keras .h5 weights in wimport), and
+# openmpi-bin with libopenmpi-dev (mpirun; mpicc builds libtpipe-mpi.so): installed when
+# possible, a warning otherwise.
 # Without apt-get it checks that the headers compile (CC, CPPFLAGS honoured) and otherwise
 # prints what to install. Exit status: 0 ready, 1 something required is missing.
 set -euo pipefail
@@ -19,7 +20,7 @@ me=deps.sh
 required=(zlib1g-dev "libjpeg62-turbo-dev|libjpeg-turbo8-dev|libjpeg-dev" libopenblas-dev libpng-dev libfftw3-dev)
 read -r -a extra <<<"${TP_DEPS_EXTRA:-}"
 required+=(${extra[@]+"${extra[@]}"})
-optional=(python3-numpy libhdf5-dev)
+optional=(python3-numpy libhdf5-dev openmpi-bin libopenmpi-dev)
 
 case "${1:-}" in
     --list) for p in "${required[@]}" "${optional[@]}"; do echo "${p%%|*}"; done; exit 0 ;;
