@@ -11,6 +11,7 @@
 #   make check-outputs   every program's outputs on a fixed set of commands against the sums
 #                        recorded on this machine (tests/outputs/run.sh; --record to renew)
 #   make bench           throughput figures
+#   make bench-mpi       mpirun -np 2 train beside one process of 2 threads; the cost model
 #   make bench-gpu       tpipe on an NVIDIA GPU beside PyTorch on it (needs nvcc, PyTorch, data/mnist)
 #   make devkit          the Debian packages and MNIST a GPU machine that installs nothing needs
 #   make device-check    the one prepared check of the GPU path (tests/gpu/device-check.sh)
@@ -104,7 +105,7 @@ endif
 VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' lib/util.h)
 FRONT = sed -e 's|@LIBEXEC@|$(1)|' -e 's|@VERSION@|$(VERSION)|' tools/tpipe.sh
 
-.PHONY: all deps test test-run structure build-tests devkit device-check check-outputs data demo fuzz bench bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
+.PHONY: all deps test test-run structure build-tests devkit device-check check-outputs data demo fuzz bench bench-mpi bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
         vgg16-notebook cluster-notebook cluster-full
 all: $(PROGS) $(BIN)/tpipe $(CUDA_SO) $(MPI_SO)
 
@@ -198,6 +199,10 @@ fuzz:
 
 bench: all
 	@tests/bench/run.sh
+
+# data-parallel training under mpirun beside one process, and the cost model's figures
+bench-mpi: all
+	@tests/bench/mpi.sh
 
 # the VGG16 notebook's CPU cost (about 25 minutes; not part of make bench)
 bench-vgg16: all

@@ -15,6 +15,7 @@
 static const tp_comm_api *api; /* NULL: one process */
 static int rank_, size_ = 1, opened;
 static char where_[64], library_[256];
+static tp_comm_stats cost;
 
 /* The job's size as the launcher tells it: Open MPI's mpirun, MPICH's (Hydra) or srun's PMI,
  * PMIx (size unknown: -1); 0 when no launcher started this process. */
@@ -96,19 +97,25 @@ int tp_comm_root(void) { return rank_ == 0; }
 const char *tp_comm_where(void) { return where_; }
 const char *tp_comm_library(void) { return api ? library_ : NULL; }
 
-/* A failed operation: the job cannot go on. */
+/* A failed operation: the job cannot go on. Its time is counted. */
 #define CHECK(call, what)                                                                                              \
     do {                                                                                                               \
         char err_[512];                                                                                                \
+        double t0_ = tp_now();                                                                                         \
         if ((call) < 0)                                                                                                \
             tp_die("MPI %s failed: %s", what, err_);                                                                   \
+        cost.seconds += tp_now() - t0_;                                                                                \
     } while (0)
+
+tp_comm_stats tp_comm_cost(void) { return cost; }
 
 /* One process: the parts added in order into parts[0]. */
 void tp_comm_sum_f32(float *const *parts, int nparts, size_t n)
 {
     if (api) {
         CHECK(api->sum((void *const *)parts, nparts, n, 0, err_, sizeof err_), "sum");
+        cost.sum_bytes += n * sizeof **parts;
+        cost.sums++;
         return;
     }
     for (int k = 1; k < nparts; k++)
@@ -120,6 +127,8 @@ void tp_comm_sum_f64(double *const *parts, int nparts, size_t n)
 {
     if (api) {
         CHECK(api->sum((void *const *)parts, nparts, n, 1, err_, sizeof err_), "sum");
+        cost.sum_bytes += n * sizeof **parts;
+        cost.sums++;
         return;
     }
     for (int k = 1; k < nparts; k++)

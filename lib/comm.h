@@ -68,6 +68,14 @@ void tp_comm_allgather(const void *mine, const size_t *counts, void *all);
 void tp_comm_bcast(void *buf, size_t bytes, int root);
 void tp_comm_barrier(void);
 
+/* What this rank's operations cost so far: seconds inside them (moving data, and waiting for
+ * the other ranks), and the elements and calls of tp_comm_sum_f32/_f64. */
+typedef struct {
+    double seconds;
+    uint64_t sum_bytes, sums;
+} tp_comm_stats;
+tp_comm_stats tp_comm_cost(void);
+
 /* The block [lo, hi) of n items that this rank takes, in whole units of unit items (the
  * last unit may be short): units floor(U r / N) .. floor(U (r+1) / N) of the U there are. So
  * batches of unit items start at the same items in every rank count. */

@@ -125,9 +125,9 @@ static void cpu_gradient(tp_trainer *t, const unsigned char *recs, const int64_t
     tp_parallel_for(c->T, c->T, train_shard, &j);
     /* fixed order, shard by shard across the job: the same sums for the same shard count */
     float **parts = tp_alloc((size_t)c->T, sizeof *parts);
-    for (int k = 0; k < c->T; k++)
-        parts[k] = c->ws[k].grad;
-    tp_comm_sum_f32(parts, c->T, t->net->ntrain);
+    for (int k = 0; k < c->T; k++) /* the frozen layers' gradients are not computed */
+        parts[k] = c->ws[k].grad + t->first_free;
+    tp_comm_sum_f32(parts, c->T, t->net->ntrain - t->first_free);
     free(parts);
     unsigned char *mine = tp_alloc((size_t)c->T, sizeof(double) + sizeof(int64_t));
     memcpy(mine, c->loss, (size_t)c->T * sizeof(double));

@@ -305,10 +305,36 @@ static void start(run_state *s, const options *o)
     s->best = NAN;
 }
 
+/* A job's cost, on rank 0's stderr: what each step sums, and how long the ranks spent in
+ * the job's operations (moving data and waiting for each other) against the whole run. */
+static void report_job(const run_state *s, double secs)
+{
+    if (tp_comm_size() < 2)
+        return;
+    tp_comm_stats c = tp_comm_cost();
+    int N = tp_comm_size();
+    size_t *counts = tp_alloc((size_t)N, sizeof *counts);
+    for (int r = 0; r < N; r++)
+        counts[r] = sizeof c.seconds;
+    double *all = tp_alloc((size_t)N, sizeof *all), lo = INFINITY, hi = 0;
+    tp_comm_allgather(&c.seconds, counts, all);
+    for (int r = 0; r < N; r++)
+        lo = all[r] < lo ? all[r] : lo, hi = all[r] > hi ? all[r] : hi;
+    double steps = s->t > 0 ? (double)s->t : 1;
+    if (tp_comm_root())
+        fprintf(stderr,
+                "train: %d ranks (%s): %lld steps of %.6g MB summed each; per step %.3f ms in all, of it %.3f to %.3f ms "
+                "in the job's operations (moving data and waiting), over the ranks\n",
+                N, tp_comm_library(), (long long)s->t, c.sums ? (double)c.sum_bytes / (double)c.sums / 1e6 : 0,
+                1e3 * secs / steps, 1e3 * lo / steps, 1e3 * hi / steps);
+    free(counts), free(all);
+}
+
 static int run(const options *o)
 {
     run_state s;
     start(&s, o);
+    double start_time = tp_now();
     for (int64_t e = 0; e < o->epochs; e++) {
         double t0 = tp_now(), loss, acc, vl = NAN, vacc = NAN;
         if (!run_epoch(&s, e, &loss, &acc)) {
@@ -322,6 +348,7 @@ static int run(const options *o)
         if (end_epoch(&s, e, tp_now() - t0, loss, acc, vl, vacc))
             break;
     }
+    report_job(&s, tp_now() - start_time);
     if (s.hw)
         tp_writer_close(s.hw);
     if (s.best_params)
