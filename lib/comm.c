@@ -179,12 +179,14 @@ void tp_comm_barrier(void)
         CHECK(api->barrier(err_, sizeof err_), "barrier");
 }
 
-void tp_comm_block(int64_t n, int64_t unit, int64_t *lo, int64_t *hi)
+void tp_comm_block(int64_t n, int64_t unit, int64_t *lo, int64_t *hi) { tp_comm_block_of(rank_, n, unit, lo, hi); }
+
+void tp_comm_block_of(int r, int64_t n, int64_t unit, int64_t *lo, int64_t *hi)
 {
-    TP_ASSERT(n >= 0 && unit >= 1);
+    TP_ASSERT(n >= 0 && unit >= 1 && r >= 0 && r < size_);
     int64_t U = n / unit + (n % unit != 0);
-    *lo = (int64_t)((__int128)U * rank_ / size_) * unit;
-    *hi = (int64_t)((__int128)U * (rank_ + 1) / size_) * unit;
+    *lo = (int64_t)((__int128)U * r / size_) * unit;
+    *hi = (int64_t)((__int128)U * (r + 1) / size_) * unit;
     *lo = *lo < n ? *lo : n;
     *hi = *hi < n ? *hi : n;
 }

@@ -80,5 +80,7 @@ tp_comm_stats tp_comm_cost(void);
  * last unit may be short): units floor(U r / N) .. floor(U (r+1) / N) of the U there are. So
  * batches of unit items start at the same items in every rank count. */
 void tp_comm_block(int64_t n, int64_t unit, int64_t *lo, int64_t *hi);
+/* The same for rank r. */
+void tp_comm_block_of(int r, int64_t n, int64_t unit, int64_t *lo, int64_t *hi);
 
 #endif

@@ -12,6 +12,7 @@
 #include "parallel.h"
 #include "progress.h"
 #include "rng.h"
+#include "comm.h"
 #include "dtype.h"
 #include "model.h"
 #include "util.h"
@@ -274,31 +275,39 @@ static void complete_basis(double *v, int64_t k, int64_t d, const char *bad)
 static int column_mean(const tp_pca_rows *x, double *sum, double *mean, double *buf, passes *ps, char *err,
                        size_t errlen)
 {
-    int64_t n = x->n, d = x->d, b = block_rows(n, d);
-    double *part = tp_alloc((size_t)d, sizeof *part);
-    memset(sum, 0, (size_t)d * sizeof *sum);
-    for (int64_t i0 = 0; i0 < n; i0 += b) {
-        int64_t m = n - i0 < b ? n - i0 : b;
+    int64_t n = x->n, d = x->d, b = block_rows(n, d), lo, hi;
+    tp_comm_block(n, b, &lo, &hi); /* in an MPI job, this rank's blocks; else all */
+    int64_t nb = (hi - lo + b - 1) / b;
+    /* the blocks' sums, added in block order across the job: one process's sum */
+    double **part = tp_alloc((size_t)nb + 1, sizeof *part);
+    int np = 0;
+    if (tp_comm_rank() == 0 || nb == 0)
+        part[np++] = tp_calloc((size_t)d, sizeof **part);
+    for (int64_t i0 = lo; i0 < hi; i0 += b) {
+        int64_t m = hi - i0 < b ? hi - i0 : b;
         if (convert(x, i0, m, 0, d, NULL, buf, (size_t)d)) {
+            for (int q = 0; q < np; q++)
+                free(part[q]);
             free(part);
             find_bad(x, 0, err, errlen);
             return -1;
         }
-        memset(part, 0, (size_t)d * sizeof *part);
+        double *p = part[np++] = tp_calloc((size_t)d, sizeof *p);
         for (int64_t r = 0; r < m; r++)
             for (int64_t j = 0; j < d; j++)
-                part[j] += buf[r * d + j];
-        for (int64_t j = 0; j < d; j++)
-            sum[j] += part[j];
+                p[j] += buf[r * d + j];
         pass_add(ps, m);
     }
+    tp_comm_sum_f64(part, np, (size_t)d);
+    memcpy(sum, part[0], (size_t)d * sizeof *sum);
     for (int64_t j = 0; j < d; j++)
         mean[j] = sum[j] / (double)n;
+    for (int q = 0; q < np; q++)
+        free(part[q]);
     free(part);
     return 0;
 }
 
-/* The model's arrays for d values and k components, in one allocation. */
 static void model_alloc(tp_pca_model *m, int64_t d, int64_t k)
 {
     memset(m, 0, sizeof *m);
@@ -434,10 +443,11 @@ static int64_t components_wanted(const tp_pca_opts *o, const double *lam, int64_
  * X^T X - s s^T / n with the exact column sums s. */
 static void scatter_bytes(const tp_pca_rows *x, const double *sum, double *c, passes *ps)
 {
-    int64_t n = x->n, d = x->d;
+    int64_t n = x->n, d = x->d, lo, hi;
+    tp_comm_block(n, BYTE_ROWS, &lo, &hi); /* a job's ranks: exact integers, so the same sums */
     float *xb = tp_alloc((size_t)BYTE_ROWS * (size_t)d, sizeof *xb), *cb = tp_alloc((size_t)d * (size_t)d, sizeof *cb);
-    for (int64_t i0 = 0; i0 < n; i0 += BYTE_ROWS) {
-        int64_t cnt = n - i0 < BYTE_ROWS ? n - i0 : BYTE_ROWS;
+    for (int64_t i0 = lo; i0 < hi; i0 += BYTE_ROWS) {
+        int64_t cnt = hi - i0 < BYTE_ROWS ? hi - i0 : BYTE_ROWS;
         for (int64_t r = 0; r < cnt; r++)
             tp_to_float((const unsigned char *)x->base + (size_t)(i0 + r) * x->stride, x->dtype, (size_t)d, 1,
                         xb + r * d);
@@ -447,6 +457,7 @@ static void scatter_bytes(const tp_pca_rows *x, const double *sum, double *c, pa
                 c[i * d + j] += cb[i * d + j];
         pass_add(ps, cnt);
     }
+    tp_comm_sum_f64(&c, 1, (size_t)d * (size_t)d);
     for (int64_t i = 0; i < d; i++)
         for (int64_t j = i; j < d; j++)
             c[i * d + j] -= sum[i] * sum[j] / (double)n;
@@ -462,12 +473,15 @@ static int fit_cov(const tp_pca_rows *x, const tp_pca_opts *o, const double *sum
     if (x->dtype == TP_U8 || x->dtype == TP_I8) {
         scatter_bytes(x, sum, c, ps);
     } else {
-        for (int64_t i0 = 0; i0 < n; i0 += b) {
-            int64_t cnt = n - i0 < b ? n - i0 : b;
+        int64_t lo, hi; /* a job's ranks: their blocks' scatters, summed in rank order */
+        tp_comm_block(n, b, &lo, &hi);
+        for (int64_t i0 = lo; i0 < hi; i0 += b) {
+            int64_t cnt = hi - i0 < b ? hi - i0 : b;
             convert(x, i0, cnt, 0, d, mean, buf, (size_t)d);
             cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)cnt, 1.0, buf, (int)d, 1.0, c, (int)d);
             pass_add(ps, cnt);
         }
+        tp_comm_sum_f64(&c, 1, (size_t)d * (size_t)d);
     }
     double trace = 0;
     for (int64_t j = 0; j < d; j++)

@@ -24,6 +24,7 @@ static char *tmp_paths[MAX_TMP];
 static char tmp_tree[PATH_MAX]; /* a folder of unfinished outputs, "" when none */
 
 static void (*die_hook)(int status);
+static int dying; /* set by the first thread that reports a fatal error */
 static char where[64]; /* "rank 1 of 4": one process of a job; "" otherwise */
 
 /* Removes the folder name (below the folder dfd) and what it holds, depth levels deep at
@@ -104,7 +105,7 @@ void tp_set_die_hook(void (*hook)(int status), const char *w)
 
 static void on_signal(int sig)
 {
-    if (where[0] && sig != SIGPIPE)
+    if (where[0] && sig != SIGPIPE && !__atomic_load_n(&dying, __ATOMIC_SEQ_CST)) /* not after its own message */
         signal_note(sig);
     remove_tmps(); /* unlink is async-signal-safe */
     signal(sig, SIG_DFL);
@@ -135,7 +136,6 @@ const char *tp_progname(void) { return progname; }
  * here reports and exits, any other waits for that exit, so there is one message. */
 static void one_death(void)
 {
-    static int dying;
     if (__atomic_exchange_n(&dying, 1, __ATOMIC_SEQ_CST))
         for (;;)
             pause();

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "comm.h"
 #include "device.h"
 #include "dtype.h"
 #include "gmm.h"
@@ -251,7 +252,8 @@ static void fit(const options *o, const tp_device *dev, const samples *s, int64_
     if (tp_gmm_fit(s->X, n, (int)s->f->nelem, &g, m, info, err, sizeof err))
         tp_die("%s: %s", s->name, err);
     tp_progress_end(&rc.p, steps);
-    report_events(info, o->verbose, o->reg);
+    if (tp_comm_root())
+        report_events(info, o->verbose, o->reg);
 }
 
 typedef struct {
@@ -359,8 +361,14 @@ static int64_t load_samples(const options *o, tp_records *rs, samples *s)
     return n;
 }
 
-static int run(const options *o)
+static int run(const options *given_o)
 {
+    options job = *given_o; /* in an MPI job, rank 0 alone speaks */
+    const options *o = &job;
+    if (!tp_comm_root())
+        job.quiet = 1, job.verbose = 0;
+    if (tp_comm_size() > 1 && !strcmp(o->in, "-"))
+        tp_usage("under MPI, name the input as a file: stdin reaches rank 0 only");
     tp_device dev;
     tp_device_open(&dev, o->device, o->precision, o->verbose);
     tp_gmm_model given = {0}, m = {0};
@@ -389,11 +397,12 @@ static int run(const options *o)
     snprintf(f_aic, sizeof f_aic, "%.10g", tp_gmm_aic(use, ll, n));
     const char *const fig[3] = {f_ll, f_bic, f_aic};
     summarise(o, use, &info, n, fig);
-    if (o->save) {
+    if (o->save && tp_comm_root()) {
         const char *kv[] = {"field", o->field, "gmm_loglik", f_ll, "gmm_bic", f_bic, "gmm_aic", f_aic};
         tp_gmm_model_write(o->save, use, 4, kv);
     }
-    write_out(o, rs, use, &info, labels, resp, fig, dev.name);
+    if (tp_comm_root())
+        write_out(o, rs, use, &info, labels, resp, fig, dev.name);
     free(labels), free(resp), free(s.X), free(s.lo), free(s.hi);
     tp_records_close(rs);
     tp_gmm_info_free(&info);
@@ -406,7 +415,10 @@ static int run(const options *o)
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
+    tp_comm_open(0);
     options o;
     parse(argc, argv, &o);
-    return run(&o);
+    int rc = run(&o);
+    tp_comm_close();
+    return rc;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "comm.h"
 #include "outfile.h"
 #include "pass.h"
 #include "pca.h"
@@ -221,11 +222,12 @@ static void fit(const options *o, tp_reader *r)
     char err[256];
     if (tp_pca_fit(&x, &po, &m, o->fit_only ? NULL : &scores, err, sizeof err))
         tp_die("%s: %s", name, err);
-    if (!o->quiet)
+    int root = tp_comm_root(); /* in an MPI job, rank 0 reports and writes */
+    if (!o->quiet && root)
         report(&m, name);
-    if (o->save)
+    if (o->save && root)
         save_model(&m, f, o->field, o->save);
-    if (!o->fit_only) {
+    if (!o->fit_only && root) {
         tp_header oh;
         out_header(h, xi, &m, name, &oh);
         proj_ctx c = {oh.fields[xi].offset, m.k, scores, NULL, f, h->record_size, oh.record_size, NULL, name};
@@ -239,13 +241,16 @@ static void fit(const options *o, tp_reader *r)
 
 static int run(const options *o)
 {
+    if (tp_comm_size() > 1 && !strcmp(o->in, "-"))
+        tp_usage("under MPI, name the input as a file: stdin reaches rank 0 only");
     tp_reader *r = tp_open_or_die(o->in);
     static const char *const added[] = {"pca_components", "pca_explained", "pca_whiten"};
     if (!o->fit_only)
         tp_header_need_meta(tp_reader_header(r), tp_reader_name(r), added, 3);
-    if (o->model)
-        apply(o->model, r, o->field, o->out);
-    else
+    if (o->model) {
+        if (tp_comm_root()) /* a projection alone: rank 0 does it */
+            apply(o->model, r, o->field, o->out);
+    } else
         fit(o, r);
     tp_reader_close(r);
     return 0;
@@ -254,7 +259,10 @@ static int run(const options *o)
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
+    tp_comm_open(0);
     options o;
     parse(argc, argv, &o);
-    return run(&o);
+    int rc = run(&o);
+    tp_comm_close();
+    return rc;
 }

@@ -34,7 +34,10 @@ mpi 2 "$BIN/train" $L -t 1 -o "$T/two.tp" "$T/tr.tp" 2>"$T/l2" || fail "mpirun t
 cmp "$T/one.tp" "$T/two.tp" || fail "LeNet-5: 2 ranks x 1 thread differ from 1 process x 2 threads"
 # the log is rank 0's alone, and says the same as one process
 [ "$(grep -c '^Epoch' "$T/l2")" = 2 ] || fail "epoch lines of 2 ranks: $(cat "$T/l2")"
-diff <(sed 's/ - [0-9]*s - / - /' "$T/l1") <(sed 's/ - [0-9]*s - / - /' "$T/l2") || fail "the logs differ"
+diff <(sed 's/ - [0-9]*s - / - /' "$T/l1") <(grep -v '^train: 2 ranks' "$T/l2" | sed 's/ - [0-9]*s - / - /') || fail "the logs differ"
+# and closes with what the job's operations cost: 4 bytes per parameter of LeNet-5 per step
+grep -Eq '^train: 2 ranks \(.*\): 314 steps of 0.246824 MB summed each; per step [0-9.]+ ms in all' "$T/l2" ||
+    fail "the job's cost line: $(tail -1 "$T/l2")"
 # the model through mpirun's stdout is the same stream
 mpi 2 "$BIN/train" $L -t 1 "$T/tr.tp" 2>/dev/null >"$T/two-stdout.tp" || fail "mpirun train to stdout"
 cmp "$T/one.tp" "$T/two-stdout.tp" || fail "the model written to stdout under mpirun differs"
@@ -78,9 +81,41 @@ grep -q '^train: rank 0 of 2: stopped by signal 15 ' "$T/kl" || fail "rank 0 did
 ls "$T" | grep -q '\.tmp' && fail "temporary files left: $(ls "$T")"
 "$BIN/predict" "$T/ck.tp" <"$T/va.tp" >"$T/p.tp" || fail "the checkpoint left by the killed job is not a model"
 
-# 4. refusals, each in one line (rank 0's, or every rank's where each finds it)
+# 4. pca: the column sums and the scatter split by blocks of rows and added in rank order.
+# Bytes (u8) make exact sums, so the same bytes; floats (MNIST resized to 20x20, not
+# integers: 6000 rows are two blocks) agree within f32's rounding of the scores
+"$BIN/pca" -k 20 "$T/tr.tp" >"$T/pca1.tp" 2>/dev/null || fail "pca"
+for n in 2 3; do
+    mpi $n "$BIN/pca" -k 20 "$T/tr.tp" >"$T/pca$n.tp" 2>"$T/e" || fail "mpirun -np $n pca: $(cat "$T/e")"
+    cmp "$T/pca1.tp" "$T/pca$n.tp" || fail "pca on $n ranks differs from one process (u8)"
+done
+"$BIN/idx2raw" -n 6000 "$D/train-images-idx3-ubyte" "$D/train-labels-idx1-ubyte" | "$BIN/resize" --float 20x20 >"$T/f20.tp"
+"$BIN/pca" -k 8 --save "$T/pm1.tp" "$T/f20.tp" >"$T/pf1.tp" 2>/dev/null || fail "pca (f32)"
+mpi 2 "$BIN/pca" -k 8 --save "$T/pm2.tp" "$T/f20.tp" >"$T/pf2.tp" 2>/dev/null || fail "mpirun pca (f32)"
+"$BIN/tp2csv" --no-header --fields x "$T/pf1.tp" >"$T/s1"
+"$BIN/tp2csv" --no-header --fields x "$T/pf2.tp" >"$T/s2"
+same_numbers "$T/s1" "$T/s2" 1e-4
+cmp <("$BIN/tp2csv" --fields y "$T/pf1.tp") <("$BIN/tp2csv" --fields y "$T/pf2.tp") || fail "pca (f32): other fields moved"
+[ -s "$T/pm2.tp" ] || fail "pca --save under mpirun wrote no model"
+
+# 5. gmm: the E-step split by blocks of samples, every block's sums, responsibilities and
+# log p gathered, so every covariance type fits what one process fits, to the byte
+for cov in full diag tied spherical; do
+    "$BIN/gmm" -k 10 --covariance $cov -s 3 -t 2 --save-model "$T/gm1.tp" "$T/pca1.tp" >"$T/g1.tp" 2>"$T/gl1" || fail "gmm $cov"
+    mpi 2 "$BIN/gmm" -k 10 --covariance $cov -s 3 -t 1 --save-model "$T/gm2.tp" "$T/pca1.tp" >"$T/g2.tp" 2>"$T/gl2" ||
+        fail "mpirun gmm $cov: $(cat "$T/gl2")"
+    cmp "$T/g1.tp" "$T/g2.tp" || fail "gmm $cov on 2 ranks differs from one process"
+    cmp "$T/gm1.tp" "$T/gm2.tp" || fail "gmm $cov: the saved models differ"
+    diff "$T/gl1" "$T/gl2" || fail "gmm $cov: the summaries differ"
+done
+mpi 3 "$BIN/gmm" -k 10 --init random -s 5 -t 1 "$T/pca1.tp" >"$T/g3.tp" 2>/dev/null || fail "mpirun -np 3 gmm"
+"$BIN/gmm" -k 10 --init random -s 5 -t 3 "$T/pca1.tp" 2>/dev/null | cmp - "$T/g3.tp" || fail "gmm --init random on 3 ranks"
+
+# 6. refusals, each in one line (rank 0's, or every rank's where each finds it)
 mpi 2 "$BIN/train" $L -t 1 <"$T/tr.tp" >"$T/o" 2>"$T/e" && fail "stdin under mpirun accepted"
 grep -q "under MPI, name the training data (and --val) as files" "$T/e" || fail "stdin: $(cat "$T/e")"
+mpi 2 "$BIN/gmm" -k 3 <"$T/pca1.tp" >"$T/o" 2>"$T/e" && fail "gmm: stdin under mpirun accepted"
+grep -q "under MPI, name the input as a file" "$T/e" || fail "gmm stdin: $(cat "$T/e")"
 mpi 2 "$BIN/train" $L -b 1 "$T/tr.tp" >"$T/o" 2>"$T/e" && fail "batch 1 on 2 ranks accepted"
 grep -q "a batch of 1 cannot be shared by 2 ranks" "$T/e" || fail "batch: $(cat "$T/e")"
 # a launcher's variables but no library: refused, not run twice over
