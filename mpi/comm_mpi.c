@@ -56,7 +56,13 @@ static int init(int *rank, int *size, int *local, char *name, size_t namelen, ch
     char v[MPI_MAX_LIBRARY_VERSION_STRING];
     int l = 0;
     MPI_Get_library_version(v, &l);
-    v[strcspn(v, ",\n")] = 0; /* "Open MPI v4.1.4" */
+    v[strcspn(v, ",\n")] = 0; /* "Open MPI v4.1.4", "MPICH Version:\t4.0.2" */
+    char *at = strstr(v, " Version:");
+    if (at) { /* "MPICH 4.0.2" */
+        char *num = at + strlen(" Version:");
+        num += strspn(num, " \t");
+        memmove(at + 1, num, strlen(num) + 1);
+    }
     snprintf(name, namelen, "%s", v);
     return 0;
 }
@@ -162,8 +168,9 @@ static int sum(void *const *parts, int nparts, size_t n, int dbl, char *err, siz
         }
     }
     if (rc == MPI_SUCCESS) {
-        what = "MPI_Waitall (send)";
-        rc = MPI_Waitall((int)nchunks, sends, MPI_STATUSES_IGNORE);
+        what = "MPI_Wait (send)";
+        for (size_t c = 0; c < nchunks && rc == MPI_SUCCESS; c++)
+            rc = MPI_Wait(&sends[c], MPI_STATUS_IGNORE);
     }
     free(sends), free(tmp);
     if (rc != MPI_SUCCESS)
