@@ -38,6 +38,8 @@ typedef struct {
     int (*sum)(void *const *parts, int nparts, size_t n, int dbl, char *err, size_t errlen);
     /* bytes[r] bytes from rank r, into all (rank order, packed) on every rank */
     int (*allgather)(const void *mine, const size_t *bytes, void *all, char *err, size_t errlen);
+    /* bytes[r] bytes from rank r into all (rank order, packed) on rank root alone */
+    int (*gather)(const void *mine, const size_t *bytes, void *all, int root, char *err, size_t errlen);
     int (*bcast)(void *buf, size_t bytes, int root, char *err, size_t errlen);
     int (*barrier)(char *err, size_t errlen);
 } tp_comm_api;
@@ -65,6 +67,8 @@ void tp_comm_sum_f64(double *const *parts, int nparts, size_t n);
  * counts (may be NULL). Returns the total. all must hold it (tp_comm_gather_size first). */
 size_t tp_comm_gather_size(size_t bytes, size_t *counts);
 void tp_comm_allgather(const void *mine, const size_t *counts, void *all);
+/* The same into all on rank 0 alone (all may be NULL elsewhere). */
+void tp_comm_gather(const void *mine, const size_t *counts, void *all);
 void tp_comm_bcast(void *buf, size_t bytes, int root);
 void tp_comm_barrier(void);
 

@@ -68,6 +68,8 @@ size_t tp_infer_outputs(const tp_infer *f) { return f->out; }
 
 int64_t tp_infer_round(const tp_infer *f) { return (int64_t)f->batch * f->T; }
 
+int tp_infer_batch(const tp_infer *f) { return f->batch; }
+
 typedef struct {
     tp_infer *f;
     const unsigned char *recs;

@@ -24,6 +24,9 @@ typedef struct tp_infer tp_infer;
 tp_infer *tp_infer_open(const tp_net *net, const tp_device *dev, int batch, int threads);
 /* Records per call of tp_infer_records that keep every thread busy: batch x threads. */
 int64_t tp_infer_round(const tp_infer *inf);
+/* The samples of one forward pass: outputs do not depend on how records are cut into rounds
+ * that start at multiples of it. */
+int tp_infer_batch(const tp_infer *inf);
 /* Takes net->params again after they changed (a device's copy is refreshed; the CPU reads
  * them in place, so there it does nothing). */
 void tp_infer_sync(tp_infer *inf);

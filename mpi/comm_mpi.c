@@ -216,13 +216,38 @@ static int allgather(const void *mine, const size_t *bytes, void *all, char *err
     return 0;
 }
 
+/* Point to point, in pieces of at most PIECE bytes: no int count can overflow. */
+static int gather(const void *mine, const size_t *bytes, void *all, int root, char *err, size_t errlen)
+{
+    int rc = MPI_SUCCESS;
+    if (R != root) {
+        for (size_t o = 0; o < bytes[R] && rc == MPI_SUCCESS; o += PIECE) {
+            size_t b = bytes[R] - o < PIECE ? bytes[R] - o : PIECE;
+            rc = MPI_Send((const char *)mine + o, (int)b, MPI_BYTE, root, 1, comm);
+        }
+        return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Send", err, errlen);
+    }
+    size_t at = 0;
+    for (int r = 0; r < N; r++) {
+        if (r == R)
+            memmove((char *)all + at, mine, bytes[r]);
+        else
+            for (size_t o = 0; o < bytes[r] && rc == MPI_SUCCESS; o += PIECE) {
+                size_t b = bytes[r] - o < PIECE ? bytes[r] - o : PIECE;
+                rc = MPI_Recv((char *)all + at + o, (int)b, MPI_BYTE, r, 1, comm, MPI_STATUS_IGNORE);
+            }
+        at += bytes[r];
+    }
+    return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Recv", err, errlen);
+}
+
 static int barrier(char *err, size_t errlen)
 {
     int rc = MPI_Barrier(comm);
     return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Barrier", err, errlen);
 }
 
-static const tp_comm_api table = {TP_COMM_ABI, init, finalize, abort_job, sum, allgather, bcast, barrier};
+static const tp_comm_api table = {TP_COMM_ABI, init, finalize, abort_job, sum, allgather, gather, bcast, barrier};
 
 const tp_comm_api *tp_comm_api_get(int abi);
 const tp_comm_api *tp_comm_api_get(int abi) { return abi == TP_COMM_ABI ? &table : NULL; }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "comm.h"
 #include "device.h"
 #include "image.h"
 #include "imgio.h"
@@ -101,14 +102,13 @@ typedef struct {
     int pi, qi; /* pred and prob in out; or pi = -1 and qi the features field */
     const tp_prep *prep;
     float *y;
+    float *mine;    /* an MPI job: this rank's outputs of a chunk */
+    size_t *counts; /* and every rank's bytes of them */
 } pred_ctx;
 
-/* The model's outputs for n records, written beside the passed-through fields. */
-static void fill(void *ctx, int64_t first, int64_t n, const unsigned char *src, unsigned char *dst)
+/* The outputs y of n records written beside the passed-through fields. */
+static void put(const pred_ctx *c, int64_t n, unsigned char *dst)
 {
-    (void)first;
-    pred_ctx *c = ctx;
-    tp_infer_records(c->inf, src, c->in->record_size, c->fx, n, c->prep, c->y);
     size_t K = tp_infer_outputs(c->inf);
     const tp_field *q = &c->out->fields[c->qi];
     for (int64_t s = 0; s < n; s++) {
@@ -120,6 +120,69 @@ static void fill(void *ctx, int64_t first, int64_t n, const unsigned char *src, 
             memcpy(ro + c->out->fields[c->pi].offset, &k, 4);
         }
     }
+}
+
+/* The model's outputs for n records, written beside the passed-through fields. */
+static void fill(void *ctx, int64_t first, int64_t n, const unsigned char *src, unsigned char *dst)
+{
+    (void)first;
+    pred_ctx *c = ctx;
+    tp_infer_records(c->inf, src, c->in->record_size, c->fx, n, c->prep, c->y);
+    put(c, n, dst);
+}
+
+/* In an MPI job (comm.h), chunk first .. first + n - 1 is cut into whole batches, one block
+ * per rank, so every record is computed in the same batch as by one process; rank 0 reads
+ * and writes the stream, tells the others each chunk, and gathers their outputs. Returns
+ * the block of rank r in lo, hi. */
+static void share(const pred_ctx *c, int r, int64_t n, int64_t *lo, int64_t *hi)
+{
+    tp_comm_block_of(r, n, tp_infer_batch(c->inf), lo, hi);
+}
+
+static void gather_outputs(pred_ctx *c, int64_t n)
+{
+    size_t K = tp_infer_outputs(c->inf);
+    for (int r = 0; r < tp_comm_size(); r++) {
+        int64_t lo, hi;
+        share(c, r, n, &lo, &hi);
+        c->counts[r] = (size_t)(hi - lo) * K * sizeof(float);
+    }
+    tp_comm_gather(c->mine, c->counts, c->y);
+}
+
+static void fill_job(void *ctx, int64_t first, int64_t n, const unsigned char *src, unsigned char *dst)
+{
+    pred_ctx *c = ctx;
+    int64_t chunk[2] = {first, n}, lo, hi;
+    tp_comm_bcast(chunk, sizeof chunk, 0);
+    share(c, 0, n, &lo, &hi);
+    tp_infer_records(c->inf, src + (size_t)lo * c->in->record_size, c->in->record_size, c->fx, hi - lo, c->prep, c->mine);
+    gather_outputs(c, n);
+    put(c, n, dst);
+}
+
+/* A rank but 0 of a job: its blocks of the chunks rank 0 names, until one of none. */
+static void serve_job(pred_ctx *c, tp_records *rs, int64_t round)
+{
+    unsigned char *recs = tp_alloc((size_t)round, c->in->record_size);
+    int64_t *idx = tp_alloc((size_t)round, sizeof *idx);
+    for (;;) {
+        int64_t chunk[2], lo, hi;
+        tp_comm_bcast(chunk, sizeof chunk, 0);
+        if (chunk[1] == 0)
+            break;
+        share(c, tp_comm_rank(), chunk[1], &lo, &hi);
+        TP_ASSERT(hi - lo <= round);
+        for (int64_t i = lo; i < hi; i++)
+            idx[i - lo] = chunk[0] + i;
+        if (hi > lo) {
+            tp_records_get(rs, idx, hi - lo, recs);
+            tp_infer_records(c->inf, recs, c->in->record_size, c->fx, hi - lo, c->prep, c->mine);
+        }
+        gather_outputs(c, chunk[1]);
+    }
+    free(recs), free(idx);
 }
 
 /* The output header: the input's with pred and prob set (or the input field replaced by the
@@ -151,13 +214,20 @@ static void out_header(const options *o, const tp_net *net, const tp_header *mh,
         tp_header_set_meta(oh, "classes", tp_header_get_meta(mh, "classes"));
 }
 
-/* A stream through the network (net: the whole model, or the layers up to --features). */
+/* A stream through the network (net: the whole model, or the layers up to --features). In an
+ * MPI job rank 0 reads and writes it, and every rank computes a share of each chunk. */
 static void predict_stream(const options *o, const tp_net *net, const tp_header *mh, const tp_prep *prep,
                            const tp_device *dev)
 {
-    tp_reader *r = tp_open_or_die(o->in);
-    const char *name = tp_reader_name(r);
-    const tp_header *h = tp_reader_header(r);
+    int N = tp_comm_size(), root = tp_comm_root();
+    if (N > 1 && !strcmp(o->in, "-"))
+        tp_usage("under MPI, name the input as a file: stdin reaches rank 0 only");
+    tp_reader *r = root ? tp_open_or_die(o->in) : NULL;
+    tp_records *rs = root ? NULL : tp_records_open(o->in);
+    if (rs)
+        tp_records_scan(rs, NULL, NULL);
+    const char *name = r ? tp_reader_name(r) : tp_records_name(rs);
+    const tp_header *h = r ? tp_reader_header(r) : tp_records_header(rs);
     int xi = tp_header_find(h, o->xname);
     if (xi < 0)
         tp_die("%s: no field '%s'", name, o->xname);
@@ -168,19 +238,35 @@ static void predict_stream(const options *o, const tp_net *net, const tp_header 
     static const char *const added[] = {"features", "classes"};
     tp_header_need_meta(h, name, o->features ? added : added + 1, 1);
     tp_header oh;
-    pred_ctx c = {NULL, h, &oh, fx, -1, -1, prep, NULL};
+    pred_ctx c = {NULL, h, &oh, fx, -1, -1, prep, NULL, NULL, NULL};
     out_header(o, net, mh, h, xi, name, &oh, &c.pi, &c.qi);
     c.inf = tp_infer_open(net, dev, (int)o->batch, (int)o->threads);
     int64_t round = tp_infer_round(c.inf); /* records read, computed and written together */
-    c.y = tp_alloc((size_t)round, tp_infer_outputs(c.inf) * sizeof *c.y);
-    tp_progress pr;
-    tp_progress_start(&pr, o->features ? "features" : "predict", h->count, "records");
-    int64_t done = tp_pass_stream(r, &oh, o->out, round, fill, &c, &pr);
-    tp_progress_end(&pr, done);
-    free(c.y);
+    size_t K = tp_infer_outputs(c.inf);
+    if (N > 1) {
+        c.mine = tp_alloc((size_t)round, K * sizeof *c.mine);
+        c.counts = tp_alloc((size_t)N, sizeof *c.counts);
+    }
+    if (rs) {
+        serve_job(&c, rs, round);
+    } else {
+        c.y = tp_alloc((size_t)round * (size_t)N, K * sizeof *c.y);
+        tp_progress pr;
+        tp_progress_start(&pr, o->features ? "features" : "predict", h->count, "records");
+        int64_t done = tp_pass_stream(r, &oh, o->out, round * N, N > 1 ? fill_job : fill, &c, &pr);
+        tp_progress_end(&pr, done);
+        if (N > 1) {
+            int64_t end[2] = {done, 0}; /* no more chunks */
+            tp_comm_bcast(end, sizeof end, 0);
+        }
+    }
+    free(c.y), free(c.mine), free(c.counts);
     tp_infer_close(c.inf);
     tp_header_free(&oh);
-    tp_reader_close(r);
+    if (r)
+        tp_reader_close(r);
+    if (rs)
+        tp_records_close(rs);
 }
 
 static int run(const options *o)
@@ -208,9 +294,10 @@ static int run(const options *o)
         tp_net_prefix(&net, keep, &view);
         use = &view;
     }
-    if (o->nfiles)
-        predict_files(o, &net, &mh, &prep, &dev);
-    else
+    if (o->nfiles) {
+        if (tp_comm_root()) /* a few files: rank 0 alone */
+            predict_files(o, &net, &mh, &prep, &dev);
+    } else
         predict_stream(o, use, &mh, &prep, &dev);
     tp_device_close(&dev);
     tp_header_free(&mh);
@@ -222,7 +309,10 @@ static int run(const options *o)
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
+    tp_comm_open(0);
     options o;
     parse(argc, argv, &o);
-    return run(&o);
+    int rc = run(&o);
+    tp_comm_close();
+    return rc;
 }

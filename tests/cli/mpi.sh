@@ -111,9 +111,23 @@ done
 mpi 3 "$BIN/gmm" -k 10 --init random -s 5 -t 1 "$T/pca1.tp" >"$T/g3.tp" 2>/dev/null || fail "mpirun -np 3 gmm"
 "$BIN/gmm" -k 10 --init random -s 5 -t 3 "$T/pca1.tp" 2>/dev/null | cmp - "$T/g3.tp" || fail "gmm --init random on 3 ranks"
 
-# 6. refusals, each in one line (rank 0's, or every rank's where each finds it)
+# 6. predict on a file: chunks cut into whole batches, one block per rank, and rank 0 writes
+# them in order: the same bytes (probabilities, --features, 3 ranks with batches of 7)
+"$BIN/predict" -t 2 "$T/one.tp" -i "$T/va.tp" >"$T/pr1.tp" || fail "predict"
+mpi 2 "$BIN/predict" -t 1 "$T/one.tp" -i "$T/va.tp" -o "$T/pr2.tp" 2>"$T/e" || fail "mpirun predict: $(cat "$T/e")"
+cmp "$T/pr1.tp" "$T/pr2.tp" || fail "predict on 2 ranks differs from one process"
+"$BIN/predict" -t 3 -b 7 "$T/one.tp" -i "$T/tr.tp" -o "$T/pr3a.tp" || fail "predict -b 7"
+mpi 3 "$BIN/predict" -t 1 -b 7 "$T/one.tp" -i "$T/tr.tp" -o "$T/pr3.tp" 2>/dev/null || fail "mpirun -np 3 predict"
+cmp "$T/pr3a.tp" "$T/pr3.tp" || fail "predict -b 7 on 3 ranks differs from 3 threads"
+"$BIN/predict" -t 2 --features 4 "$T/one.tp" -i "$T/va.tp" -o "$T/pf1.tp" || fail "predict --features"
+mpi 2 "$BIN/predict" -t 1 --features 4 "$T/one.tp" -i "$T/va.tp" -o "$T/pf2.tp" 2>/dev/null || fail "mpirun predict --features"
+cmp "$T/pf1.tp" "$T/pf2.tp" || fail "predict --features on 2 ranks differs"
+
+# 7. refusals, each in one line (rank 0's, or every rank's where each finds it)
 mpi 2 "$BIN/train" $L -t 1 <"$T/tr.tp" >"$T/o" 2>"$T/e" && fail "stdin under mpirun accepted"
 grep -q "under MPI, name the training data (and --val) as files" "$T/e" || fail "stdin: $(cat "$T/e")"
+mpi 2 "$BIN/predict" "$T/one.tp" <"$T/va.tp" >"$T/o" 2>"$T/e" && fail "predict: stdin under mpirun accepted"
+grep -q "under MPI, name the input as a file" "$T/e" || fail "predict stdin: $(cat "$T/e")"
 mpi 2 "$BIN/gmm" -k 3 <"$T/pca1.tp" >"$T/o" 2>"$T/e" && fail "gmm: stdin under mpirun accepted"
 grep -q "under MPI, name the input as a file" "$T/e" || fail "gmm stdin: $(cat "$T/e")"
 mpi 2 "$BIN/train" $L -b 1 "$T/tr.tp" >"$T/o" 2>"$T/e" && fail "batch 1 on 2 ranks accepted"
