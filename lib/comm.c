@@ -200,3 +200,47 @@ void tp_comm_block_of(int r, int64_t n, int64_t unit, int64_t *lo, int64_t *hi)
     *lo = *lo < n ? *lo : n;
     *hi = *hi < n ? *hi : n;
 }
+
+typedef struct {
+    void (*fn)(void *ctx, int64_t i, int t);
+    void *ctx;
+    int64_t first;
+} shifted;
+
+static void run_shifted(void *ctx, int64_t i, int t)
+{
+    shifted *s = ctx;
+    s->fn(s->ctx, s->first + i, t);
+}
+
+void tp_comm_parallel_for(int64_t n, int64_t unit, int threads, void (*fn)(void *ctx, int64_t i, int t), void *ctx)
+{
+    int64_t lo, hi;
+    tp_comm_block(n, unit, &lo, &hi);
+    shifted s = {fn, ctx, lo};
+    tp_parallel_for(hi - lo, threads, run_shifted, &s);
+}
+
+void tp_comm_share_rows(void *rows, size_t row_bytes, int64_t n, int64_t unit)
+{
+    if (!api)
+        return;
+    size_t *counts = tp_alloc((size_t)size_, sizeof *counts), total = 0;
+    for (int r = 0; r < size_; r++) {
+        int64_t lo, hi;
+        tp_comm_block_of(r, n, unit, &lo, &hi);
+        total += counts[r] = (size_t)(hi - lo) * row_bytes;
+    }
+    int64_t lo, hi;
+    tp_comm_block(n, unit, &lo, &hi);
+    unsigned char *all = tp_alloc(total ? total : 1, 1);
+    tp_comm_allgather((unsigned char *)rows + (size_t)lo * row_bytes, counts, all);
+    memcpy(rows, all, total); /* the blocks are in rank order, so in row order */
+    free(all), free(counts);
+}
+
+void tp_comm_merge_f64(double *v, size_t n)
+{
+    if (api)
+        tp_comm_sum_f64(&v, 1, n);
+}

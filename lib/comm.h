@@ -72,6 +72,17 @@ void tp_comm_gather(const void *mine, const size_t *counts, void *all);
 void tp_comm_bcast(void *buf, size_t bytes, int root);
 void tp_comm_barrier(void);
 
+/* Work split by items across a job: fn(ctx, i, t) for the items i of this rank's block of
+ * [0, n) (tp_comm_block, in units of unit items), on up to threads threads; every item for
+ * one process. */
+void tp_comm_parallel_for(int64_t n, int64_t unit, int threads, void (*fn)(void *ctx, int64_t i, int t), void *ctx);
+/* rows (n rows of row_bytes each): every rank holds its block of rows (tp_comm_block in units
+ * of unit rows), then all of them. Nothing to do for one process. */
+void tp_comm_share_rows(void *rows, size_t row_bytes, int64_t n, int64_t unit);
+/* v[0..n): each element computed by one rank and 0 on the others, then every rank holds all
+ * of them (a sum in rank order: x + 0 is x, exactly). */
+void tp_comm_merge_f64(double *v, size_t n);
+
 /* What this rank's operations cost so far: seconds inside them (moving data, and waiting for
  * the other ranks), and the elements and calls of tp_comm_sum_f32/_f64. */
 typedef struct {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "parallel.h"
 #include "util.h"
 
@@ -143,7 +144,10 @@ void tp_knn(const float *x, int64_t n, int d, int k, int nthreads, int32_t *idx,
             acc += (double)x[i * d + e] * x[i * d + e];
         j.norm[i] = (float)acc;
     }
-    tp_parallel_for((n + QB - 1) / QB, nthreads, knn_block, &j);
+    /* an MPI job's ranks: each its block of queries, then every rank all of them */
+    tp_comm_parallel_for((n + QB - 1) / QB, 1, nthreads, knn_block, &j);
+    tp_comm_share_rows(idx, (size_t)k * sizeof *idx, n, QB);
+    tp_comm_share_rows(dist2, (size_t)k * sizeof *dist2, n, QB);
     free(j.norm);
 }
 
@@ -229,7 +233,12 @@ int64_t tp_perplexity_rows(const double *dist2, int64_t n, int k, double perplex
     int64_t nb_ = (n + PB - 1) / PB;
     perp_job j = {dist2, k, log(perplexity), tol, max_steps, p, beta, n, 0,
                   tp_calloc((size_t)nb_, sizeof(double)), tp_calloc((size_t)nb_, sizeof(int64_t))};
-    tp_parallel_for(nb_, nthreads, perp_block, &j);
+    tp_comm_parallel_for(nb_, 1, nthreads, perp_block, &j); /* a job's ranks: blocks of rows */
+    tp_comm_share_rows(p, (size_t)k * sizeof *p, n, PB);
+    if (beta)
+        tp_comm_share_rows(beta, sizeof *beta, n, PB);
+    tp_comm_share_rows(j.worst, sizeof *j.worst, nb_, 1);
+    tp_comm_share_rows(j.miss, sizeof *j.miss, nb_, 1);
     double w = 0;
     int64_t miss = 0;
     for (int64_t b = 0; b < nb_; b++) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "dtype.h"
 #include "gpu_tsne.h"
 #include "parallel.h"
@@ -96,7 +97,9 @@ double tp_tsne_rep_exact(const double *y, int64_t n, const tp_tsne_cfg *c, doubl
 {
     int64_t nc = (n + CHUNK - 1) / CHUNK;
     exact_job j = {y, n, c->d, c->dof, rep, tp_calloc((size_t)nc, sizeof(double))};
-    tp_parallel_for(nc, c->nthreads, exact_chunk, &j);
+    tp_comm_parallel_for(nc, 1, c->nthreads, exact_chunk, &j); /* a job's ranks: chunks of points */
+    tp_comm_share_rows(rep, (size_t)c->d * sizeof *rep, n, CHUNK);
+    tp_comm_share_rows(j.zpart, sizeof *j.zpart, nc, 1);
     double z = 0;
     for (int64_t b = 0; b < nc; b++) /* in a fixed order: the same bytes for any thread count */
         z += j.zpart[b];
@@ -154,7 +157,10 @@ static double attract(const tp_csr *P, const double *y, const double *rep, int d
     int64_t nc = (P->n + CHUNK - 1) / CHUNK;
     attr_job j = {P, y, rep, d, dof, exag, 1 / z, 2 * (dof + 1) / dof, grad,
                   want_kl ? tp_calloc((size_t)nc, sizeof(double)) : NULL};
-    tp_parallel_for(nc, nthreads, attr_chunk, &j);
+    tp_comm_parallel_for(nc, 1, nthreads, attr_chunk, &j); /* a job's ranks: chunks of points */
+    tp_comm_share_rows(grad, (size_t)d * sizeof *grad, P->n, CHUNK);
+    if (want_kl)
+        tp_comm_share_rows(j.klpart, sizeof *j.klpart, nc, 1);
     double kl = 0;
     if (want_kl) {
         for (int64_t b = 0; b < nc; b++)
@@ -252,7 +258,8 @@ double tp_tsne_kl_exact(const tp_csr *P, const double *y, int64_t n, int d, doub
 {
     int64_t nc = (n + CHUNK - 1) / CHUNK;
     z_job j = {y, n, d, dof, tp_calloc((size_t)nc, sizeof(double))};
-    tp_parallel_for(nc, nthreads, z_chunk_balanced, &j);
+    tp_comm_parallel_for(nc, 1, nthreads, z_chunk_balanced, &j); /* a job's ranks: chunks, scattered */
+    tp_comm_merge_f64(j.zpart, (size_t)nc);
     double z = 0;
     for (int64_t b = 0; b < nc; b++)
         z += j.zpart[b];

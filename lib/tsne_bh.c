@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "parallel.h"
 #include "tsne_rep.h"
 #include "util.h"
@@ -326,7 +327,11 @@ double tp_tsne_rep_bh(const double *y, int64_t n, const tp_tsne_cfg *c, double *
     find_groups(&t, 0, &groups, &ng, &gcap);
     walk_job j = {&t, c->theta * c->theta, c->dof, rep, tp_calloc((size_t)ng, sizeof(double)), groups,
                   tp_calloc((size_t)c->nthreads, sizeof(ilist))};
-    tp_parallel_for(ng, c->nthreads, walk_group, &j);
+    if (tp_comm_size() > 1) /* a job's ranks: each its groups (points in tree order), merged */
+        memset(rep, 0, (size_t)n * (size_t)d * sizeof *rep);
+    tp_comm_parallel_for(ng, 1, c->nthreads, walk_group, &j);
+    tp_comm_merge_f64(rep, (size_t)n * (size_t)d);
+    tp_comm_share_rows(j.zpart, sizeof *j.zpart, ng, 1);
     double z = 0;
     for (int64_t b = 0; b < ng; b++) /* in a fixed order: the same bytes for any thread count */
         z += j.zpart[b];

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "comm.h"
 #include "device.h"
 #include "dtype.h"
 #include "knn.h"
@@ -141,7 +142,7 @@ static void affinities(const options *o, const tp_device *dev, const column *c, 
             tp_die("%s: field '%s' of record %lld is not finite", name, o->field, (long long)(e / c->f->nelem));
     *k = o->neighbors > 0 ? o->neighbors : (int64_t)(3 * o->perplexity + 1);
     if (*k > n - 1) {
-        if (!o->neighbors)
+        if (!o->neighbors && tp_comm_root())
             tp_warn("%s: %lld records: using all %lld other points as neighbours (fewer than 3*perplexity+1 = %lld)",
                     name, (long long)n, (long long)(n - 1), (long long)(3 * o->perplexity + 1));
         *k = n - 1;
@@ -149,7 +150,7 @@ static void affinities(const options *o, const tp_device *dev, const column *c, 
     double worst;
     int64_t missed = tp_tsne_affinities(dev, c->x, n, (int)c->f->nelem, (int)*k, o->perplexity, (int)o->threads, P,
                                         &worst);
-    if (missed)
+    if (missed && tp_comm_root())
         tp_warn("%s: %lld points could not reach perplexity %g (worst entropy error %.3g): duplicate points or "
                 "too few distinct neighbours",
                 name, (long long)missed, o->perplexity, worst);
@@ -242,8 +243,15 @@ static void write_out(const options *o, tp_records *rs, int fi, const double *y,
     tp_header_free(&oh);
 }
 
-static int run(const options *o)
+static int run(const options *given_o)
 {
+    options job = *given_o; /* in an MPI job, rank 0 alone speaks and writes */
+    const options *o = &job;
+    int root = tp_comm_root();
+    if (!root)
+        job.verbose = 0;
+    if (tp_comm_size() > 1 && !strcmp(o->in, "-"))
+        tp_usage("under MPI, name the input as a file: stdin reaches rank 0 only");
     tp_device dev;
     tp_device_open(&dev, o->device, o->precision, o->verbose);
     tp_records *rs = tp_records_open(o->in);
@@ -270,7 +278,9 @@ static int run(const options *o)
     if (o->kl_of) { /* the given embedding's KL alone */
         for (int64_t e = 0; e < n * d; e++)
             y[e] = two[1].x[e];
-        printf("%.6f\n", tp_tsne_kl(&dev, &P, y, d, dof, (int)o->threads));
+        double v = tp_tsne_kl(&dev, &P, y, d, dof, (int)o->threads);
+        if (root)
+            printf("%.6f\n", v);
         if (fflush(stdout))
             tp_die("stdout: write error");
     } else {
@@ -283,9 +293,11 @@ static int run(const options *o)
         for (int64_t e = 0; e < n * d; e++)
             if (!isfinite(y[e]))
                 tp_die("%s: the optimisation diverged (non-finite embedding); lower --learning-rate", name);
-        fprintf(stderr, "%s: %lld points, %lld neighbours, %s gradient, %d iterations, KL %.4f (affinities %.1f s, optimise %.1f s, on %s)\n",
+        if (root)
+            fprintf(stderr, "%s: %lld points, %lld neighbours, %s gradient, %d iterations, KL %.4f (affinities %.1f s, optimise %.1f s, on %s)\n",
                 tp_progname(), (long long)n, (long long)k, method, done, kl, t_knn, t_opt, dev.name);
-        write_out(o, rs, fi, y, kl, done, method, dev.name);
+        if (root)
+            write_out(o, rs, fi, y, kl, done, method, dev.name);
     }
     free(two[0].x), free(two[1].x), free(y);
     tp_csr_free(&P);
@@ -297,7 +309,10 @@ static int run(const options *o)
 int main(int argc, char **argv)
 {
     tp_init(argv[0]);
+    tp_comm_open(0);
     options o;
     parse(argc, argv, &o);
-    return run(&o);
+    int rc = run(&o);
+    tp_comm_close();
+    return rc;
 }

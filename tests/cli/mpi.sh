@@ -65,7 +65,7 @@ for _ in $(seq 300); do [ -s "$T/ck.tp" ] && break; sleep 0.1; done
 [ -s "$T/ck.tp" ] || fail "no checkpoint after 30 s: $(cat "$T/kl")"
 victim=""
 for p in $(pgrep -x train); do
-    tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$p
+    { tr '\0' '\n' </proc/"$p"/environ; } 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$p
 done
 [ -n "$victim" ] || fail "rank 1 not found"
 sleep 0.3 # mid-epoch: an epoch of this job takes about a second
@@ -74,7 +74,7 @@ for _ in $(seq 200); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$job" 2>/dev/null && { kill -9 "$job"; fail "the job went on for 20 s after rank 1 was killed"; }
 wait "$job" && fail "the job exited 0 after a rank was killed"
 for p in $(pgrep -x train); do
-    tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -q "^TPIPE_MPI_LIB=$TPIPE_MPI_LIB" && fail "rank process $p still runs"
+    { tr '\0' '\n' </proc/"$p"/environ; } 2>/dev/null | grep -q "^TPIPE_MPI_LIB=$TPIPE_MPI_LIB" && fail "rank process $p still runs"
 done
 grep -q '^train: rank 0 of 2: stopped by signal 15 ' "$T/kl" || fail "rank 0 did not say why it stopped: $(cat "$T/kl")"
 [ -e "$T/never.tp" ] && fail "a model was written by a job that was killed"
@@ -123,11 +123,27 @@ cmp "$T/pr3a.tp" "$T/pr3.tp" || fail "predict -b 7 on 3 ranks differs from 3 thr
 mpi 2 "$BIN/predict" -t 1 --features 4 "$T/one.tp" -i "$T/va.tp" -o "$T/pf2.tp" 2>/dev/null || fail "mpirun predict --features"
 cmp "$T/pf1.tp" "$T/pf2.tp" || fail "predict --features on 2 ranks differs"
 
-# 7. refusals, each in one line (rank 0's, or every rank's where each finds it)
+# 7. tsne: the neighbours, the perplexity rows, the gradient (attraction and repulsion, exact
+# and Barnes-Hut) and the exact KL split by chunks of points, shared before every step:
+# the same embedding and the same exact KL (its metadata), to the byte
+"$BIN/pca" -k 30 "$T/tr.tp" 2>/dev/null | "$BIN/split" -q --take 2000 --train "$T/p2k.tp" || fail "pca | split"
+"$BIN/split" -q --take 600 --train "$T/p600.tp" "$T/p2k.tp" || fail "split -n 600"
+for args in "-d 2:p2k" "-d 3:p2k" "-d 2:p600"; do
+    a=${args%%:*} f=$T/${args#*:}.tp
+    "$BIN/tsne" $a -t 2 "$f" >"$T/t1.tp" 2>"$T/tl1" || fail "tsne $a"
+    mpi 2 "$BIN/tsne" $a -t 1 "$f" >"$T/t2.tp" 2>"$T/tl2" || fail "mpirun tsne $a: $(cat "$T/tl2")"
+    cmp "$T/t1.tp" "$T/t2.tp" || fail "tsne $a on $f: 2 ranks differ from one process"
+    [ "$(sed 's/(affinities.*//' "$T/tl1")" = "$(sed 's/(affinities.*//' "$T/tl2")" ] || fail "tsne $a: the summaries differ"
+done
+grep -q "exact gradient" "$T/tl2" || fail "600 points did not take the exact gradient: $(cat "$T/tl2")"
+
+# 8. refusals, each in one line (rank 0's, or every rank's where each finds it)
 mpi 2 "$BIN/train" $L -t 1 <"$T/tr.tp" >"$T/o" 2>"$T/e" && fail "stdin under mpirun accepted"
 grep -q "under MPI, name the training data (and --val) as files" "$T/e" || fail "stdin: $(cat "$T/e")"
 mpi 2 "$BIN/predict" "$T/one.tp" <"$T/va.tp" >"$T/o" 2>"$T/e" && fail "predict: stdin under mpirun accepted"
 grep -q "under MPI, name the input as a file" "$T/e" || fail "predict stdin: $(cat "$T/e")"
+mpi 2 "$BIN/tsne" <"$T/p600.tp" >"$T/o" 2>"$T/e" && fail "tsne: stdin under mpirun accepted"
+grep -q "under MPI, name the input as a file" "$T/e" || fail "tsne stdin: $(cat "$T/e")"
 mpi 2 "$BIN/gmm" -k 3 <"$T/pca1.tp" >"$T/o" 2>"$T/e" && fail "gmm: stdin under mpirun accepted"
 grep -q "under MPI, name the input as a file" "$T/e" || fail "gmm stdin: $(cat "$T/e")"
 mpi 2 "$BIN/train" $L -b 1 "$T/tr.tp" >"$T/o" 2>"$T/e" && fail "batch 1 on 2 ranks accepted"
