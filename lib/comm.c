@@ -13,7 +13,7 @@
 #define SO_NAME "libtpipe-mpi.so"
 
 static const tp_comm_api *api; /* NULL: one process */
-static int rank_, size_ = 1, opened;
+static int rank_, size_ = 1, local_rank_, opened;
 static char where_[64], library_[256];
 static tp_comm_stats cost;
 
@@ -69,7 +69,7 @@ void tp_comm_open(int verbose)
     }
     char err[512];
     int local = 1;
-    if (a->init(&rank_, &size_, &local, library_, sizeof library_, err, sizeof err))
+    if (a->init(&rank_, &size_, &local, &local_rank_, library_, sizeof library_, err, sizeof err))
         tp_die("MPI: %s", err);
     tp_cpu_share(local);
     api = a;
@@ -93,6 +93,7 @@ void tp_comm_close(void)
 
 int tp_comm_rank(void) { return rank_; }
 int tp_comm_size(void) { return size_; }
+int tp_comm_local_rank(void) { return local_rank_; }
 int tp_comm_root(void) { return rank_ == 0; }
 const char *tp_comm_where(void) { return where_; }
 const char *tp_comm_library(void) { return api ? library_ : NULL; }

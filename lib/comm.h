@@ -28,8 +28,9 @@
 /* What libtpipe-mpi.so gives; every int-returning call is 0, or -1 with the reason in err. */
 typedef struct {
     int abi;
-    /* rank and size in the job, local: how many of its ranks run on this host */
-    int (*init)(int *rank, int *size, int *local, char *name, size_t namelen, char *err, size_t errlen);
+    /* rank and size in the job; local: how many of its ranks run on this host, local_rank:
+     * this one's number among them */
+    int (*init)(int *rank, int *size, int *local, int *local_rank, char *name, size_t namelen, char *err, size_t errlen);
     void (*finalize)(void);
     void (*abort)(int status);
     /* parts[0..nparts) of n elements (4-byte floats when dbl is 0, else doubles): on every
@@ -53,6 +54,8 @@ void tp_comm_open(int verbose);
 void tp_comm_close(void);
 int tp_comm_rank(void);
 int tp_comm_size(void);
+/* This rank's number among the job's ranks on its host (0 for one process): the GPU it takes. */
+int tp_comm_local_rank(void);
 /* 1 on rank 0, the one that writes the outputs and the log. */
 int tp_comm_root(void);
 /* "rank R of N" for messages, or "" for one process. */

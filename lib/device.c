@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "comm.h"
 #include "plugin.h"
 #include "util.h"
 
@@ -73,7 +74,12 @@ void tp_device_open(tp_device *d, const char *spec, int prec, int verbose)
     char why[512];
     const tp_gpu_api *api = tp_gpu_load(why, sizeof why);
     tp_gpu *g = NULL;
-    if (api && !(g = api->open(index, d->prec, die_cuda, why, sizeof why)))
+    /* ranks of an MPI job on one host take a GPU each, by their local number, unless one is
+     * named (or the launcher left each rank one device: then device 0) */
+    int local = want != 2 || !strchr(spec, ':') ? tp_comm_local_rank() : 0;
+    if (api && local > 0 && (g = api->open(index + local, d->prec, die_cuda, why, sizeof why)))
+        index += local;
+    if (api && !g && !(g = api->open(index, d->prec, die_cuda, why, sizeof why)))
         api = NULL;
     if (!api) {
         if (want == 2)

@@ -51,6 +51,11 @@ typedef struct {
     int resident;        /* the training data is on the device */
     float *x, *scratch;  /* per-batch input prepared on the host */
     int32_t *lab;
+    /* an MPI job (comm.h): each rank its block of every batch on its GPU; the gradient goes
+     * through host memory (hgrad), is summed across the job, and the step is taken on the
+     * host with the parameters read back and sent again */
+    float *hgrad;
+    float share;         /* this rank's part of the batch */
 } gpu_state;
 
 struct tp_trainer {
@@ -244,27 +249,84 @@ static void gpu_gradient(tp_trainer *t, const unsigned char *recs, const int64_t
                          const tp_rng *aug_epoch)
 {
     gpu_state *g = &t->gpu;
-    if (g->resident) {
-        g->gn->gather(g->gw, 0, idx, m);
-    } else {
-        tp_batch b = {recs, idx, m};
-        tp_dataset_input(t->train, &b, &t->r.input, t->net, aug_epoch, g->scratch, g->x, g->lab);
-        g->gn->set_batch(g->gw, g->x, g->lab, m);
+    int64_t lo = 0, hi = m; /* an MPI job: this rank's block of the batch, as tp_trainer_step fetched it */
+    if (tp_comm_size() > 1) {
+        lo = (int64_t)m * tp_comm_rank() / tp_comm_size();
+        hi = (int64_t)m * (tp_comm_rank() + 1) / tp_comm_size();
     }
-    g->gn->forward(g->gw, m, 1, step->key, 0);
-    g->gn->backward(g->gw, m, t->r.input.smoothing);
+    int n = (int)(hi - lo);
+    g->share = (float)n / (float)m;
+    if (n == 0)
+        return;
+    if (g->resident) {
+        g->gn->gather(g->gw, 0, idx + lo, n);
+    } else {
+        tp_batch b = {recs, idx + lo, n};
+        tp_dataset_input(t->train, &b, &t->r.input, t->net, aug_epoch, g->scratch, g->x, g->lab);
+        g->gn->set_batch(g->gw, g->x, g->lab, n);
+    }
+    g->gn->forward(g->gw, n, 1, step->key, lo); /* dropout keyed by the sample's place in the whole batch */
+    g->gn->backward(g->gw, n, t->r.input.smoothing);
 }
 
-static void gpu_totals(tp_trainer *t, double *loss, int64_t *right) { *loss += t->gpu.gn->totals(t->gpu.gw, right); }
+static void gpu_totals(tp_trainer *t, double *loss, int64_t *right)
+{
+    int64_t mine_right = 0;
+    double mine[2] = {t->gpu.gn->totals(t->gpu.gw, &mine_right), 0};
+    memcpy(&mine[1], &mine_right, sizeof mine_right);
+    int N = tp_comm_size();
+    size_t *counts = tp_alloc((size_t)N, sizeof *counts);
+    for (int r = 0; r < N; r++)
+        counts[r] = sizeof mine;
+    double *all = tp_alloc((size_t)N, sizeof mine);
+    tp_comm_allgather(mine, counts, all);
+    for (int r = 0; r < N; r++) { /* in rank order */
+        int64_t k;
+        memcpy(&k, &all[2 * r + 1], sizeof k);
+        *loss += all[2 * r];
+        *right += k;
+    }
+    free(counts), free(all);
+}
 
-static void gpu_step(tp_trainer *t, double lr) { t->gpu.gn->step(t->gpu.gw, &t->opt, t->first_free, lr); }
+static void gpu_step(tp_trainer *t, double lr)
+{
+    gpu_state *g = &t->gpu;
+    if (tp_comm_size() == 1) {
+        g->gn->step(g->gw, &t->opt, t->first_free, lr);
+        return;
+    }
+    tp_net *net = t->net;
+    size_t P = net->ntrain - t->first_free;
+    float *part = g->hgrad + t->first_free;
+    if (g->share > 0) {
+        g->gn->read(g->gw, -1, 1, 0, g->hgrad);
+        for (size_t q = 0; q < P; q++) /* this rank's mean, weighted by its part of the batch */
+            part[q] *= g->share;
+    } else {
+        memset(part, 0, P * sizeof *part);
+    }
+    tp_comm_sum_f32(&part, 1, P);
+    g->gn->get_params(g->gw, net->params); /* the moving statistics are the device's */
+    tp_optim_step(&t->opt, net->params + t->first_free, part, lr);
+    g->gn->set_params(g->gw, net->params);
+}
 
-static void gpu_sync(tp_trainer *t) { t->gpu.gn->get_params(t->gpu.gw, t->net->params); }
+/* net->params from the device; in an MPI job, rank 0's moving statistics on every device. */
+static void gpu_sync(tp_trainer *t)
+{
+    tp_net *net = t->net;
+    t->gpu.gn->get_params(t->gpu.gw, net->params);
+    if (tp_comm_size() > 1) {
+        tp_comm_bcast(net->params + net->ntrain, (net->nparams - net->ntrain) * sizeof *net->params, 0);
+        t->gpu.gn->set_params(t->gpu.gw, net->params);
+    }
+}
 
 static void gpu_close(tp_trainer *t)
 {
     t->gpu.gn->destroy(t->gpu.gw);
-    free(t->gpu.x), free(t->gpu.scratch), free(t->gpu.lab);
+    free(t->gpu.x), free(t->gpu.scratch), free(t->gpu.lab), free(t->gpu.hgrad);
 }
 
 /* the loss is read back every 16 steps: the host runs ahead of the GPU between */
@@ -272,9 +334,11 @@ static const backend gpu_backend = {gpu_gradient, gpu_totals, gpu_step, gpu_sync
 
 static void gpu_open(tp_trainer *t, const tp_device *dev)
 {
-    if (tp_comm_size() > 1)
-        tp_die("data-parallel training over MPI runs on the CPU only for now: give --device cpu");
     gpu_state *g = &t->gpu;
+    if (tp_comm_size() > 1 && t->r.batch < tp_comm_size())
+        tp_die("a batch of %d cannot be shared by %d ranks", t->r.batch, tp_comm_size());
+    if (tp_comm_size() > 1)
+        g->hgrad = tp_alloc(t->net->ntrain ? t->net->ntrain : 1, sizeof *g->hgrad);
     g->gn = dev->api->nn;
     g->gw = g->gn->create(dev->gpu, t->net, t->r.batch);
     g->resident = !t->r.input.aug && gpu_keep(t, t->train);

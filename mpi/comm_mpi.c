@@ -31,7 +31,7 @@ static int fail(int rc, const char *what, char *err, size_t len)
     return -1;
 }
 
-static int init(int *rank, int *size, int *local, char *name, size_t namelen, char *err, size_t errlen)
+static int init(int *rank, int *size, int *local, int *local_rank, char *name, size_t namelen, char *err, size_t errlen)
 {
     int ok = 0, rc;
     MPI_Initialized(&ok);
@@ -49,8 +49,10 @@ static int init(int *rank, int *size, int *local, char *name, size_t namelen, ch
     *size = N;
     MPI_Comm host;
     *local = 1;
+    *local_rank = 0;
     if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, R, MPI_INFO_NULL, &host) == MPI_SUCCESS) {
         MPI_Comm_size(host, local);
+        MPI_Comm_rank(host, local_rank);
         MPI_Comm_free(&host);
     }
     char v[MPI_MAX_LIBRARY_VERSION_STRING];

@@ -75,6 +75,13 @@ for N in 1 3 7 1200; do
         "$BIN/tinfo" "$T/joined.tp" | grep -q "^$T/joined.tp: 997 records" || fail "joined shares: $("$BIN/tinfo" "$T/joined.tp" | head -1)"
     fi
 done
+# a sharded stage under make -j: four shares resized by four jobs, joined by cat, are the
+# whole input resized
+printf 'parts := 1 2 3 4\nall: joined.tp\npart.%%.tp: %s\n\t"%s" -q --shard $*/4 $< | "%s" -t 1 5x3 > $@\njoined.tp: $(parts:%%=part.%%.tp)\n\tcat $^ > $@\n' \
+    "$T/in.tp" "$S" "$BIN/resize" >"$T/Makefile"
+make -s -j 4 -C "$T" >/dev/null || fail "make -j 4 of the sharded stage"
+cmp <("$BIN/resize" 5x3 "$T/in.tp" | "$BIN/tp2csv") <("$BIN/tp2csv" "$T/joined.tp") ||
+    fail "the sharded stage's joined output differs from the whole"
 expect_fail 2 "^split: option --shard must be K/N with 1 <= K <= N <= 1000000, not '4/3'" "$S" --shard 4/3 "$T/in.tp"
 expect_fail 2 "^split: option --shard must be K/N" "$S" --shard 0/3 "$T/in.tp"
 expect_fail 2 "^split: option --shard must be K/N, not '3'" "$S" --shard 3 "$T/in.tp"
