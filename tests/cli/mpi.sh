@@ -34,7 +34,9 @@ mpi 2 "$BIN/train" $L -t 1 -o "$T/two.tp" "$T/tr.tp" 2>"$T/l2" || fail "mpirun t
 cmp "$T/one.tp" "$T/two.tp" || fail "LeNet-5: 2 ranks x 1 thread differ from 1 process x 2 threads"
 # the log is rank 0's alone, and says the same as one process
 [ "$(grep -c '^Epoch' "$T/l2")" = 2 ] || fail "epoch lines of 2 ranks: $(cat "$T/l2")"
-diff <(sed 's/ - [0-9]*s - / - /' "$T/l1") <(grep -v '^train: 2 ranks' "$T/l2" | sed 's/ - [0-9]*s - / - /') || fail "the logs differ"
+ep() { grep '^Epoch' "$1" | sed 's/ - [0-9]*s - / - /'; } # progress lines come and go with the speed
+diff <(ep "$T/l1") <(ep "$T/l2") || fail "the logs differ"
+grep -Ev '^(Epoch|train: 2 ranks|train: (done )?[0-9]+/[0-9]+ )' "$T/l2" && fail "rank 0 said more: $(cat "$T/l2")"
 # and closes with what the job's operations cost: 4 bytes per parameter of LeNet-5 per step
 grep -Eq '^train: 2 ranks \(.*\): 314 steps of 0.246824 MB summed each; per step [0-9.]+ ms in all' "$T/l2" ||
     fail "the job's cost line: $(tail -1 "$T/l2")"
@@ -106,7 +108,8 @@ for cov in full diag tied spherical; do
         fail "mpirun gmm $cov: $(cat "$T/gl2")"
     cmp "$T/g1.tp" "$T/g2.tp" || fail "gmm $cov on 2 ranks differs from one process"
     cmp "$T/gm1.tp" "$T/gm2.tp" || fail "gmm $cov: the saved models differ"
-    diff "$T/gl1" "$T/gl2" || fail "gmm $cov: the summaries differ"
+    diff <(grep -Ev '^gmm: (done )?[0-9]+/[0-9]+ runs' "$T/gl1") <(grep -Ev '^gmm: (done )?[0-9]+/[0-9]+ runs' "$T/gl2") ||
+        fail "gmm $cov: the summaries differ"
 done
 mpi 3 "$BIN/gmm" -k 10 --init random -s 5 -t 1 "$T/pca1.tp" >"$T/g3.tp" 2>/dev/null || fail "mpirun -np 3 gmm"
 "$BIN/gmm" -k 10 --init random -s 5 -t 3 "$T/pca1.tp" 2>/dev/null | cmp - "$T/g3.tp" || fail "gmm --init random on 3 ranks"
@@ -133,7 +136,9 @@ for args in "-d 2:p2k" "-d 3:p2k" "-d 2:p600"; do
     "$BIN/tsne" $a -t 2 "$f" >"$T/t1.tp" 2>"$T/tl1" || fail "tsne $a"
     mpi 2 "$BIN/tsne" $a -t 1 "$f" >"$T/t2.tp" 2>"$T/tl2" || fail "mpirun tsne $a: $(cat "$T/tl2")"
     cmp "$T/t1.tp" "$T/t2.tp" || fail "tsne $a on $f: 2 ranks differ from one process"
-    [ "$(sed 's/(affinities.*//' "$T/tl1")" = "$(sed 's/(affinities.*//' "$T/tl2")" ] || fail "tsne $a: the summaries differ"
+    # the summary lines, less their times (progress lines come and go with the speed)
+    [ "$(grep ' points, ' "$T/tl1" | sed 's/(affinities.*//')" = "$(grep ' points, ' "$T/tl2" | sed 's/(affinities.*//')" ] ||
+        fail "tsne $a: the summaries differ: $(cat "$T/tl1" "$T/tl2")"
 done
 grep -q "exact gradient" "$T/tl2" || fail "600 points did not take the exact gradient: $(cat "$T/tl2")"
 
