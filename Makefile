@@ -85,6 +85,14 @@ ifneq ($(CU_SRC),)
   CUDA_SO   := build/libtpipe-cuda.so
   CU_OBJ    := $(CU_SRC:%.cu=build/%.o)
   CU_LIBS   := -L$(CUDA_HOME)/lib64 -Xlinker -rpath=$(CUDA_HOME)/lib64 -lcublas -lcudart
+  # NCCL (an MPI job's gradient sum between GPUs) where its header is beside nvcc; NCCL=0: none
+  NCCL      ?= auto
+  ifneq ($(NCCL),0)
+  ifneq ($(wildcard $(CUDA_HOME)/include/nccl.h),)
+    CU_DEFS := -DTP_NCCL
+    CU_LIBS += -lnccl
+  endif
+  endif
 endif
 endif
 endif
@@ -127,7 +135,7 @@ $(BUILD)/%.o: %.c
 
 build/cuda/%.o: cuda/%.cu $(wildcard cuda/*.h cuda/*.cuh lib/*.h)
 	@mkdir -p $(dir $@)
-	$(NVCC) -O3 $(CUDA_ARCH) -Ilib -Xcompiler -fPIC,-Wall,-Wextra -c $< -o $@
+	$(NVCC) -O3 $(CUDA_ARCH) $(CU_DEFS) -Ilib -Xcompiler -fPIC,-Wall,-Wextra -c $< -o $@
 
 $(CUDA_SO): $(CU_OBJ)
 	$(NVCC) -shared $(CUDA_ARCH) $^ $(CU_LIBS) -o $@

@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include "common.cuh"
+#ifdef TP_NCCL
+#include <nccl.h>
+#endif
 extern "C" {
 #include "gpu_nn.h"
 }
@@ -56,6 +59,7 @@ struct tp_gnn {
                                copies do not wait for the stream */
     cudaEvent_t ev[RING];   /* recorded after each ring slot's copy */
     int ring;
+    void *nccl;             /* an MPI job's NCCL communicator (ncclComm_t), or NULL */
     void *buf[MAX_BUFS];    /* every allocation, for the guards */
     size_t bufsz[MAX_BUFS];
     int nbuf;
@@ -571,6 +575,10 @@ static void destroy(tp_gnn *w)
     if (!w)
         return;
     cudaStreamSynchronize(w->g->stream);
+#ifdef TP_NCCL
+    if (w->nccl)
+        ncclCommDestroy((ncclComm_t)w->nccl);
+#endif
     for (int k = 0; k < w->nbuf; k++)
         cudaFree(w->buf[k]);
     for (int k = 0; k < RING; k++)
@@ -837,6 +845,69 @@ static void read(tp_gnn *w, int i, int grad, int n, float *host)
     TP_CU(g, cudaStreamSynchronize(g->stream));
 }
 
+/* ---- an MPI job's gradient sum on the devices (NCCL), where the build found it ---- */
+
+static int job_id(void *id, size_t len, char *err, size_t errlen)
+{
+#ifdef TP_NCCL
+    ncclUniqueId u;
+    if (len < sizeof u) {
+        snprintf(err, errlen, "NCCL's id needs %zu bytes", sizeof u);
+        return -1;
+    }
+    ncclResult_t rc = ncclGetUniqueId(&u);
+    if (rc != ncclSuccess) {
+        snprintf(err, errlen, "ncclGetUniqueId: %s", ncclGetErrorString(rc));
+        return -1;
+    }
+    memcpy(id, &u, sizeof u);
+    return 0;
+#else
+    (void)id, (void)len;
+    snprintf(err, errlen, "built without NCCL (nccl.h was not found beside nvcc)");
+    return -1;
+#endif
+}
+
+static int job_join(tp_gnn *w, int nranks, int rank, const void *id, char *err, size_t errlen)
+{
+#ifdef TP_NCCL
+    ncclUniqueId u;
+    memcpy(&u, id, sizeof u);
+    ncclComm_t c;
+    ncclResult_t rc = ncclCommInitRank(&c, nranks, u, rank);
+    if (rc != ncclSuccess) {
+        snprintf(err, errlen, "ncclCommInitRank: %s", ncclGetErrorString(rc));
+        return -1;
+    }
+    w->nccl = c;
+    return 0;
+#else
+    (void)w, (void)nranks, (void)rank, (void)id;
+    snprintf(err, errlen, "built without NCCL (nccl.h was not found beside nvcc)");
+    return -1;
+#endif
+}
+
+static void job_sum(tp_gnn *w, size_t first, float scale)
+{
+    tp_gpu *g = w->g;
+    if (!w->nccl)
+        g->die("gpu: job_sum before job_join");
+    size_t n = w->ntrain - first;
+    if (!n)
+        return;
+    decay_k<<<tp_blocks(n, 256), 256, 0, g->stream>>>(w->grad + first, n, scale);
+    TP_LAUNCHED(g);
+#ifdef TP_NCCL
+    ncclResult_t rc = ncclAllReduce(w->grad + first, w->grad + first, n, ncclFloat, ncclSum, (ncclComm_t)w->nccl,
+                                    g->stream);
+    if (rc != ncclSuccess)
+        g->die("gpu: ncclAllReduce: %s (a rank may have stopped)", ncclGetErrorString(rc));
+#endif
+}
+
 extern const tp_gpu_nn_api tp_cuda_nn;
 const tp_gpu_nn_api tp_cuda_nn = {create,  destroy, set_params, get_params, set_batch, load_records, gather,
-                                  forward, backward, score,     totals,     step,      read,         guards};
+                                  forward, backward, score,     totals,     step,      read,         guards,
+                                  job_id,  job_join, job_sum};

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TP_GPU_ABI 2 /* bumped on any change of these tables or of a family's */
+#define TP_GPU_ABI 3 /* bumped on any change of these tables or of a family's */
 #define TP_GPU_SYMBOL "tp_gpu_api_get"
 
 typedef struct tp_gpu tp_gpu; /* a device, its stream and library handles, the precision */

@@ -67,6 +67,14 @@ struct tp_gpu_nn_api {
     /* Every device buffer of the workspace is followed by guard bytes set at create: the
      * number of guard bytes changed since (0 unless a kernel wrote out of bounds). */
     int64_t (*guards)(tp_gnn *w);
+    /* An MPI job's gradient sum on the devices, through NCCL where the build found it (else
+     * job_id and job_join return -1 saying so). job_id: on one rank, the job's id (len
+     * bytes at least 128) for every rank's job_join; then job_sum multiplies the gradient's
+     * [first, ntrain) by scale and sums it across the job in place (NCCL's order, not a
+     * fixed one). 0, or -1 with the reason in err. */
+    int (*job_id)(void *id, size_t len, char *err, size_t errlen);
+    int (*job_join)(tp_gnn *w, int nranks, int rank, const void *id, char *err, size_t errlen);
+    void (*job_sum)(tp_gnn *w, size_t first, float scale);
 };
 
 #endif

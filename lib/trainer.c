@@ -56,6 +56,7 @@ typedef struct {
      * host with the parameters read back and sent again */
     float *hgrad;
     float share;         /* this rank's part of the batch */
+    int nccl;            /* or summed between the devices by NCCL, the step taken on each */
 } gpu_state;
 
 struct tp_trainer {
@@ -296,6 +297,11 @@ static void gpu_step(tp_trainer *t, double lr)
         g->gn->step(g->gw, &t->opt, t->first_free, lr);
         return;
     }
+    if (g->nccl) { /* the sum between the devices, then each device's own step */
+        g->gn->job_sum(g->gw, t->first_free, g->share);
+        g->gn->step(g->gw, &t->opt, t->first_free, lr);
+        return;
+    }
     tp_net *net = t->net;
     size_t P = net->ntrain - t->first_free;
     float *part = g->hgrad + t->first_free;
@@ -332,6 +338,30 @@ static void gpu_close(tp_trainer *t)
 /* the loss is read back every 16 steps: the host runs ahead of the GPU between */
 static const backend gpu_backend = {gpu_gradient, gpu_totals, gpu_step, gpu_sync, gpu_close, 16};
 
+/* An MPI job's devices: NCCL between them where the CUDA library has it (and TPIPE_NCCL is not
+ * 0), else host memory. Rank 0 makes the id and says whether there is one. */
+static void gpu_join(tp_trainer *t)
+{
+    gpu_state *g = &t->gpu;
+    const char *off = getenv("TPIPE_NCCL");
+    struct {
+        int32_t ok;
+        unsigned char id[252];
+    } m = {0, {0}};
+    char err[256] = "TPIPE_NCCL=0";
+    if (tp_comm_root() && !(off && !strcmp(off, "0")))
+        m.ok = g->gn->job_id(m.id, sizeof m.id, err, sizeof err) == 0;
+    tp_comm_bcast(&m, sizeof m, 0);
+    if (m.ok && g->gn->job_join(g->gw, tp_comm_size(), tp_comm_rank(), m.id, err, sizeof err))
+        tp_die("NCCL: %s (TPIPE_NCCL=0 sums through host memory)", err);
+    g->nccl = m.ok;
+    size_t at = strlen(t->where);
+    if (m.ok)
+        snprintf(t->where + at, sizeof t->where - at, "; gradients summed between %d GPUs by NCCL", tp_comm_size());
+    else if (tp_comm_root())
+        snprintf(t->where + at, sizeof t->where - at, "; gradients summed through host memory (%s)", err);
+}
+
 static void gpu_open(tp_trainer *t, const tp_device *dev)
 {
     gpu_state *g = &t->gpu;
@@ -347,6 +377,8 @@ static void gpu_open(tp_trainer *t, const tp_device *dev)
     g->scratch = tp_alloc(in, sizeof *g->scratch);
     g->lab = tp_alloc((size_t)t->r.batch, sizeof *g->lab);
     snprintf(t->where, sizeof t->where, "on %s%s", dev->name, g->resident ? ", the training data kept on the device" : "");
+    if (tp_comm_size() > 1)
+        gpu_join(t);
     t->be = &gpu_backend;
 }
 
