@@ -142,6 +142,12 @@ for args in "-d 2:p2k" "-d 3:p2k" "-d 2:p600"; do
 done
 grep -q "exact gradient" "$T/tl2" || fail "600 points did not take the exact gradient: $(cat "$T/tl2")"
 
+# a sharded stage on one mpirun line: each rank its share, cat joins them
+mpi 2 sh -c 'k=$((OMPI_COMM_WORLD_RANK + 1)); "$0" -q --shard $k/2 "$1" | "$2" 14x14 > "$3.$k"' \
+    "$BIN/split" "$T/va.tp" "$BIN/resize" "$T/part" || fail "mpirun of a sharded stage"
+cmp <(cat "$T/part.1" "$T/part.2" | "$BIN/tp2csv") <("$BIN/resize" 14x14 "$T/va.tp" | "$BIN/tp2csv") ||
+    fail "the shares of an mpirun stage, joined, differ from the whole"
+
 # 8. refusals, each in one line (rank 0's, or every rank's where each finds it)
 mpi 2 "$BIN/train" $L -t 1 <"$T/tr.tp" >"$T/o" 2>"$T/e" && fail "stdin under mpirun accepted"
 grep -q "under MPI, name the training data (and --val) as files" "$T/e" || fail "stdin: $(cat "$T/e")"
