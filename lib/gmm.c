@@ -757,6 +757,20 @@ static void reseed(ws *w, int c, int64_t i, const int *empty)
     TP_ASSERT(bad == 0);
 }
 
+/* What mstep_comp computed for the components of each rank, on every rank. */
+static void share_components(ws *w)
+{
+    tp_gmm_model *m = w->m;
+    size_t d = (size_t)w->d, per = w->cov == TP_GMM_FULL ? d * d : w->cov == TP_GMM_DIAG ? d : 1;
+    tp_comm_share_rows(m->means, d * sizeof *m->means, w->k, 1);
+    if (w->cov != TP_GMM_TIED) { /* the tied covariance is made after, by every rank */
+        tp_comm_share_rows(m->covariances, per * sizeof *m->covariances, w->k, 1);
+        tp_comm_share_rows(m->prec_chol, per * sizeof *m->prec_chol, w->k, 1);
+    }
+    tp_comm_share_rows(w->added, sizeof *w->added, w->k, 1);
+    tp_comm_share_rows(w->collapse_now, sizeof *w->collapse_now, w->k, 1);
+}
+
 /* A full M-step; records events; re-seeds empty components when the E-step's log p is
  * there (reseed_ok). Returns 0, or -1 when a covariance could not be made positive definite. */
 static int mstep(ws *w, int reseed_ok)
@@ -770,7 +784,9 @@ static int mstep(ws *w, int reseed_ok)
                 m->means[(size_t)c * d + j] = w->sums[(size_t)c * d + j] / (w->nk[c] + NK_EPS);
         w->api->gmm->scatter(w->gs, m->means, R_SKIP, w->gscat);
     }
-    tp_parallel_for(k, w->threads, mstep_comp, w);
+    tp_comm_parallel_for(k, 1, w->threads, mstep_comp, w); /* an MPI job: each rank its components */
+    if (tp_comm_size() > 1)
+        share_components(w);
     if (w->cov == TP_GMM_TIED) {
         double a = mstep_tied(w);
         if (a < 0)
