@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "parallel.h"
 #include "tsne_rep.h"
 #include "util.h"
@@ -273,10 +274,14 @@ double tp_tsne_rep_fft(const double *y, int64_t n, const tp_tsne_cfg *c, double 
     double h = range / (double)nb;
     fft_job j = {f, y, n, lo, h, h / p, c->dof, tp_alloc((size_t)n * (size_t)f->nq, sizeof(double))};
     int64_t nc = (n + CHUNK - 1) / CHUNK;
-    tp_parallel_for(nc, c->nthreads, weights_chunk, &j);
+    /* an MPI job's ranks: the per-point work by chunks of points, shared; the grid's on each */
+    tp_comm_parallel_for(nc, 1, c->nthreads, weights_chunk, &j);
+    tp_comm_share_rows(f->w, (size_t)(d == 1 ? p : p * p) * sizeof *f->w, n, CHUNK);
+    tp_comm_share_rows(f->base, sizeof *f->base, n, CHUNK);
     tp_parallel_for(f->nq + 1, c->nthreads, spread_item, &j);
     tp_parallel_for(f->nq, c->nthreads, convolve_item, &j);
-    tp_parallel_for(nc, c->nthreads, gather_chunk, &j);
+    tp_comm_parallel_for(nc, 1, c->nthreads, gather_chunk, &j);
+    tp_comm_share_rows(j.pot, (size_t)f->nq * sizeof *j.pot, n, CHUNK);
     double z = 0, a = c->dof;
     for (int64_t i = 0; i < n; i++) {
         const double *pt = j.pot + i * f->nq, *yi = y + i * d;
