@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "parallel.h"
 #include "util.h"
 
@@ -66,7 +67,10 @@ static double pp_pass(km *x, const double *c, int update)
 {
     x->c = c;
     x->update = update;
-    tp_parallel_for(x->nblocks, x->threads, pp_block, x);
+    tp_comm_parallel_for(x->nblocks, 1, x->threads, pp_block, x); /* an MPI job: each rank its blocks */
+    tp_comm_share_rows(x->bpart, sizeof *x->bpart, x->nblocks, 1);
+    if (update)
+        tp_comm_share_rows(x->closest, sizeof *x->closest, x->n, BLOCK);
     double s = 0;
     for (int64_t b = 0; b < x->nblocks; b++)
         s += x->bpart[b];
@@ -157,10 +161,13 @@ static int64_t lloyd_step(km *x, const double *C, double *Cn)
         x->cc[c] = s;
     }
     x->c = C;
-    tp_parallel_for(x->nblocks, x->threads, lloyd_block, x);
+    size_t pl = 1 + (size_t)k + (size_t)k * d;
+    tp_comm_parallel_for(x->nblocks, 1, x->threads, lloyd_block, x); /* an MPI job: each rank its blocks */
+    tp_comm_share_rows(x->bpart, pl * sizeof *x->bpart, x->nblocks, 1);
+    tp_comm_share_rows(x->closest, sizeof *x->closest, x->n, BLOCK);
+    tp_comm_share_rows(x->labels, sizeof *x->labels, x->n, BLOCK);
     if (!Cn)
         return 0;
-    size_t pl = 1 + (size_t)k + (size_t)k * d;
     double *tot = tp_calloc(pl, sizeof *tot);
     for (int64_t b = 0; b < x->nblocks; b++)
         for (size_t j = 0; j < pl; j++)
