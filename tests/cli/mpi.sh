@@ -100,8 +100,9 @@ same_numbers "$T/s1" "$T/s2" 1e-4
 cmp <("$BIN/tp2csv" --fields y "$T/pf1.tp") <("$BIN/tp2csv" --fields y "$T/pf2.tp") || fail "pca (f32): other fields moved"
 [ -s "$T/pm2.tp" ] || fail "pca --save under mpirun wrote no model"
 
-# 5. gmm: the E-step split by blocks of samples, every block's sums, responsibilities and
-# log p gathered, so every covariance type fits what one process fits, to the byte
+# 5. gmm: the E-step and the k-means start split by blocks of samples (every block's sums,
+# responsibilities and log p gathered), the M-step by components, so every covariance type
+# fits what one process fits, to the byte
 for cov in full diag tied spherical; do
     "$BIN/gmm" -k 10 --covariance $cov -s 3 -t 2 --save-model "$T/gm1.tp" "$T/pca1.tp" >"$T/g1.tp" 2>"$T/gl1" || fail "gmm $cov"
     mpi 2 "$BIN/gmm" -k 10 --covariance $cov -s 3 -t 1 --save-model "$T/gm2.tp" "$T/pca1.tp" >"$T/g2.tp" 2>"$T/gl2" ||
@@ -113,6 +114,8 @@ for cov in full diag tied spherical; do
 done
 mpi 3 "$BIN/gmm" -k 10 --init random -s 5 -t 1 "$T/pca1.tp" >"$T/g3.tp" 2>/dev/null || fail "mpirun -np 3 gmm"
 "$BIN/gmm" -k 10 --init random -s 5 -t 3 "$T/pca1.tp" 2>/dev/null | cmp - "$T/g3.tp" || fail "gmm --init random on 3 ranks"
+mpi 3 "$BIN/gmm" -k 10 --init k-means++ -s 5 -t 1 "$T/pca1.tp" >"$T/g3.tp" 2>/dev/null || fail "mpirun -np 3 gmm k-means++"
+"$BIN/gmm" -k 10 --init k-means++ -s 5 -t 3 "$T/pca1.tp" 2>/dev/null | cmp - "$T/g3.tp" || fail "gmm --init k-means++ on 3 ranks"
 
 # 6. predict on a file: chunks cut into whole batches, one block per rank, and rank 0 writes
 # them in order: the same bytes (probabilities, --features, 3 ranks with batches of 7)
