@@ -411,13 +411,38 @@ static int scores_and_signs(tp_pca_model *m, const tp_pca_rows *x, float **score
     double *v = tp_alloc((size_t)b * (size_t)k, sizeof *v), *best = tp_calloc((size_t)k, sizeof *best),
            *val = tp_calloc((size_t)k, sizeof *val);
     float *out = scores ? tp_alloc((size_t)n * (size_t)k, sizeof *out) : NULL;
-    for (int64_t i0 = 0; i0 < n; i0 += b) {
-        int64_t cnt = n - i0 < b ? n - i0 : b;
+    int64_t lo, hi; /* an MPI job: each rank its blocks of rows */
+    tp_comm_block(n, b, &lo, &hi);
+    for (int64_t i0 = lo; i0 < hi; i0 += b) {
+        int64_t cnt = hi - i0 < b ? hi - i0 : b;
         project(m, x, i0, cnt, buf, v); /* values were checked finite by the mean pass */
         track_max(v, cnt, k, best, val);
         if (out)
             store(m, v, cnt, out + i0 * k);
         pass_add(ps, cnt);
+    }
+    if (tp_comm_size() > 1) {
+        if (out)
+            tp_comm_share_rows(out, (size_t)k * sizeof *out, n, b);
+        /* every rank's largest |score| per component, taken in rank order: the first in row
+         * order wins ties, as in one pass */
+        int N = tp_comm_size();
+        size_t *counts = tp_alloc((size_t)N, sizeof *counts);
+        for (int r = 0; r < N; r++)
+            counts[r] = 2 * (size_t)k * sizeof(double);
+        double *mine = tp_alloc(2 * (size_t)k, sizeof *mine), *all = tp_alloc((size_t)N * 2 * (size_t)k, sizeof *all);
+        memcpy(mine, best, (size_t)k * sizeof *mine);
+        memcpy(mine + k, val, (size_t)k * sizeof *mine);
+        tp_comm_allgather(mine, counts, all);
+        for (int64_t c = 0; c < k; c++)
+            best[c] = 0, val[c] = 0;
+        for (int r = 0; r < N; r++)
+            for (int64_t c = 0; c < k; c++)
+                if (all[(size_t)r * 2 * k + c] > best[c]) {
+                    best[c] = all[(size_t)r * 2 * k + c];
+                    val[c] = all[(size_t)r * 2 * k + k + c];
+                }
+        free(counts), free(mine), free(all);
     }
     apply_signs(m, val, out, n);
     if (scores)
