@@ -95,7 +95,6 @@ int tp_comm_rank(void) { return rank_; }
 int tp_comm_size(void) { return size_; }
 int tp_comm_local_rank(void) { return local_rank_; }
 int tp_comm_root(void) { return rank_ == 0; }
-const char *tp_comm_where(void) { return where_; }
 const char *tp_comm_library(void) { return api ? library_ : NULL; }
 
 /* A failed operation: the job cannot go on. Its time is counted. */
@@ -110,61 +109,37 @@ const char *tp_comm_library(void) { return api ? library_ : NULL; }
 
 tp_comm_stats tp_comm_cost(void) { return cost; }
 
+/* The job's sum of elements of es bytes (dbl: doubles), counted; 0 for one process. */
+static int job_sum(void *const *parts, int nparts, size_t n, int dbl, size_t es)
+{
+    if (!api)
+        return 0;
+    CHECK(api->sum(parts, nparts, n, dbl, err_, sizeof err_), "sum");
+    cost.sum_bytes += n * es;
+    cost.sums++;
+    return 1;
+}
+
 /* One process: the parts added in order into parts[0]. */
 void tp_comm_sum_f32(float *const *parts, int nparts, size_t n)
 {
-    if (api) {
-        CHECK(api->sum((void *const *)parts, nparts, n, 0, err_, sizeof err_), "sum");
-        cost.sum_bytes += n * sizeof **parts;
-        cost.sums++;
-        return;
-    }
-    for (int k = 1; k < nparts; k++)
-        for (size_t q = 0; q < n; q++)
-            parts[0][q] += parts[k][q];
+    if (!job_sum((void *const *)parts, nparts, n, 0, sizeof **parts))
+        for (int k = 1; k < nparts; k++)
+            for (size_t q = 0; q < n; q++)
+                parts[0][q] += parts[k][q];
 }
 
 void tp_comm_sum_f64(double *const *parts, int nparts, size_t n)
 {
-    if (api) {
-        CHECK(api->sum((void *const *)parts, nparts, n, 1, err_, sizeof err_), "sum");
-        cost.sum_bytes += n * sizeof **parts;
-        cost.sums++;
-        return;
-    }
-    for (int k = 1; k < nparts; k++)
-        for (size_t q = 0; q < n; q++)
-            parts[0][q] += parts[k][q];
+    if (!job_sum((void *const *)parts, nparts, n, 1, sizeof **parts))
+        for (int k = 1; k < nparts; k++)
+            for (size_t q = 0; q < n; q++)
+                parts[0][q] += parts[k][q];
 }
 
-size_t tp_comm_gather_size(size_t bytes, size_t *counts)
+/* A job's allgather (tp_comm_share_rows' transport). */
+static void allgather(const void *mine, const size_t *counts, void *all)
 {
-    if (!api) {
-        if (counts)
-            counts[0] = bytes;
-        return bytes;
-    }
-    size_t *all = tp_alloc((size_t)size_, sizeof *all), *one = tp_alloc((size_t)size_, sizeof *one);
-    for (int r = 0; r < size_; r++)
-        one[r] = sizeof(size_t);
-    CHECK(api->allgather(&bytes, one, all, err_, sizeof err_), "allgather");
-    size_t total = 0;
-    for (int r = 0; r < size_; r++) {
-        total += all[r];
-        if (counts)
-            counts[r] = all[r];
-    }
-    free(all), free(one);
-    return total;
-}
-
-void tp_comm_allgather(const void *mine, const size_t *counts, void *all)
-{
-    if (!api) {
-        if (counts[0])
-            memmove(all, mine, counts[0]);
-        return;
-    }
     CHECK(api->allgather(mine, counts, all, err_, sizeof err_), "allgather");
 }
 
@@ -182,12 +157,6 @@ void tp_comm_bcast(void *buf, size_t bytes, int root)
 {
     if (api)
         CHECK(api->bcast(buf, bytes, root, err_, sizeof err_), "broadcast");
-}
-
-void tp_comm_barrier(void)
-{
-    if (api)
-        CHECK(api->barrier(err_, sizeof err_), "barrier");
 }
 
 void tp_comm_block(int64_t n, int64_t unit, int64_t *lo, int64_t *hi) { tp_comm_block_of(rank_, n, unit, lo, hi); }
@@ -235,7 +204,7 @@ void tp_comm_share_rows(void *rows, size_t row_bytes, int64_t n, int64_t unit)
     int64_t lo, hi;
     tp_comm_block(n, unit, &lo, &hi);
     unsigned char *all = tp_alloc(total ? total : 1, 1);
-    tp_comm_allgather((unsigned char *)rows + (size_t)lo * row_bytes, counts, all);
+    allgather((unsigned char *)rows + (size_t)lo * row_bytes, counts, all);
     memcpy(rows, all, total); /* the blocks are in rank order, so in row order */
     free(all), free(counts);
 }

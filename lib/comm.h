@@ -42,7 +42,6 @@ typedef struct {
     /* bytes[r] bytes from rank r into all (rank order, packed) on rank root alone */
     int (*gather)(const void *mine, const size_t *bytes, void *all, int root, char *err, size_t errlen);
     int (*bcast)(void *buf, size_t bytes, int root, char *err, size_t errlen);
-    int (*barrier)(char *err, size_t errlen);
 } tp_comm_api;
 
 typedef const tp_comm_api *(*tp_comm_api_get_fn)(int abi);
@@ -58,22 +57,16 @@ int tp_comm_size(void);
 int tp_comm_local_rank(void);
 /* 1 on rank 0, the one that writes the outputs and the log. */
 int tp_comm_root(void);
-/* "rank R of N" for messages, or "" for one process. */
-const char *tp_comm_where(void);
 /* The MPI library's description ("Open MPI v4.1.4"), or NULL for one process. */
 const char *tp_comm_library(void);
 
 /* The operations of comm.h's API for the job (nothing to do, or a copy, for one process). */
 void tp_comm_sum_f32(float *const *parts, int nparts, size_t n);
 void tp_comm_sum_f64(double *const *parts, int nparts, size_t n);
-/* mine (bytes of it) from every rank into all, in rank order; every rank's count into
- * counts (may be NULL). Returns the total. all must hold it (tp_comm_gather_size first). */
-size_t tp_comm_gather_size(size_t bytes, size_t *counts);
-void tp_comm_allgather(const void *mine, const size_t *counts, void *all);
-/* The same into all on rank 0 alone (all may be NULL elsewhere). */
+/* mine (counts[rank] bytes of it) from every rank into all on rank 0 alone, in rank order
+ * (all may be NULL elsewhere). */
 void tp_comm_gather(const void *mine, const size_t *counts, void *all);
 void tp_comm_bcast(void *buf, size_t bytes, int root);
-void tp_comm_barrier(void);
 
 /* Work split by items across a job: fn(ctx, i, t) for the items i of this rank's block of
  * [0, n) (tp_comm_block, in units of unit items), on up to threads threads; every item for

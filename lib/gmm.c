@@ -518,55 +518,16 @@ static double gpu_estep(ws *w)
     return gpu_stats(w);
 }
 
-typedef struct {
-    ws *w;
-    int64_t first;
-} block_job;
-
-static void estep_block_from(void *ctx, int64_t b, int t)
-{
-    block_job *j = ctx;
-    estep_block(j->w, j->first + b, t);
-}
-
 /* The E-step of an MPI job (comm.h): each rank takes its blocks of samples, and every rank
  * gets every block's sums, responsibilities and log p, so what follows is one process's. */
 static void estep_shared(ws *w)
 {
-    int N = tp_comm_size(), k = w->k;
-    size_t sl = stat_len(w), n = (size_t)w->n;
-    int64_t blo, bhi, lo, hi;
-    tp_comm_block(w->nblocks, 1, &blo, &bhi);
-    block_job j = {w, blo};
-    tp_parallel_for(bhi - blo, w->threads, estep_block_from, &j);
-    lo = blo * BLOCK < w->n ? blo * BLOCK : w->n;
-    hi = bhi * BLOCK < w->n ? bhi * BLOCK : w->n;
-    /* this rank's part: its blocks' sums, then each component's responsibilities, then log p */
-    size_t nb = (size_t)(bhi - blo), nl = (size_t)(hi - lo), len = nb * sl + ((size_t)k + 1) * nl;
-    double *mine = tp_alloc(len ? len : 1, sizeof *mine), *p = mine;
-    memcpy(p, w->bstat + (size_t)blo * sl, nb * sl * sizeof *p);
-    p += nb * sl;
-    for (int c = 0; c < k; c++, p += nl)
-        memcpy(p, w->resp + (size_t)c * n + (size_t)lo, nl * sizeof *p);
-    memcpy(p, w->lpn + lo, nl * sizeof *p);
-    size_t *counts = tp_alloc((size_t)N, sizeof *counts);
-    size_t total = tp_comm_gather_size(len * sizeof *mine, counts);
-    double *all = tp_alloc(total / sizeof *all + 1, sizeof *all);
-    tp_comm_allgather(mine, counts, all);
-    p = all;
-    for (int r = 0; r < N; r++) {
-        tp_comm_block_of(r, w->nblocks, 1, &blo, &bhi);
-        lo = blo * BLOCK < w->n ? blo * BLOCK : w->n;
-        hi = bhi * BLOCK < w->n ? bhi * BLOCK : w->n;
-        nb = (size_t)(bhi - blo), nl = (size_t)(hi - lo);
-        memcpy(w->bstat + (size_t)blo * sl, p, nb * sl * sizeof *p);
-        p += nb * sl;
-        for (int c = 0; c < k; c++, p += nl)
-            memcpy(w->resp + (size_t)c * n + (size_t)lo, p, nl * sizeof *p);
-        memcpy(w->lpn + lo, p, nl * sizeof *p);
-        p += nl;
-    }
-    free(mine), free(counts), free(all);
+    size_t n = (size_t)w->n;
+    tp_comm_parallel_for(w->nblocks, 1, w->threads, estep_block, w);
+    tp_comm_share_rows(w->bstat, stat_len(w) * sizeof *w->bstat, w->nblocks, 1);
+    for (int c = 0; c < w->k; c++)
+        tp_comm_share_rows(w->resp + (size_t)c * n, sizeof *w->resp, w->n, BLOCK);
+    tp_comm_share_rows(w->lpn, sizeof *w->lpn, w->n, BLOCK);
 }
 
 /* The mean log-likelihood of the current model, with responsibilities and sums. */

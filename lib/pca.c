@@ -427,22 +427,20 @@ static int scores_and_signs(tp_pca_model *m, const tp_pca_rows *x, float **score
         /* every rank's largest |score| per component, taken in rank order: the first in row
          * order wins ties, as in one pass */
         int N = tp_comm_size();
-        size_t *counts = tp_alloc((size_t)N, sizeof *counts);
-        for (int r = 0; r < N; r++)
-            counts[r] = 2 * (size_t)k * sizeof(double);
-        double *mine = tp_alloc(2 * (size_t)k, sizeof *mine), *all = tp_alloc((size_t)N * 2 * (size_t)k, sizeof *all);
-        memcpy(mine, best, (size_t)k * sizeof *mine);
-        memcpy(mine + k, val, (size_t)k * sizeof *mine);
-        tp_comm_allgather(mine, counts, all);
+        double *bs = tp_alloc((size_t)N * (size_t)k, sizeof *bs), *vs = tp_alloc((size_t)N * (size_t)k, sizeof *vs);
+        memcpy(bs + (size_t)tp_comm_rank() * k, best, (size_t)k * sizeof *bs);
+        memcpy(vs + (size_t)tp_comm_rank() * k, val, (size_t)k * sizeof *vs);
+        tp_comm_share_rows(bs, (size_t)k * sizeof *bs, N, 1);
+        tp_comm_share_rows(vs, (size_t)k * sizeof *vs, N, 1);
         for (int64_t c = 0; c < k; c++)
             best[c] = 0, val[c] = 0;
         for (int r = 0; r < N; r++)
             for (int64_t c = 0; c < k; c++)
-                if (all[(size_t)r * 2 * k + c] > best[c]) {
-                    best[c] = all[(size_t)r * 2 * k + c];
-                    val[c] = all[(size_t)r * 2 * k + k + c];
+                if (bs[(size_t)r * k + c] > best[c]) {
+                    best[c] = bs[(size_t)r * k + c];
+                    val[c] = vs[(size_t)r * k + c];
                 }
-        free(counts), free(mine), free(all);
+        free(bs), free(vs);
     }
     apply_signs(m, val, out, n);
     if (scores)

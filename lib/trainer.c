@@ -32,14 +32,11 @@ typedef struct {
 typedef struct {
     int T, wcap;         /* threads, samples per thread */
     int G, g0;           /* shards of every batch in the job (ranks x T), this rank's first */
-    double *all_loss;    /* every shard's loss and right count, in shard order (G each) */
-    int64_t *all_right;
-    size_t *counts;      /* bytes of loss and right counts per rank */
+    double *loss;        /* per shard of the job (G), last step: this rank's at g0.., then all */
+    int64_t *right;
     tp_nn *ws;           /* per thread */
     int32_t **lab;       /* per thread: labels */
     float **scratch;     /* per thread: one augmented image */
-    double *loss;        /* per shard, last step */
-    int64_t *right;
     double pend_loss;    /* since the last totals */
     int64_t pend_right;
 } cpu_state;
@@ -101,8 +98,8 @@ static void train_shard(void *ctx, int64_t k, int thread)
     int64_t g = c->g0 + k; /* the shard within the job's batch: the same split as one process of G threads */
     int lo = (int)((int64_t)j->m * g / c->G), hi = (int)((int64_t)j->m * (g + 1) / c->G), n = hi - lo;
     int first = (int)((int64_t)j->m * c->g0 / c->G); /* the rank's records start here */
-    c->loss[k] = 0;
-    c->right[k] = 0;
+    c->loss[g] = 0;
+    c->right[g] = 0;
     if (n == 0) {
         memset(w->grad, 0, t->net->ntrain * sizeof *w->grad);
         return;
@@ -115,11 +112,11 @@ static void train_shard(void *ctx, int64_t k, int thread)
     float share = (float)n / (float)j->m;
     for (size_t q = 0; q < t->net->ntrain; q++)
         w->grad[q] *= share;
-    c->loss[k] = loss * n;
+    c->loss[g] = loss * n;
     const float *p = w->a[t->net->n];
     int K = t->net->classes;
     for (int s = 0; s < n; s++)
-        c->right[k] += tp_argmax(p + (size_t)s * (size_t)K, K) == c->lab[k][s];
+        c->right[g] += tp_argmax(p + (size_t)s * (size_t)K, K) == c->lab[k][s];
 }
 
 /* recs: this rank's records of the batch (all of them for one process) */
@@ -135,23 +132,13 @@ static void cpu_gradient(tp_trainer *t, const unsigned char *recs, const int64_t
         parts[k] = c->ws[k].grad + t->first_free;
     tp_comm_sum_f32(parts, c->T, t->net->ntrain - t->first_free);
     free(parts);
-    unsigned char *mine = tp_alloc((size_t)c->T, sizeof(double) + sizeof(int64_t));
-    memcpy(mine, c->loss, (size_t)c->T * sizeof(double));
-    memcpy(mine + (size_t)c->T * sizeof(double), c->right, (size_t)c->T * sizeof(int64_t));
-    unsigned char *all = tp_alloc((size_t)c->G, sizeof(double) + sizeof(int64_t));
-    tp_comm_allgather(mine, c->counts, all);
+    tp_comm_share_rows(c->loss, sizeof *c->loss, c->G, c->T);
+    tp_comm_share_rows(c->right, sizeof *c->right, c->G, c->T);
     double loss = 0;
-    for (int r = 0, g = 0; r < c->G / c->T; r++)
-        for (int k = 0; k < c->T; k++, g++) {
-            const unsigned char *at = all + (size_t)r * c->counts[0];
-            memcpy(&c->all_loss[g], at + (size_t)k * sizeof(double), sizeof(double));
-            memcpy(&c->all_right[g], at + (size_t)c->T * sizeof(double) + (size_t)k * sizeof(int64_t), sizeof(int64_t));
-        }
     for (int g = 0; g < c->G; g++) {
-        loss += c->all_loss[g];
-        c->pend_right += c->all_right[g];
+        loss += c->loss[g];
+        c->pend_right += c->right[g];
     }
-    free(mine), free(all);
     c->pend_loss += loss;
 }
 
@@ -185,7 +172,6 @@ static void cpu_close(tp_trainer *t)
         free(c->scratch[k]);
     }
     free(c->ws), free(c->lab), free(c->scratch), free(c->loss), free(c->right);
-    free(c->all_loss), free(c->all_right), free(c->counts);
 }
 
 static const backend cpu_backend = {cpu_gradient, cpu_totals, cpu_step, cpu_sync, cpu_close, 1};
@@ -195,22 +181,15 @@ static void cpu_open(tp_trainer *t)
     cpu_state *c = &t->cpu;
     tp_blas_serial(); /* threads split each batch between them */
     int batch = t->r.batch, N = tp_comm_size();
-    if (batch < N)
-        tp_die("a batch of %d cannot be shared by %d ranks", batch, N);
     c->T = t->r.threads < batch / N ? t->r.threads : batch / N;
     c->G = N * c->T;
     c->g0 = tp_comm_rank() * c->T;
     c->wcap = (batch + c->G - 1) / c->G;
-    c->all_loss = tp_alloc((size_t)c->G, sizeof *c->all_loss);
-    c->all_right = tp_alloc((size_t)c->G, sizeof *c->all_right);
-    c->counts = tp_alloc((size_t)N, sizeof *c->counts);
-    for (int r = 0; r < N; r++)
-        c->counts[r] = (size_t)c->T * (sizeof(double) + sizeof(int64_t));
+    c->loss = tp_alloc((size_t)c->G, sizeof *c->loss);
+    c->right = tp_alloc((size_t)c->G, sizeof *c->right);
     c->ws = tp_alloc((size_t)c->T, sizeof *c->ws);
     c->lab = tp_alloc((size_t)c->T, sizeof *c->lab);
     c->scratch = tp_alloc((size_t)c->T, sizeof *c->scratch);
-    c->loss = tp_alloc((size_t)c->T, sizeof *c->loss);
-    c->right = tp_alloc((size_t)c->T, sizeof *c->right);
     for (int k = 0; k < c->T; k++) {
         tp_nn_init(&c->ws[k], t->net, c->wcap);
         c->ws[k].update_stats = c->g0 + k == 0; /* batchnorm: per-shard statistics, one writer of the moving ones */
@@ -250,11 +229,8 @@ static void gpu_gradient(tp_trainer *t, const unsigned char *recs, const int64_t
                          const tp_rng *aug_epoch)
 {
     gpu_state *g = &t->gpu;
-    int64_t lo = 0, hi = m; /* an MPI job: this rank's block of the batch, as tp_trainer_step fetched it */
-    if (tp_comm_size() > 1) {
-        lo = (int64_t)m * tp_comm_rank() / tp_comm_size();
-        hi = (int64_t)m * (tp_comm_rank() + 1) / tp_comm_size();
-    }
+    int64_t lo, hi; /* an MPI job: this rank's block of the batch, as tp_trainer_step fetched it */
+    tp_comm_block(m, 1, &lo, &hi);
     int n = (int)(hi - lo);
     g->share = (float)n / (float)m;
     if (n == 0)
@@ -270,24 +246,15 @@ static void gpu_gradient(tp_trainer *t, const unsigned char *recs, const int64_t
     g->gn->backward(g->gw, n, t->r.input.smoothing);
 }
 
+/* The device's totals; in an MPI job, summed in rank order (counts are exact in a double). */
 static void gpu_totals(tp_trainer *t, double *loss, int64_t *right)
 {
-    int64_t mine_right = 0;
-    double mine[2] = {t->gpu.gn->totals(t->gpu.gw, &mine_right), 0};
-    memcpy(&mine[1], &mine_right, sizeof mine_right);
-    int N = tp_comm_size();
-    size_t *counts = tp_alloc((size_t)N, sizeof *counts);
-    for (int r = 0; r < N; r++)
-        counts[r] = sizeof mine;
-    double *all = tp_alloc((size_t)N, sizeof mine);
-    tp_comm_allgather(mine, counts, all);
-    for (int r = 0; r < N; r++) { /* in rank order */
-        int64_t k;
-        memcpy(&k, &all[2 * r + 1], sizeof k);
-        *loss += all[2 * r];
-        *right += k;
-    }
-    free(counts), free(all);
+    int64_t k = 0;
+    double v[2] = {t->gpu.gn->totals(t->gpu.gw, &k), 0}, *vp = v;
+    v[1] = (double)k;
+    tp_comm_sum_f64(&vp, 1, 2);
+    *loss += v[0];
+    *right += (int64_t)v[1];
 }
 
 static void gpu_step(tp_trainer *t, double lr)
@@ -365,8 +332,6 @@ static void gpu_join(tp_trainer *t)
 static void gpu_open(tp_trainer *t, const tp_device *dev)
 {
     gpu_state *g = &t->gpu;
-    if (tp_comm_size() > 1 && t->r.batch < tp_comm_size())
-        tp_die("a batch of %d cannot be shared by %d ranks", t->r.batch, tp_comm_size());
     if (tp_comm_size() > 1)
         g->hgrad = tp_alloc(t->net->ntrain ? t->net->ntrain : 1, sizeof *g->hgrad);
     g->gn = dev->api->nn;
@@ -388,6 +353,8 @@ tp_trainer *tp_trainer_open(tp_net *net, const tp_device *dev, const tp_recipe *
                             tp_dataset *val)
 {
     TP_ASSERT(r->batch >= 1 && r->threads >= 1 && r->freeze >= 0 && r->freeze <= net->n);
+    if (r->batch < tp_comm_size())
+        tp_die("a batch of %d cannot be shared by %d ranks", r->batch, tp_comm_size());
     tp_trainer *t = tp_calloc(1, sizeof *t);
     t->net = net;
     t->r = *r;
@@ -453,7 +420,8 @@ int tp_trainer_step(tp_trainer *t, const int64_t *idx, int m, int64_t step, int6
     const unsigned char *recs = NULL;
     if (!(t->be == &gpu_backend && t->gpu.resident)) {
         if (tp_comm_size() > 1) { /* each rank reads its block of the batch (a file: m is known) */
-            int64_t lo = (int64_t)m * tp_comm_rank() / tp_comm_size(), hi = (int64_t)m * (tp_comm_rank() + 1) / tp_comm_size();
+            int64_t lo, hi;
+            tp_comm_block(m, 1, &lo, &hi);
             tp_dataset_fetch(t->train, idx + lo, (int)(hi - lo), t->recs);
         } else {
             m = tp_dataset_fetch(t->train, idx, m, t->recs);
@@ -494,10 +462,11 @@ void tp_trainer_evaluate(tp_trainer *t, tp_dataset *d, double *loss, double *acc
     tp_infer_sync(t->inf);
     int64_t per = (int64_t)t->eval_batch * t->eval_threads, chunk = per * ((4096 + per - 1) / per), lo, hi;
     tp_comm_block(d->n, t->eval_batch, &lo, &hi); /* whole batches: the same batches as one process */
-    size_t K = tp_infer_outputs(t->inf), one = sizeof(double) + 1;
-    unsigned char *recs = tp_alloc((size_t)chunk, d->rsz), *mine = tp_alloc((size_t)(hi - lo), one);
+    size_t K = tp_infer_outputs(t->inf);
+    unsigned char *recs = tp_alloc((size_t)chunk, d->rsz);
     int64_t *idx = tp_alloc((size_t)chunk, sizeof *idx);
     float *p = tp_alloc((size_t)chunk, K * sizeof *p);
+    double *ls = tp_alloc((size_t)d->n + 1, sizeof *ls), *hits = tp_alloc((size_t)d->n + 1, sizeof *hits);
     for (int64_t b = lo; b < hi; b += chunk) {
         int m = (int)(hi - b < chunk ? hi - b : chunk);
         for (int s = 0; s < m; s++)
@@ -507,27 +476,21 @@ void tp_trainer_evaluate(tp_trainer *t, tp_dataset *d, double *loss, double *acc
         for (int s = 0; s < m; s++) {
             int32_t y = tp_dataset_label(d, recs + (size_t)s * d->rsz, b + s, t->net->classes);
             const float *ps = p + (size_t)s * K;
-            double l = -log(ps[y] > 1e-30f ? ps[y] : 1e-30f);
-            unsigned char *at = mine + (size_t)(b + s - lo) * one;
-            memcpy(at, &l, sizeof l);
-            at[sizeof l] = tp_argmax(ps, (int)K) == y;
+            ls[b + s] = -log(ps[y] > 1e-30f ? ps[y] : 1e-30f);
+            hits[b + s] = tp_argmax(ps, (int)K) == y;
         }
     }
-    size_t *counts = tp_alloc((size_t)tp_comm_size(), sizeof *counts);
-    size_t total = tp_comm_gather_size((size_t)(hi - lo) * one, counts);
-    unsigned char *all = tp_alloc(total ? total : 1, 1);
-    tp_comm_allgather(mine, counts, all);
+    tp_comm_share_rows(ls, sizeof *ls, d->n, t->eval_batch);
+    tp_comm_share_rows(hits, sizeof *hits, d->n, t->eval_batch);
     double sum = 0;
     int64_t right = 0;
-    for (int64_t i = 0; i < d->n; i++) {
-        double l;
-        memcpy(&l, all + (size_t)i * one, sizeof l);
-        sum += l;
-        right += all[(size_t)i * one + sizeof l];
+    for (int64_t i = 0; i < d->n; i++) { /* in sample order */
+        sum += ls[i];
+        right += (int64_t)hits[i];
     }
     *loss = d->n ? sum / (double)d->n : NAN;
     *acc = d->n ? (double)right / (double)d->n : NAN;
-    free(recs), free(mine), free(idx), free(p), free(counts), free(all);
+    free(recs), free(idx), free(p), free(ls), free(hits);
 }
 
 void tp_trainer_close(tp_trainer *t)

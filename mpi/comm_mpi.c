@@ -82,25 +82,18 @@ static void finalize(void)
 static void abort_job(int status) { MPI_Abort(MPI_COMM_WORLD, status ? status : 1); }
 
 /* dst = ((src + p[0]) + p[1]) + ...; src may be dst */
-static void add_f32(float *dst, const float *src, float *const *p, int np, size_t off, size_t n)
-{
-    for (size_t q = 0; q < n; q++) {
-        float v = src[q];
-        for (int k = 0; k < np; k++)
-            v += p[k][off + q];
-        dst[q] = v;
+#define ADD(name, T)                                                                                                   \
+    static void name(T *dst, const T *src, T *const *p, int np, size_t off, size_t n)                                  \
+    {                                                                                                                  \
+        for (size_t q = 0; q < n; q++) {                                                                               \
+            T v = src[q];                                                                                              \
+            for (int k = 0; k < np; k++)                                                                               \
+                v += p[k][off + q];                                                                                    \
+            dst[q] = v;                                                                                                \
+        }                                                                                                              \
     }
-}
-
-static void add_f64(double *dst, const double *src, double *const *p, int np, size_t off, size_t n)
-{
-    for (size_t q = 0; q < n; q++) {
-        double v = src[q];
-        for (int k = 0; k < np; k++)
-            v += p[k][off + q];
-        dst[q] = v;
-    }
-}
+ADD(add_f32, float)
+ADD(add_f64, double)
 
 static int bcast(void *buf, size_t bytes, int root, char *err, size_t errlen)
 {
@@ -243,13 +236,7 @@ static int gather(const void *mine, const size_t *bytes, void *all, int root, ch
     return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Recv", err, errlen);
 }
 
-static int barrier(char *err, size_t errlen)
-{
-    int rc = MPI_Barrier(comm);
-    return rc == MPI_SUCCESS ? 0 : fail(rc, "MPI_Barrier", err, errlen);
-}
-
-static const tp_comm_api table = {TP_COMM_ABI, init, finalize, abort_job, sum, allgather, gather, bcast, barrier};
+static const tp_comm_api table = {TP_COMM_ABI, init, finalize, abort_job, sum, allgather, gather, bcast};
 
 const tp_comm_api *tp_comm_api_get(int abi);
 const tp_comm_api *tp_comm_api_get(int abi) { return abi == TP_COMM_ABI ? &table : NULL; }

@@ -313,11 +313,9 @@ static void report_job(const run_state *s, double secs)
         return;
     tp_comm_stats c = tp_comm_cost();
     int N = tp_comm_size();
-    size_t *counts = tp_alloc((size_t)N, sizeof *counts);
-    for (int r = 0; r < N; r++)
-        counts[r] = sizeof c.seconds;
     double *all = tp_alloc((size_t)N, sizeof *all), lo = INFINITY, hi = 0;
-    tp_comm_allgather(&c.seconds, counts, all);
+    all[tp_comm_rank()] = c.seconds;
+    tp_comm_share_rows(all, sizeof *all, N, 1);
     for (int r = 0; r < N; r++)
         lo = all[r] < lo ? all[r] : lo, hi = all[r] > hi ? all[r] : hi;
     double steps = s->t > 0 ? (double)s->t : 1;
@@ -327,7 +325,7 @@ static void report_job(const run_state *s, double secs)
                 "in the job's operations (moving data and waiting), over the ranks\n",
                 N, tp_comm_library(), (long long)s->t, c.sums ? (double)c.sum_bytes / (double)c.sums / 1e6 : 0,
                 1e3 * secs / steps, 1e3 * lo / steps, 1e3 * hi / steps);
-    free(counts), free(all);
+    free(all);
 }
 
 static int run(const options *o)
