@@ -384,7 +384,8 @@ int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
     }
     close(p[1]);
     /* the CPU limit's seconds, four times over, as wall-clock time */
-    src r = {p[0], 0, pid, tp_now() + 4.0 * (double)(6 + st.st_size / (8 << 20)) + 10, 0};
+    double wall = 4.0 * (double)(6 + st.st_size / (8 << 20)) + 10;
+    src r = {p[0], 0, pid, tp_now() + wall, 0};
     char cerr[1024] = "";
     int got = receive(&r, s, cerr, sizeof cerr);
     close(p[0]);
@@ -398,7 +399,7 @@ int tp_wset_read_h5(tp_wset *s, const char *path, char *err, size_t errlen)
         return herr(err, errlen, "%s", cerr);
     if (r.late)
         return herr(err, errlen, "%s: libhdf5 did not finish reading it in %.0f s: a damaged or hostile .h5, or a "
-                    "file another process holds locked", path, 4.0 * (double)(6 + st.st_size / (8 << 20)) + 10);
+                    "file another process holds locked", path, wall);
     if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL))
         return herr(err, errlen, "%s: libhdf5 ran past its CPU time limit reading it: a damaged or hostile .h5", path);
     if (WIFSIGNALED(status))

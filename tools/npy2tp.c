@@ -127,30 +127,26 @@ static void open_input(input *in, const char *path, const char *name)
 /* Reads rows [done, done + k) of in into *tmpp (of *cap bytes), in native byte order. The
  * buffer grows by doubling as the bytes arrive: a header's claim of huge rows costs memory
  * only as far as the input backs it. */
+static unsigned char *reserve(unsigned char **buf, size_t *cap, size_t need)
+{
+    if (*cap < need)
+        *buf = tp_realloc(*buf, *cap = need, 1);
+    return *buf;
+}
+
 static void read_rows(input *in, unsigned char **tmpp, size_t *cap, int64_t k, int64_t done)
 {
-    size_t want = (size_t)k * in->row, have = 0;
-    if (*cap < (want < ((size_t)1 << 20) ? want : ((size_t)1 << 20))) {
-        *cap = want < ((size_t)1 << 20) ? want : ((size_t)1 << 20);
-        *tmpp = tp_realloc(*tmpp, *cap, 1);
-    }
-    unsigned char *tmp = *tmpp;
-    if (in->npending) {
-        have = in->npending < want ? in->npending : want;
-        if (have > *cap) {
-            *tmpp = tp_realloc(*tmpp, *cap = have, 1);
-            tmp = *tmpp;
-        }
+    size_t want = (size_t)k * in->row, start = want < ((size_t)1 << 20) ? want : ((size_t)1 << 20);
+    size_t have = in->npending < want ? in->npending : want; /* bytes read with the header */
+    unsigned char *tmp = reserve(tmpp, cap, start > have ? start : have);
+    if (have) {
         memcpy(tmp, in->pending, have);
         memmove(in->pending, in->pending + have, in->npending - have);
         in->npending -= have;
     }
     while (have < want) {
-        if (have == *cap) {
-            *cap = *cap * 2 < want ? *cap * 2 : want;
-            *tmpp = tp_realloc(*tmpp, *cap, 1);
-            tmp = *tmpp;
-        }
+        if (have == *cap)
+            tmp = reserve(tmpp, cap, *cap * 2 < want ? *cap * 2 : want);
         size_t upto = *cap < want ? *cap : want; /* never past this batch's rows */
         long long got = tp_read_full(in->fd, tmp + have, upto - have);
         if (got < 0)
