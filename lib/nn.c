@@ -8,21 +8,74 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
+#include "parallel.h"
 #include "util.h"
 
-#define COL_FLOATS (16u << 20)      /* im2col scratch: 64 MiB */
-#define COL_INFER_FLOATS (4u << 20) /* an inference workspace's: 16 MiB (or one sample's) */
-
-/* Samples of a conv layer whose im2col rows fit the scratch at once. */
-static int conv_chunk(const tp_layer *l, int cap, size_t budget)
-{
-    size_t per = (size_t)l->oh * (size_t)l->ow * (size_t)l->kh * (size_t)l->kw * (size_t)l->ic;
-    size_t k = budget / (per ? per : 1);
-    return k < 1 ? 1 : k > (size_t)cap ? cap : (int)k;
-}
+#define TILE_FLOATS (256u << 10) /* an im2col tile's target: 1 MiB, about a core's L2 */
+#define TILE_MIN_ROWS 512         /* but rows enough that packing the kernel costs little */
+#define DENSE_ROWS 16             /* a dense layer's row tile */
+#define CHUNK (1u << 14)          /* elementwise work: floats per piece */
 
 /* 1 when a conv layer's im2col is its input itself (1x1, stride 1, no padding). */
 static int conv_direct(const tp_layer *l) { return l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1; }
+
+static size_t conv_k(const tp_layer *l) { return (size_t)l->kh * (size_t)l->kw * (size_t)l->ic; }
+
+/* Output rows (sample, oy, ox) per im2col tile of a conv layer: at least kh output rows of
+ * the image, so that tiles two apart never touch the same input pixel (col2im's two phases). */
+static size_t conv_tile(const tp_layer *l, int cap)
+{
+    size_t r = TILE_FLOATS / conv_k(l), most = (size_t)cap * (size_t)l->oh * (size_t)l->ow;
+    r = r < TILE_MIN_ROWS ? TILE_MIN_ROWS : r;
+    r = r < (size_t)l->kh * (size_t)l->ow ? (size_t)l->kh * (size_t)l->ow : r;
+    return r < most ? r : most ? most : 1;
+}
+
+int tp_nn_block(int batch)
+{
+    int b = (batch + 7) / 8;
+    return b < 1 ? 1 : b > 16 ? 16 : b;
+}
+
+static void scratch_free(tp_nn *w)
+{
+    for (int t = 0; w->tcol && t < w->threads; t++)
+        free(w->tcol[t]);
+    free(w->tcol), free(w->parts), free(w->dparts);
+    w->tcol = NULL, w->parts = NULL, w->dparts = NULL;
+}
+
+void tp_nn_threads(tp_nn *w, int threads, int block)
+{
+    TP_ASSERT(threads >= 1 && block >= 0);
+    scratch_free(w);
+    w->threads = threads;
+    w->block = block ? block : tp_nn_block(w->cap);
+    const tp_net *net = w->net;
+    size_t tile = 1, part = 1, chan = 1;
+    for (int i = 0; i < net->n; i++) {
+        const tp_layer *l = &net->l[i];
+        if (l->kind == TP_L_CONV && !conv_direct(l)) {
+            size_t f = conv_tile(l, w->cap) * conv_k(l);
+            tile = f > tile ? f : tile;
+        }
+        if (l->kind == TP_L_CONV || l->kind == TP_L_DENSE)
+            part = l->nw + l->nb > part ? l->nw + l->nb : part;
+        if (l->kind == TP_L_BATCHNORM)
+            chan = (size_t)l->oc > chan ? (size_t)l->oc : chan;
+    }
+    w->tcol_floats = tile;
+    w->tcol = tp_alloc((size_t)threads, sizeof *w->tcol);
+    for (int t = 0; t < threads; t++)
+        w->tcol[t] = tp_alloc(tile, sizeof(float));
+    size_t blocks = ((size_t)w->cap + (size_t)w->block - 1) / (size_t)w->block;
+    if (!w->infer) {
+        w->part_floats = part;
+        w->parts = tp_alloc(blocks * part, sizeof(float));
+        w->dparts = tp_alloc(blocks * 2 * chan, sizeof(double));
+    }
+}
 
 void tp_nn_init(tp_nn *w, tp_net *net, int cap)
 {
@@ -30,7 +83,6 @@ void tp_nn_init(tp_nn *w, tp_net *net, int cap)
     w->net = net;
     w->cap = cap;
     w->update_stats = 1;
-    w->col_floats = COL_FLOATS;
     int n = net->n;
     w->a = tp_calloc((size_t)n + 1, sizeof *w->a);
     w->g = tp_calloc((size_t)n + 1, sizeof *w->g);
@@ -50,14 +102,10 @@ void tp_nn_init(tp_nn *w, tp_net *net, int cap)
             w->arg[i] = tp_alloc(out * (size_t)cap, sizeof(int32_t));
         if (l->kind == TP_L_BATCHNORM)
             w->bn[i] = tp_alloc(out * (size_t)cap + 2 * (size_t)l->oc, sizeof(float));
-        if (l->kind == TP_L_CONV && !conv_direct(l)) {
-            size_t need = (size_t)conv_chunk(l, cap, w->col_floats) * (size_t)l->oh * (size_t)l->ow * (size_t)l->kh *
-                          (size_t)l->kw * (size_t)l->ic;
-            w->col_cap = need > w->col_cap ? need : w->col_cap;
-        }
     }
-    w->col = tp_alloc(w->col_cap + 1, sizeof(float));
     w->grad = tp_calloc(net->ntrain + 1, sizeof(float));
+    w->sample_loss = tp_calloc((size_t)cap + 1, sizeof *w->sample_loss);
+    tp_nn_threads(w, 1, 0);
 }
 
 int tp_argmax(const float *p, int k)
@@ -82,7 +130,6 @@ void tp_nn_init_infer(tp_nn *w, tp_net *net, int cap)
     w->net = net;
     w->cap = cap;
     w->infer = 1;
-    w->col_floats = COL_INFER_FLOATS;
     int n = net->n;
     size_t most = tp_nn_infer_bytes(net) / (2 * sizeof(float));
     for (int k = 0; k < 2; k++)
@@ -96,13 +143,8 @@ void tp_nn_init_infer(tp_nn *w, tp_net *net, int cap)
         tp_layer *l = &net->l[i];
         if (l->kind == TP_L_BATCHNORM) /* the statistics only: no normalised input kept */
             w->bn[i] = tp_alloc(2 * (size_t)l->oc, sizeof(float));
-        if (l->kind == TP_L_CONV && !conv_direct(l)) {
-            size_t need = (size_t)conv_chunk(l, cap, w->col_floats) * (size_t)l->oh * (size_t)l->ow * (size_t)l->kh *
-                          (size_t)l->kw * (size_t)l->ic;
-            w->col_cap = need > w->col_cap ? need : w->col_cap;
-        }
     }
-    w->col = tp_alloc(w->col_cap + 1, sizeof(float));
+    tp_nn_threads(w, 1, 0);
 }
 
 void tp_nn_free(tp_nn *w)
@@ -116,146 +158,307 @@ void tp_nn_free(tp_nn *w)
         free(w->arg[i]);
         free(w->bn[i]);
     }
-    free(w->a), free(w->g), free(w->arg), free(w->bn), free(w->col), free(w->grad);
+    scratch_free(w);
+    free(w->a), free(w->g), free(w->arg), free(w->bn), free(w->grad), free(w->sample_loss);
     memset(w, 0, sizeof *w);
+}
+
+/* ---- sharing the work ---- */
+
+/* Pieces [0, n) of a layer's work on the workspace's threads: fn(ctx, piece, thread). */
+static void share(const tp_nn *w, int64_t n, void (*fn)(void *ctx, int64_t i, int t), void *ctx)
+{
+    tp_parallel_for(n, w->threads, fn, ctx);
+}
+
+/* Blocks of n samples, and block b's samples. */
+static int nblocks(const tp_nn *w, int n) { return (n + w->block - 1) / w->block; }
+static void block_of(const tp_nn *w, int n, int64_t b, int *lo, int *hi)
+{
+    *lo = (int)b * w->block;
+    *hi = *lo + w->block < n ? *lo + w->block : n;
+}
+
+typedef struct {
+    float *const *fp;
+    double *const *dp;
+    int np;
+    size_t n;
+} fold_job;
+
+static void fold_piece(void *ctx, int64_t c, int t)
+{
+    (void)t;
+    fold_job *j = ctx;
+    size_t lo = (size_t)c * CHUNK, hi = lo + CHUNK < j->n ? lo + CHUNK : j->n;
+    for (int k = 1; k < j->np; k++)
+        if (j->fp)
+            for (size_t q = lo; q < hi; q++)
+                j->fp[0][q] += j->fp[k][q];
+        else
+            for (size_t q = lo; q < hi; q++)
+                j->dp[0][q] += j->dp[k][q];
+}
+
+/* The blocks' partial sums parts[0..np) (floats, or doubles with fp NULL) added in block
+ * order into parts[0]: across the job's ranks for a job's workspace, else here (in pieces
+ * of elements, the same order). A rank with no samples in the batch adds a zero part. */
+static void fold(const tp_nn *w, float *const *fp, double *const *dp, int np, size_t n)
+{
+    if (np == 0) {
+        if (fp)
+            memset(fp[0], 0, n * sizeof **fp);
+        else
+            memset(dp[0], 0, n * sizeof **dp);
+        np = 1;
+    }
+    if (w->job && tp_comm_size() > 1) {
+        if (fp)
+            tp_comm_sum_f32(fp, np, n);
+        else
+            tp_comm_sum_f64(dp, np, n);
+        return;
+    }
+    fold_job j = {fp, dp, np, n};
+    share(w, (int64_t)((n + CHUNK - 1) / CHUNK), fold_piece, &j);
+}
+
+/* Elementwise work over count floats, in pieces. */
+typedef struct {
+    void (*fn)(void *ctx, size_t lo, size_t hi);
+    void *ctx;
+    size_t count;
+} elem_job;
+
+static void elem_piece(void *ctx, int64_t c, int t)
+{
+    (void)t;
+    elem_job *j = ctx;
+    size_t lo = (size_t)c * CHUNK, hi = lo + CHUNK < j->count ? lo + CHUNK : j->count;
+    j->fn(j->ctx, lo, hi);
+}
+
+static void elementwise(const tp_nn *w, size_t count, void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx)
+{
+    elem_job j = {fn, ctx, count};
+    share(w, (int64_t)((count + CHUNK - 1) / CHUNK), elem_piece, &j);
 }
 
 /* ---- convolution: x [n, ih, iw, ic], kernel [kh, kw, ic, oc], y [n, oh, ow, oc] ---- */
 
-/* Rows of im2col for samples x[0..m): row (s, oy, ox), columns (ky, kx, c). In NHWC the
- * kw x ic values a kernel row reads are contiguous in x, so each is one copy (clipped at
- * the borders, the rest zero). */
-static void im2col(const tp_layer *l, const float *x, int m, float *col)
+/* Rows [r0, r1) of im2col: row (s, oy, ox), columns (ky, kx, c). In NHWC the kw x ic values
+ * a kernel row reads are contiguous in x, so each is one copy (clipped at the borders, the
+ * rest zero). */
+static void im2col(const tp_layer *l, const float *x, size_t r0, size_t r1, float *col)
 {
-    size_t K = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic, isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
-    size_t seg = (size_t)l->kw * (size_t)l->ic, C = (size_t)l->ic;
-    for (int s = 0; s < m; s++)
-        for (int oy = 0; oy < l->oh; oy++)
-            for (int ox = 0; ox < l->ow; ox++) {
-                float *row = col + (((size_t)s * (size_t)l->oh + (size_t)oy) * (size_t)l->ow + (size_t)ox) * K;
-                int x0 = ox * l->sw - l->pad_l, k0 = x0 < 0 ? -x0 : 0, k1 = x0 + l->kw > l->iw ? l->iw - x0 : l->kw;
-                for (int ky = 0; ky < l->kh; ky++) {
-                    int iy = oy * l->sh + ky - l->pad_t;
-                    float *dst = row + (size_t)ky * seg;
-                    if (iy < 0 || iy >= l->ih || k1 <= k0) {
-                        memset(dst, 0, seg * sizeof *dst);
-                        continue;
-                    }
-                    if (k0 > 0)
-                        memset(dst, 0, (size_t)k0 * C * sizeof *dst);
-                    const float *src = x + s * isz + ((size_t)iy * (size_t)l->iw + (size_t)(x0 + k0)) * C;
-                    size_t n = (size_t)(k1 - k0) * C;
-                    float *d = dst + (size_t)k0 * C;
-                    for (size_t e = 0; e < n; e++)
-                        d[e] = src[e];
-                    if (k1 < l->kw)
-                        memset(dst + (size_t)k1 * C, 0, (size_t)(l->kw - k1) * C * sizeof *dst);
-                }
+    size_t K = conv_k(l), isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
+    size_t seg = (size_t)l->kw * (size_t)l->ic, C = (size_t)l->ic, ow = (size_t)l->ow, pix = (size_t)l->oh * ow;
+    for (size_t r = r0; r < r1; r++) {
+        size_t s = r / pix, p = r % pix;
+        int oy = (int)(p / ow), ox = (int)(p % ow);
+        float *row = col + (r - r0) * K;
+        int x0 = ox * l->sw - l->pad_l, k0 = x0 < 0 ? -x0 : 0, k1 = x0 + l->kw > l->iw ? l->iw - x0 : l->kw;
+        for (int ky = 0; ky < l->kh; ky++) {
+            int iy = oy * l->sh + ky - l->pad_t;
+            float *dst = row + (size_t)ky * seg;
+            if (iy < 0 || iy >= l->ih || k1 <= k0) {
+                memset(dst, 0, seg * sizeof *dst);
+                continue;
             }
+            if (k0 > 0)
+                memset(dst, 0, (size_t)k0 * C * sizeof *dst);
+            const float *src = x + s * isz + ((size_t)iy * (size_t)l->iw + (size_t)(x0 + k0)) * C;
+            memcpy(dst + (size_t)k0 * C, src, (size_t)(k1 - k0) * C * sizeof *dst);
+            if (k1 < l->kw)
+                memset(dst + (size_t)k1 * C, 0, (size_t)(l->kw - k1) * C * sizeof *dst);
+        }
+    }
 }
 
-/* The adjoint of im2col: adds the columns back onto the input gradient dx. */
-static void col2im(const tp_layer *l, const float *col, int m, float *dx)
+/* The adjoint of im2col for rows [r0, r1): adds the columns back onto the input gradient dx. */
+static void col2im(const tp_layer *l, const float *col, size_t r0, size_t r1, float *dx)
 {
-    size_t K = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic, isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
-    for (int s = 0; s < m; s++)
-        for (int oy = 0; oy < l->oh; oy++)
-            for (int ox = 0; ox < l->ow; ox++) {
-                const float *row = col + (((size_t)s * (size_t)l->oh + (size_t)oy) * (size_t)l->ow + (size_t)ox) * K;
-                for (int ky = 0; ky < l->kh; ky++) {
-                    int iy = oy * l->sh + ky - l->pad_t;
-                    if (iy < 0 || iy >= l->ih)
-                        continue;
-                    for (int kx = 0; kx < l->kw; kx++) {
-                        int ix = ox * l->sw + kx - l->pad_l;
-                        if (ix < 0 || ix >= l->iw)
-                            continue;
-                        const float *src = row + ((size_t)ky * (size_t)l->kw + (size_t)kx) * (size_t)l->ic;
-                        float *d = dx + s * isz + ((size_t)iy * (size_t)l->iw + (size_t)ix) * (size_t)l->ic;
-                        for (int c = 0; c < l->ic; c++)
-                            d[c] += src[c];
-                    }
-                }
+    size_t K = conv_k(l), isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
+    size_t ow = (size_t)l->ow, pix = (size_t)l->oh * ow;
+    for (size_t r = r0; r < r1; r++) {
+        size_t s = r / pix, p = r % pix;
+        int oy = (int)(p / ow), ox = (int)(p % ow);
+        const float *row = col + (r - r0) * K;
+        for (int ky = 0; ky < l->kh; ky++) {
+            int iy = oy * l->sh + ky - l->pad_t;
+            if (iy < 0 || iy >= l->ih)
+                continue;
+            for (int kx = 0; kx < l->kw; kx++) {
+                int ix = ox * l->sw + kx - l->pad_l;
+                if (ix < 0 || ix >= l->iw)
+                    continue;
+                const float *src = row + ((size_t)ky * (size_t)l->kw + (size_t)kx) * (size_t)l->ic;
+                float *d = dx + s * isz + ((size_t)iy * (size_t)l->iw + (size_t)ix) * (size_t)l->ic;
+                for (int c = 0; c < l->ic; c++)
+                    d[c] += src[c];
             }
+        }
+    }
 }
 
-/* y = act(im2col(x) W + b), in chunks of samples. */
+/* Bias and activation over rows of a layer's output. */
+static void bias_act(float *y, const float *b, size_t rows, int units, tp_act act)
+{
+    for (size_t r = 0; r < rows; r++) {
+        float *o = y + r * (size_t)units;
+        if (act == TP_ACT_RELU)
+            for (int c = 0; c < units; c++) {
+                float v = o[c] + b[c];
+                o[c] = v > 0 ? v : 0;
+            }
+        else
+            for (int c = 0; c < units; c++)
+                o[c] += b[c];
+    }
+}
+
+typedef struct {
+    tp_nn *w;
+    const tp_layer *l;
+    const float *x, *dy;
+    float *y, *dx;
+    int n;
+    size_t tile, rows, phase;
+} conv_job;
+
+/* Forward tile i: y = act(im2col(x) W + b) for its rows. */
+static void conv_fwd_tile(void *ctx, int64_t i, int t)
+{
+    conv_job *j = ctx;
+    const tp_layer *l = j->l;
+    const float *W = j->w->net->params + l->w, *b = j->w->net->params + l->b;
+    size_t K = conv_k(l), r0 = (size_t)i * j->tile, r1 = r0 + j->tile < j->rows ? r0 + j->tile : j->rows;
+    const float *col = j->x + r0 * K;
+    if (!conv_direct(l)) {
+        im2col(l, j->x, r0, r1, j->w->tcol[t]);
+        col = j->w->tcol[t];
+    }
+    float *out = j->y + r0 * (size_t)l->units;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), l->units, (int)K, 1.0f, col, (int)K, W,
+                l->units, 0.0f, out, l->units);
+    bias_act(out, b, r1 - r0, l->units, l->act);
+}
+
 static void conv_forward(tp_nn *w, const tp_layer *l, const float *x, float *y, int n)
 {
-    const float *W = w->net->params + l->w, *b = w->net->params + l->b;
-    int chunk = conv_chunk(l, w->cap, w->col_floats);
-    size_t K = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic, isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
-    size_t pix = (size_t)l->oh * (size_t)l->ow, osz = pix * (size_t)l->units;
-    for (int s = 0; s < n; s += chunk) {
-        int m = n - s < chunk ? n - s : chunk;
-        const float *col = x + (size_t)s * isz;
+    conv_job j = {w, l, x, NULL, y, NULL, n, 0, (size_t)n * (size_t)l->oh * (size_t)l->ow, 0};
+    j.tile = conv_direct(l) ? TILE_MIN_ROWS : conv_tile(l, w->cap);
+    share(w, (int64_t)((j.rows + j.tile - 1) / j.tile), conv_fwd_tile, &j);
+}
+
+/* Block b's partial weight gradient: [dW | db] over its samples' rows, tile by tile. */
+static void conv_dw_block(void *ctx, int64_t b, int t)
+{
+    conv_job *j = ctx;
+    tp_nn *w = j->w;
+    const tp_layer *l = j->l;
+    size_t K = conv_k(l), U = (size_t)l->units, pix = (size_t)l->oh * (size_t)l->ow;
+    int lo, hi;
+    block_of(w, j->n, b, &lo, &hi);
+    float *dW = w->parts + (size_t)b * w->part_floats, *db = dW + l->nw;
+    memset(db, 0, U * sizeof *db);
+    size_t r0 = (size_t)lo * pix, r1 = (size_t)hi * pix;
+    for (size_t r = r0; r < r1; r += j->tile) {
+        size_t e = r + j->tile < r1 ? r + j->tile : r1;
+        const float *col = j->x + r * K, *g = j->dy + r * U;
         if (!conv_direct(l)) {
-            im2col(l, x + (size_t)s * isz, m, w->col);
-            col = w->col;
+            im2col(l, j->x, r, e, w->tcol[t]);
+            col = w->tcol[t];
         }
-        float *out = y + (size_t)s * osz;
-        size_t rows = (size_t)m * pix;
-        for (size_t r = 0; r < rows; r++)
-            memcpy(out + r * (size_t)l->units, b, (size_t)l->units * sizeof *b);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, l->units, (int)K, 1.0f, col, (int)K, W,
-                    l->units, 1.0f, out, l->units);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)U, (int)(e - r), 1.0f, col, (int)K, g,
+                    (int)U, r == r0 ? 0.0f : 1.0f, dW, (int)U);
+        for (size_t q = 0; q < e - r; q++)
+            for (size_t c = 0; c < U; c++)
+                db[c] += g[q * U + c];
     }
-    if (l->act == TP_ACT_RELU)
-        for (size_t i = 0; i < (size_t)n * osz; i++)
-            y[i] = y[i] > 0 ? y[i] : 0;
+}
+
+/* Input gradient of tile (2 i + phase): dy W^T, then col2im (tiles two apart touch
+ * different pixels, so the even tiles and then the odd ones run side by side). */
+static void conv_dx_tile(void *ctx, int64_t i, int t)
+{
+    conv_job *j = ctx;
+    const tp_layer *l = j->l;
+    const float *W = j->w->net->params + l->w;
+    size_t K = conv_k(l), U = (size_t)l->units, tile = j->phase == 2 ? (size_t)i : (size_t)(2 * i) + j->phase;
+    size_t r0 = tile * j->tile, r1 = r0 + j->tile < j->rows ? r0 + j->tile : j->rows;
+    if (r0 >= j->rows)
+        return;
+    if (conv_direct(l)) { /* dx = dy W^T straight into place */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)K, (int)U, 1.0f, j->dy + r0 * U,
+                    (int)U, W, (int)U, 0.0f, j->dx + r0 * K, (int)K);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)K, (int)U, 1.0f, j->dy + r0 * U, (int)U,
+                W, (int)U, 0.0f, j->w->tcol[t], (int)K);
+    col2im(l, j->w->tcol[t], r0, r1, j->dx);
+}
+
+static void zero_piece(void *ctx, size_t lo, size_t hi) { memset((float *)ctx + lo, 0, (hi - lo) * sizeof(float)); }
+
+/* The blocks' partial [dW | db] (in w->parts) summed into the layer's gradient. */
+static void fold_weights(tp_nn *w, const tp_layer *l, int n)
+{
+    int nb = nblocks(w, n);
+    float **parts = tp_alloc((size_t)nb + 1, sizeof *parts);
+    parts[0] = w->parts;
+    for (int b = 0; b < nb; b++)
+        parts[b] = w->parts + (size_t)b * w->part_floats;
+    fold(w, parts, NULL, nb, l->nw + l->nb);
+    memcpy(w->grad + l->w, parts[0], l->nw * sizeof(float));
+    memcpy(w->grad + l->b, parts[0] + l->nw, l->nb * sizeof(float));
+    free(parts);
 }
 
 /* dy (already through the activation) to dW, db and, when dx is not NULL, dx. */
 static void conv_backward(tp_nn *w, const tp_layer *l, const float *x, const float *dy, float *dx, int n)
 {
-    const float *W = w->net->params + l->w;
-    float *dW = w->grad + l->w, *db = w->grad + l->b;
-    int chunk = conv_chunk(l, w->cap, w->col_floats);
-    size_t K = (size_t)l->kh * (size_t)l->kw * (size_t)l->ic, isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic;
-    size_t pix = (size_t)l->oh * (size_t)l->ow, osz = pix * (size_t)l->units;
-    for (size_t r = 0; r < (size_t)n * pix; r++)
-        for (int c = 0; c < l->units; c++)
-            db[c] += dy[r * (size_t)l->units + (size_t)c];
-    if (dx)
-        memset(dx, 0, (size_t)n * isz * sizeof *dx);
-    for (int s = 0; s < n; s += chunk) {
-        int m = n - s < chunk ? n - s : chunk;
-        size_t rows = (size_t)m * pix;
-        const float *g = dy + (size_t)s * osz;
-        const float *col = x + (size_t)s * isz;
-        if (!conv_direct(l)) {
-            im2col(l, x + (size_t)s * isz, m, w->col);
-            col = w->col;
-        }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, l->units, (int)rows, 1.0f, col, (int)K, g,
-                    l->units, 1.0f, dW, l->units);
-        if (!dx)
-            continue;
-        if (conv_direct(l)) { /* dx = dy W^T straight into place */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)K, l->units, 1.0f, g, l->units, W,
-                        l->units, 0.0f, dx + (size_t)s * isz, (int)K);
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)K, l->units, 1.0f, g, l->units, W,
-                        l->units, 0.0f, w->col, (int)K);
-            col2im(l, w->col, m, dx + (size_t)s * isz);
-        }
+    conv_job j = {w, l, x, dy, NULL, dx, n, 0, (size_t)n * (size_t)l->oh * (size_t)l->ow, 0};
+    j.tile = conv_direct(l) ? TILE_MIN_ROWS : conv_tile(l, w->cap);
+    share(w, nblocks(w, n), conv_dw_block, &j);
+    fold_weights(w, l, n);
+    if (!dx)
+        return;
+    size_t tiles = (j.rows + j.tile - 1) / j.tile;
+    if (conv_direct(l)) {
+        j.phase = 2;
+        share(w, (int64_t)tiles, conv_dx_tile, &j); /* each tile writes its own rows */
+        return;
     }
+    elementwise(w, (size_t)n * (size_t)l->ih * (size_t)l->iw * (size_t)l->ic, zero_piece, dx);
+    for (j.phase = 0; j.phase < 2; j.phase++)
+        share(w, (int64_t)((tiles + 1 - j.phase) / 2), conv_dx_tile, &j);
 }
 
 /* ---- dense: x [n, K], W [K, units], y [n, units] ---- */
 
-static void dense_forward(tp_nn *w, const tp_layer *l, const float *x, float *y, int n)
+typedef struct {
+    tp_nn *w;
+    const tp_layer *l;
+    const float *x, *dy;
+    float *y, *dx;
+    int n;
+} dense_job;
+
+static void dense_fwd_tile(void *ctx, int64_t i, int t)
 {
-    const float *W = w->net->params + l->w, *b = w->net->params + l->b;
+    (void)t;
+    dense_job *j = ctx;
+    const tp_layer *l = j->l;
+    const float *W = j->w->net->params + l->w, *b = j->w->net->params + l->b;
     int K = (int)(l->nw / (size_t)l->units), U = l->units;
-    for (int s = 0; s < n; s++)
-        memcpy(y + (size_t)s * (size_t)U, b, (size_t)U * sizeof *b);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, U, K, 1.0f, x, K, W, U, 1.0f, y, U);
-    if (l->act == TP_ACT_RELU)
-        for (size_t i = 0; i < (size_t)n * (size_t)U; i++)
-            y[i] = y[i] > 0 ? y[i] : 0;
-    else if (l->act == TP_ACT_SOFTMAX)
-        for (int s = 0; s < n; s++) {
+    int r0 = (int)i * DENSE_ROWS, m = j->n - r0 < DENSE_ROWS ? j->n - r0 : DENSE_ROWS;
+    float *y = j->y + (size_t)r0 * (size_t)U;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, U, K, 1.0f, j->x + (size_t)r0 * (size_t)K, K, W, U, 0.0f,
+                y, U);
+    bias_act(y, b, (size_t)m, U, l->act == TP_ACT_RELU ? TP_ACT_RELU : TP_ACT_NONE);
+    if (l->act == TP_ACT_SOFTMAX)
+        for (int s = 0; s < m; s++) {
             float *p = y + (size_t)s * (size_t)U, mx = -FLT_MAX;
             for (int k = 0; k < U; k++)
                 mx = p[k] > mx ? p[k] : mx;
@@ -267,181 +470,348 @@ static void dense_forward(tp_nn *w, const tp_layer *l, const float *x, float *y,
         }
 }
 
+static void dense_forward(tp_nn *w, const tp_layer *l, const float *x, float *y, int n)
+{
+    dense_job j = {w, l, x, NULL, y, NULL, n};
+    share(w, (n + DENSE_ROWS - 1) / DENSE_ROWS, dense_fwd_tile, &j);
+}
+
+static void dense_dw_block(void *ctx, int64_t b, int t)
+{
+    (void)t;
+    dense_job *j = ctx;
+    tp_nn *w = j->w;
+    const tp_layer *l = j->l;
+    int K = (int)(l->nw / (size_t)l->units), U = l->units, lo, hi;
+    block_of(w, j->n, b, &lo, &hi);
+    float *dW = w->parts + (size_t)b * w->part_floats, *db = dW + l->nw;
+    const float *g = j->dy + (size_t)lo * (size_t)U;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, U, hi - lo, 1.0f, j->x + (size_t)lo * (size_t)K, K, g, U,
+                0.0f, dW, U);
+    memset(db, 0, (size_t)U * sizeof *db);
+    for (int s = 0; s < hi - lo; s++)
+        for (int k = 0; k < U; k++)
+            db[k] += g[(size_t)s * (size_t)U + (size_t)k];
+}
+
+static void dense_dx_tile(void *ctx, int64_t i, int t)
+{
+    (void)t;
+    dense_job *j = ctx;
+    const tp_layer *l = j->l;
+    const float *W = j->w->net->params + l->w;
+    int K = (int)(l->nw / (size_t)l->units), U = l->units;
+    int r0 = (int)i * DENSE_ROWS, m = j->n - r0 < DENSE_ROWS ? j->n - r0 : DENSE_ROWS;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, K, U, 1.0f, j->dy + (size_t)r0 * (size_t)U, U, W, U, 0.0f,
+                j->dx + (size_t)r0 * (size_t)K, K);
+}
+
 static void dense_backward(tp_nn *w, const tp_layer *l, const float *x, const float *dy, float *dx, int n)
 {
-    const float *W = w->net->params + l->w;
-    float *dW = w->grad + l->w, *db = w->grad + l->b;
-    int K = (int)(l->nw / (size_t)l->units), U = l->units;
-    for (int s = 0; s < n; s++)
-        for (int k = 0; k < U; k++)
-            db[k] += dy[(size_t)s * (size_t)U + (size_t)k];
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, U, n, 1.0f, x, K, dy, U, 1.0f, dW, U);
+    dense_job j = {w, l, x, dy, NULL, dx, n};
+    share(w, nblocks(w, n), dense_dw_block, &j);
+    fold_weights(w, l, n);
     if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, K, U, 1.0f, dy, U, W, U, 0.0f, dx, K);
+        share(w, (n + DENSE_ROWS - 1) / DENSE_ROWS, dense_dx_tile, &j);
 }
 
 /* ---- pooling: x [n, ih, iw, c], y [n, oh, ow, c]; valid windows ---- */
 
-static void pool_forward(tp_nn *w, int i, const tp_layer *l, const float *x, float *y, int n)
+typedef struct {
+    tp_nn *w;
+    int i;
+    const tp_layer *l;
+    const float *x, *dy;
+    float *y, *dx;
+} layer_job;
+
+static void pool_fwd_sample(void *ctx, int64_t s, int t)
 {
-    size_t isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic, osz = tp_layer_out_size(w->net, i);
+    (void)t;
+    layer_job *j = ctx;
+    const tp_layer *l = j->l;
+    size_t isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic, osz = tp_layer_out_size(j->w->net, j->i);
+    const float *x = j->x + (size_t)s * isz;
+    float *y = j->y + (size_t)s * osz;
+    int32_t *arg = j->w->arg[j->i] ? j->w->arg[j->i] + (size_t)s * osz : NULL;
     float inv = 1.0f / (float)(l->kh * l->kw);
-    for (int s = 0; s < n; s++)
-        for (int oy = 0; oy < l->oh; oy++)
-            for (int ox = 0; ox < l->ow; ox++)
-                for (int c = 0; c < l->ic; c++) {
-                    float best = -FLT_MAX, sum = 0;
-                    int32_t at = (int32_t)(((oy * l->sh) * l->iw + ox * l->sw) * l->ic + c); /* all NaN: the first */
-                    for (int ky = 0; ky < l->kh; ky++)
-                        for (int kx = 0; kx < l->kw; kx++) {
-                            int32_t idx = (int32_t)((((oy * l->sh + ky) * l->iw) + ox * l->sw + kx) * l->ic + c);
-                            float v = x[(size_t)s * isz + (size_t)idx];
-                            sum += v;
-                            if (v > best) {
-                                best = v;
-                                at = idx;
-                            }
+    for (int oy = 0; oy < l->oh; oy++)
+        for (int ox = 0; ox < l->ow; ox++)
+            for (int c = 0; c < l->ic; c++) {
+                float best = -FLT_MAX, sum = 0;
+                int32_t at = (int32_t)(((oy * l->sh) * l->iw + ox * l->sw) * l->ic + c); /* all NaN: the first */
+                for (int ky = 0; ky < l->kh; ky++)
+                    for (int kx = 0; kx < l->kw; kx++) {
+                        int32_t idx = (int32_t)((((oy * l->sh + ky) * l->iw) + ox * l->sw + kx) * l->ic + c);
+                        float v = x[idx];
+                        sum += v;
+                        if (v > best) {
+                            best = v;
+                            at = idx;
                         }
-                    size_t o = (size_t)s * osz + ((size_t)oy * (size_t)l->ow + (size_t)ox) * (size_t)l->ic + (size_t)c;
-                    if (l->kind == TP_L_MAXPOOL) {
-                        y[o] = best;
-                        if (w->arg[i]) /* kept for the backward pass */
-                            w->arg[i][o] = at;
-                    } else {
-                        y[o] = sum * inv;
                     }
+                size_t o = ((size_t)oy * (size_t)l->ow + (size_t)ox) * (size_t)l->ic + (size_t)c;
+                if (l->kind == TP_L_MAXPOOL) {
+                    y[o] = best;
+                    if (arg) /* kept for the backward pass */
+                        arg[o] = at;
+                } else {
+                    y[o] = sum * inv;
                 }
+            }
 }
 
-static void pool_backward(tp_nn *w, int i, const tp_layer *l, const float *dy, float *dx, int n)
+static void pool_bwd_sample(void *ctx, int64_t s, int t)
 {
-    size_t isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic, osz = tp_layer_out_size(w->net, i);
-    memset(dx, 0, (size_t)n * isz * sizeof *dx);
+    (void)t;
+    layer_job *j = ctx;
+    const tp_layer *l = j->l;
+    size_t isz = (size_t)l->ih * (size_t)l->iw * (size_t)l->ic, osz = tp_layer_out_size(j->w->net, j->i);
+    float *dx = j->dx + (size_t)s * isz;
+    const float *dy = j->dy + (size_t)s * osz;
+    memset(dx, 0, isz * sizeof *dx);
     float inv = 1.0f / (float)(l->kh * l->kw);
-    for (int s = 0; s < n; s++)
-        for (int oy = 0; oy < l->oh; oy++)
-            for (int ox = 0; ox < l->ow; ox++)
-                for (int c = 0; c < l->ic; c++) {
-                    size_t o = (size_t)s * osz + ((size_t)oy * (size_t)l->ow + (size_t)ox) * (size_t)l->ic + (size_t)c;
-                    if (l->kind == TP_L_MAXPOOL) {
-                        dx[(size_t)s * isz + (size_t)w->arg[i][o]] += dy[o];
-                        continue;
-                    }
-                    for (int ky = 0; ky < l->kh; ky++)
-                        for (int kx = 0; kx < l->kw; kx++)
-                            dx[(size_t)s * isz + (size_t)((((oy * l->sh + ky) * l->iw) + ox * l->sw + kx) * l->ic + c)] += dy[o] * inv;
-                }
+    if (l->kind == TP_L_MAXPOOL) {
+        const int32_t *arg = j->w->arg[j->i] + (size_t)s * osz;
+        for (size_t o = 0; o < osz; o++)
+            dx[arg[o]] += dy[o];
+        return;
+    }
+    for (int oy = 0; oy < l->oh; oy++)
+        for (int ox = 0; ox < l->ow; ox++)
+            for (int c = 0; c < l->ic; c++) {
+                size_t o = ((size_t)oy * (size_t)l->ow + (size_t)ox) * (size_t)l->ic + (size_t)c;
+                for (int ky = 0; ky < l->kh; ky++)
+                    for (int kx = 0; kx < l->kw; kx++)
+                        dx[(size_t)((((oy * l->sh + ky) * l->iw) + ox * l->sw + kx) * l->ic + c)] += dy[o] * inv;
+            }
 }
 
 /* ---- global average pooling: x [n, h, w, c], y [n, c] ---- */
 
-static void gap_forward(const tp_layer *l, const float *x, float *y, int n)
+static void gap_fwd_sample(void *ctx, int64_t s, int t)
 {
+    (void)t;
+    layer_job *j = ctx;
+    const tp_layer *l = j->l;
     size_t pix = (size_t)l->ih * (size_t)l->iw, C = (size_t)l->ic;
-    for (int s = 0; s < n; s++) {
-        float *o = y + (size_t)s * C;
-        memset(o, 0, C * sizeof *o);
-        for (size_t p = 0; p < pix; p++)
-            for (size_t c = 0; c < C; c++)
-                o[c] += x[((size_t)s * pix + p) * C + c];
+    float *o = j->y + (size_t)s * C;
+    memset(o, 0, C * sizeof *o);
+    for (size_t p = 0; p < pix; p++)
         for (size_t c = 0; c < C; c++)
-            o[c] /= (float)pix;
-    }
+            o[c] += j->x[((size_t)s * pix + p) * C + c];
+    for (size_t c = 0; c < C; c++)
+        o[c] /= (float)pix;
 }
 
-static void gap_backward(const tp_layer *l, const float *dy, float *dx, int n)
+static void gap_bwd_sample(void *ctx, int64_t s, int t)
 {
+    (void)t;
+    layer_job *j = ctx;
+    const tp_layer *l = j->l;
     size_t pix = (size_t)l->ih * (size_t)l->iw, C = (size_t)l->ic;
-    for (int s = 0; s < n; s++)
-        for (size_t p = 0; p < pix; p++)
-            for (size_t c = 0; c < C; c++)
-                dx[((size_t)s * pix + p) * C + c] = dy[(size_t)s * C + c] / (float)pix;
+    for (size_t p = 0; p < pix; p++)
+        for (size_t c = 0; c < C; c++)
+            j->dx[((size_t)s * pix + p) * C + c] = j->dy[(size_t)s * C + c] / (float)pix;
 }
 
 /* ---- dropout: inverted; element e of sample s is kept when draw (s * size + e) of the
  * layer's key is at least rate * 2^32, so a GPU can reproduce the same mask ---- */
 
-static void dropout_apply(const tp_layer *l, int i, const tp_rng *step, uint64_t first, const float *x, float *y,
-                          size_t count)
+typedef struct {
+    tp_rng r;
+    uint32_t cut;
+    float scale;
+    uint64_t first;
+    const float *x;
+    float *y;
+} drop_job;
+
+static void drop_piece(void *ctx, size_t lo, size_t hi)
 {
-    tp_rng r = tp_rng_split(step, (uint64_t)i);
-    uint32_t cut = (uint32_t)((double)l->rate * 4294967296.0);
-    float scale = 1.0f / (1.0f - l->rate);
-    for (size_t e = 0; e < count; e++)
-        y[e] = tp_rng_at(r.key, first + e) >= cut ? x[e] * scale : 0;
+    drop_job *j = ctx;
+    for (size_t e = lo; e < hi; e++)
+        j->y[e] = tp_rng_at(j->r.key, j->first + e) >= j->cut ? j->x[e] * j->scale : 0;
 }
 
-/* ---- batch normalisation over every axis but the channels ---- */
+static void dropout_apply(const tp_nn *w, const tp_layer *l, int i, uint64_t first, const float *x, float *y,
+                          size_t count)
+{
+    drop_job j = {tp_rng_split(&w->step, (uint64_t)i), (uint32_t)((double)l->rate * 4294967296.0),
+                  1.0f / (1.0f - l->rate), first, x, y};
+    elementwise(w, count, drop_piece, &j);
+}
+
+typedef struct {
+    const float *x, *y, *dy;
+    float *out;
+} ew_job;
+
+static void relu_piece(void *ctx, size_t lo, size_t hi)
+{
+    ew_job *j = ctx;
+    for (size_t e = lo; e < hi; e++)
+        j->out[e] = j->x[e] > 0 ? j->x[e] : 0;
+}
+
+/* out = y > 0 ? dy : 0 (the gradient through a ReLU whose output is y) */
+static void relu_grad_piece(void *ctx, size_t lo, size_t hi)
+{
+    ew_job *j = ctx;
+    for (size_t e = lo; e < hi; e++)
+        j->out[e] = j->y[e] > 0 ? j->dy[e] : 0;
+}
+
+static void copy_piece(void *ctx, size_t lo, size_t hi)
+{
+    ew_job *j = ctx;
+    memcpy(j->out + lo, j->x + lo, (hi - lo) * sizeof *j->out);
+}
+
+/* ---- batch normalisation over every axis but the channels, with the whole batch's
+ * statistics (a job's: every rank's blocks) ---- */
+
+typedef struct {
+    tp_nn *w;
+    int i, n;
+    const tp_layer *l;
+    const float *x, *dy;
+    float *y, *dx;
+    size_t per; /* rows (pixels) per sample */
+    double rows; /* rows in the whole batch */
+} bn_job;
+
+/* Block b's sums of x and x^2 per channel. */
+static void bn_stat_block(void *ctx, int64_t b, int t)
+{
+    (void)t;
+    bn_job *j = ctx;
+    size_t C = (size_t)j->l->oc;
+    int lo, hi;
+    block_of(j->w, j->n, b, &lo, &hi);
+    double *sum = j->w->dparts + (size_t)b * 2 * C, *sq = sum + C;
+    memset(sum, 0, 2 * C * sizeof *sum);
+    for (size_t r = (size_t)lo * j->per; r < (size_t)hi * j->per; r++)
+        for (size_t c = 0; c < C; c++) {
+            double v = j->x[r * C + c];
+            sum[c] += v;
+            sq[c] += v * v;
+        }
+}
+
+static void bn_apply_sample(void *ctx, int64_t s, int t)
+{
+    (void)t;
+    bn_job *j = ctx;
+    tp_nn *w = j->w;
+    const tp_layer *l = j->l;
+    const float *gamma = w->net->params + l->w, *beta = w->net->params + l->b;
+    size_t C = (size_t)l->oc;
+    float *xhat = w->infer ? NULL : w->bn[j->i];
+    const float *mean = xhat ? xhat + (size_t)w->cap * tp_layer_out_size(w->net, j->i) : w->bn[j->i], *istd = mean + C;
+    for (size_t r = (size_t)s * j->per; r < (size_t)(s + 1) * j->per; r++)
+        for (size_t c = 0; c < C; c++) {
+            float h = (j->x[r * C + c] - mean[c]) * istd[c];
+            if (xhat)
+                xhat[r * C + c] = h;
+            j->y[r * C + c] = gamma[c] * h + beta[c];
+        }
+}
+
+static double **block_parts(const tp_nn *w, int nb, size_t each)
+{
+    double **p = tp_alloc((size_t)nb + 1, sizeof *p);
+    p[0] = w->dparts;
+    for (int b = 0; b < nb; b++)
+        p[b] = w->dparts + (size_t)b * each;
+    return p;
+}
 
 static void bn_forward(tp_nn *w, int i, const tp_layer *l, const float *x, float *y, int n, int train)
 {
     float *P = w->net->params;
-    const float *gamma = P + l->w, *beta = P + l->b;
     float *mmean = P + l->mean, *mvar = P + l->var;
-    size_t C = (size_t)l->oc, rows = (size_t)n * tp_layer_out_size(w->net, i) / C;
-    float *xhat = w->infer ? NULL : w->bn[i];
-    float *mean = xhat ? xhat + (size_t)w->cap * tp_layer_out_size(w->net, i) : w->bn[i], *istd = mean + C;
+    size_t C = (size_t)l->oc, per = tp_layer_out_size(w->net, i) / C;
+    float *mean = w->infer ? w->bn[i] : w->bn[i] + (size_t)w->cap * tp_layer_out_size(w->net, i), *istd = mean + C;
     TP_ASSERT(!(train && w->infer));
+    bn_job j = {w, i, n, l, x, NULL, y, NULL, per, (double)(w->job && w->job_n ? w->job_n : n) * (double)per};
     if (train) {
-        double *sum = tp_calloc(C, sizeof *sum), *sq = tp_calloc(C, sizeof *sq);
-        for (size_t r = 0; r < rows; r++)
-            for (size_t c = 0; c < C; c++) {
-                double v = x[r * C + c];
-                sum[c] += v;
-                sq[c] += v * v;
-            }
+        int nb = nblocks(w, n);
+        share(w, nb, bn_stat_block, &j);
+        double **parts = block_parts(w, nb, 2 * C);
+        fold(w, NULL, parts, nb, 2 * C);
+        const double *sum = parts[0], *sq = parts[0] + C;
         for (size_t c = 0; c < C; c++) {
-            double m = sum[c] / (double)rows, var = sq[c] / (double)rows - m * m;
+            double m = sum[c] / j.rows, var = sq[c] / j.rows - m * m;
             var = var > 0 ? var : 0;
             mean[c] = (float)m;
             istd[c] = (float)(1.0 / sqrt(var + l->eps));
-            double unbiased = rows > 1 ? var * (double)rows / (double)(rows - 1) : var;
+            double unbiased = j.rows > 1 ? var * j.rows / (j.rows - 1) : var;
             if (w->update_stats) {
                 mmean[c] = (float)(l->momentum * mmean[c] + (1 - l->momentum) * m);
                 mvar[c] = (float)(l->momentum * mvar[c] + (1 - l->momentum) * unbiased);
             }
         }
-        free(sum);
-        free(sq);
+        free(parts);
     } else {
         for (size_t c = 0; c < C; c++) {
             mean[c] = mmean[c];
             istd[c] = 1.0f / sqrtf(mvar[c] + l->eps);
         }
     }
-    for (size_t r = 0; r < rows; r++)
+    share(w, n, bn_apply_sample, &j);
+}
+
+/* Block b's sums of dy and dy xhat per channel. */
+static void bn_grad_block(void *ctx, int64_t b, int t)
+{
+    (void)t;
+    bn_job *j = ctx;
+    size_t C = (size_t)j->l->oc;
+    const float *xhat = j->w->bn[j->i];
+    int lo, hi;
+    block_of(j->w, j->n, b, &lo, &hi);
+    double *s1 = j->w->dparts + (size_t)b * 2 * C, *s2 = s1 + C;
+    memset(s1, 0, 2 * C * sizeof *s1);
+    for (size_t r = (size_t)lo * j->per; r < (size_t)hi * j->per; r++)
         for (size_t c = 0; c < C; c++) {
-            float h = (x[r * C + c] - mean[c]) * istd[c];
-            if (xhat)
-                xhat[r * C + c] = h;
-            y[r * C + c] = gamma[c] * h + beta[c];
+            double g = j->dy[r * C + c];
+            s1[c] += g;
+            s2[c] += g * xhat[r * C + c];
         }
+}
+
+static void bn_dx_sample(void *ctx, int64_t s, int t)
+{
+    (void)t;
+    bn_job *j = ctx;
+    const tp_layer *l = j->l;
+    const float *gamma = j->w->net->params + l->w;
+    size_t C = (size_t)l->oc;
+    const float *xhat = j->w->bn[j->i], *istd = xhat + (size_t)j->w->cap * tp_layer_out_size(j->w->net, j->i) + C;
+    const double *s1 = j->w->dparts, *s2 = s1 + C;
+    for (size_t r = (size_t)s * j->per; r < (size_t)(s + 1) * j->per; r++)
+        for (size_t c = 0; c < C; c++)
+            j->dx[r * C + c] = (float)(gamma[c] * istd[c] / j->rows *
+                                       (j->rows * j->dy[r * C + c] - s1[c] - xhat[r * C + c] * s2[c]));
 }
 
 static void bn_backward(tp_nn *w, int i, const tp_layer *l, const float *dy, float *dx, int n)
 {
-    const float *gamma = w->net->params + l->w;
     float *dg = w->grad + l->w, *dbeta = w->grad + l->b;
-    size_t C = (size_t)l->oc, rows = (size_t)n * tp_layer_out_size(w->net, i) / C;
-    const float *xhat = w->bn[i], *istd = xhat + (size_t)w->cap * tp_layer_out_size(w->net, i) + C;
-    double *s1 = tp_calloc(C, sizeof *s1), *s2 = tp_calloc(C, sizeof *s2);
-    for (size_t r = 0; r < rows; r++)
-        for (size_t c = 0; c < C; c++) {
-            double g = dy[r * C + c];
-            s1[c] += g;
-            s2[c] += g * xhat[r * C + c];
-        }
+    size_t C = (size_t)l->oc, per = tp_layer_out_size(w->net, i) / C;
+    bn_job j = {w, i, n, l, NULL, dy, NULL, dx, per, (double)(w->job && w->job_n ? w->job_n : n) * (double)per};
+    int nb = nblocks(w, n);
+    share(w, nb, bn_grad_block, &j);
+    double **parts = block_parts(w, nb, 2 * C);
+    fold(w, NULL, parts, nb, 2 * C); /* the whole batch's sums, in dparts' first block */
+    free(parts);
     for (size_t c = 0; c < C; c++) {
-        dbeta[c] += (float)s1[c];
-        dg[c] += (float)s2[c];
+        dbeta[c] = (float)w->dparts[c];
+        dg[c] = (float)w->dparts[C + c];
     }
     if (dx)
-        for (size_t r = 0; r < rows; r++)
-            for (size_t c = 0; c < C; c++)
-                dx[r * C + c] = (float)(gamma[c] * istd[c] / (double)rows *
-                                        ((double)rows * dy[r * C + c] - s1[c] - xhat[r * C + c] * s2[c]));
-    free(s1);
-    free(s2);
+        share(w, n, bn_dx_sample, &j);
 }
 
 /* ---- the whole network ---- */
@@ -457,22 +827,21 @@ void tp_nn_forward(tp_nn *w, int n, int train, const tp_rng *step)
         const float *x = w->a[i];
         float *y = w->a[i + 1];
         size_t count = (size_t)n * tp_layer_out_size(net, i);
+        layer_job lj = {w, i, l, x, NULL, y, NULL};
+        ew_job ej = {x, NULL, NULL, y};
         switch (l->kind) {
         case TP_L_CONV: conv_forward(w, l, x, y, n); break;
         case TP_L_DENSE: dense_forward(w, l, x, y, n); break;
         case TP_L_MAXPOOL:
-        case TP_L_AVGPOOL: pool_forward(w, i, l, x, y, n); break;
-        case TP_L_GAP: gap_forward(l, x, y, n); break;
-        case TP_L_FLATTEN: memcpy(y, x, count * sizeof *y); break;
-        case TP_L_RELU:
-            for (size_t e = 0; e < count; e++)
-                y[e] = x[e] > 0 ? x[e] : 0;
-            break;
+        case TP_L_AVGPOOL: share(w, n, pool_fwd_sample, &lj); break;
+        case TP_L_GAP: share(w, n, gap_fwd_sample, &lj); break;
+        case TP_L_FLATTEN: elementwise(w, count, copy_piece, &ej); break;
+        case TP_L_RELU: elementwise(w, count, relu_piece, &ej); break;
         case TP_L_DROPOUT:
             if (train && l->rate > 0)
-                dropout_apply(l, i, &w->step, (uint64_t)w->first * tp_layer_out_size(net, i), x, y, count);
+                dropout_apply(w, l, i, (uint64_t)w->first * tp_layer_out_size(net, i), x, y, count);
             else
-                memcpy(y, x, count * sizeof *y);
+                elementwise(w, count, copy_piece, &ej);
             break;
         case TP_L_BATCHNORM: bn_forward(w, i, l, x, y, n, train); break;
         }
@@ -482,55 +851,61 @@ void tp_nn_forward(tp_nn *w, int n, int train, const tp_rng *step)
 double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing)
 {
     tp_net *net = w->net;
-    int L = net->n, K = net->classes;
+    int L = net->n, K = net->classes, total = w->job && w->job_n ? w->job_n : n;
     memset(w->grad, 0, net->ntrain * sizeof *w->grad);
-    /* softmax + cross-entropy: d loss / d logits = (p - t) / n */
+    /* softmax + cross-entropy: d loss / d logits = (p - t) / batch */
     const float *p = w->a[L];
     float *g = w->g[L];
     double loss = 0;
     float off = smoothing / (float)K, on = 1 - smoothing + off;
-    for (int s = 0; s < n; s++)
+    for (int s = 0; s < n; s++) {
+        double ls = 0;
         for (int k = 0; k < K; k++) {
             float t = k == labels[s] ? on : off, pk = p[(size_t)s * (size_t)K + (size_t)k];
             if (t > 0) /* a NaN probability must make a NaN loss, not a clamped one */
-                loss -= t * (isnan(pk) ? NAN : log(pk > 1e-30f ? pk : 1e-30f));
-            g[(size_t)s * (size_t)K + (size_t)k] = (pk - t) / (float)n;
+                ls -= t * (isnan(pk) ? NAN : log(pk > 1e-30f ? pk : 1e-30f));
+            g[(size_t)s * (size_t)K + (size_t)k] = (pk - t) / (float)total;
         }
+        w->sample_loss[s] = ls;
+        loss += ls;
+    }
     int stop = net->frozen > 0 && net->frozen < L ? net->frozen : 0;
     for (int i = L - 1; i >= stop; i--) {
         const tp_layer *l = &net->l[i];
         const float *x = w->a[i], *y = w->a[i + 1];
         float *dy = w->g[i + 1], *dx = i > stop ? w->g[i] : NULL;
         size_t count = (size_t)n * tp_layer_out_size(net, i);
-        if (l->act == TP_ACT_RELU) /* through the fused activation */
-            for (size_t e = 0; e < count; e++)
-                dy[e] = y[e] > 0 ? dy[e] : 0;
+        if (l->act == TP_ACT_RELU) { /* through the fused activation */
+            ew_job ej = {NULL, y, dy, dy};
+            elementwise(w, count, relu_grad_piece, &ej);
+        }
+        layer_job lj = {w, i, l, x, dy, NULL, dx};
+        ew_job ej = {dy, y, dy, dx};
         switch (l->kind) {
         case TP_L_CONV: conv_backward(w, l, x, dy, dx, n); break;
         case TP_L_DENSE: dense_backward(w, l, x, dy, dx, n); break;
         case TP_L_MAXPOOL:
         case TP_L_AVGPOOL:
             if (dx)
-                pool_backward(w, i, l, dy, dx, n);
+                share(w, n, pool_bwd_sample, &lj);
             break;
         case TP_L_GAP:
             if (dx)
-                gap_backward(l, dy, dx, n);
+                share(w, n, gap_bwd_sample, &lj);
             break;
         case TP_L_FLATTEN:
             if (dx)
-                memcpy(dx, dy, count * sizeof *dx);
+                elementwise(w, count, copy_piece, &ej);
             break;
         case TP_L_RELU:
             if (dx)
-                for (size_t e = 0; e < count; e++)
-                    dx[e] = y[e] > 0 ? dy[e] : 0;
+                elementwise(w, count, relu_grad_piece, &ej);
             break;
         case TP_L_DROPOUT:
             if (dx && l->rate > 0) /* the same mask again: dx = dy * mask / (1 - rate) */
-                dropout_apply(l, i, &w->step, (uint64_t)w->first * tp_layer_out_size(net, i), dy, dx, count);
+                dropout_apply(w, l, i, (uint64_t)w->first * tp_layer_out_size(net, i), dy, dx, count);
             else if (dx)
-                memcpy(dx, dy, count * sizeof *dx);
+                elementwise(w, count, copy_piece, &ej);
             break;
         case TP_L_BATCHNORM: bn_backward(w, i, l, dy, dx, n); break;
         }

@@ -21,17 +21,30 @@ typedef struct {
     float **g;      /* gradients with the same shapes (g[0] unused) */
     int32_t **arg;  /* maxpool: index of each output's maximum within its sample */
     float **bn;     /* batchnorm: normalised input (cap x size), then mean and 1/std per channel */
-    float *col;     /* im2col scratch */
-    size_t col_cap; /* its size in floats */
     float *grad;    /* d loss / d trainable parameters */
     tp_rng step;    /* the last training forward pass's key: backward regenerates its dropout masks */
     int64_t first;  /* index of a[0]'s first sample within the whole batch (dropout masks are
-                       keyed by it, so splitting a batch across threads keeps the same masks) */
+                       keyed by it, so splitting a batch across ranks keeps the same masks) */
     int update_stats; /* batchnorm moving statistics are updated by this workspace (default 1) */
     int infer;        /* an inference workspace (tp_nn_init_infer): no gradients, a[i] alternate
                          between the two buffers pp, no record for backward passes */
     float *pp[2];
-    size_t col_floats; /* the im2col scratch's budget: samples per GEMM are as many as fit */
+    /* How a batch's work is shared (tp_nn_threads): each layer's work is cut into pieces
+     * that depend on the layer and the batch alone (row tiles, samples, blocks), which up to
+     * threads threads take. Sums over the batch (weight gradients, batchnorm statistics) are
+     * taken block by block, block samples each, and the blocks' partial sums added in block
+     * order: so the results do not depend on the thread count. */
+    int threads, block;
+    /* A job's batch (comm.h): a[0] holds this rank's whole blocks of a batch of job_n
+     * samples (0: a[0]'s n are the batch), and the blocks' sums run through tp_comm_sum in
+     * block order across the ranks, so that any rank count gives one process's bytes. */
+    int job, job_n;
+    double *sample_loss; /* per sample of the last backward pass */
+    float **tcol;        /* per thread: im2col tile */
+    size_t tcol_floats;
+    float *parts;        /* per block: a layer's partial weight gradient */
+    size_t part_floats;
+    double *dparts;      /* per block: batchnorm's partial sums */
 } tp_nn;
 
 /* Keras' default initialisers: Glorot uniform kernels (He uniform with init=he), zero
@@ -48,6 +61,13 @@ void tp_nn_init_infer(tp_nn *w, tp_net *net, int cap);
 /* Bytes per sample of such a workspace's activations. */
 size_t tp_nn_infer_bytes(const tp_net *net);
 void tp_nn_free(tp_nn *w);
+/* Shares each layer's work among threads threads, with sums over blocks of block samples
+ * (block 0: tp_nn_block(w->cap)). */
+void tp_nn_threads(tp_nn *w, int threads, int block);
+/* The block a batch of batch samples is summed in: a function of the batch alone, small
+ * enough to give threads and ranks pieces (8 blocks or more), large enough that the blocks'
+ * partial sums cost little beside their products (at most 16 samples). */
+int tp_nn_block(int batch);
 
 /* Runs n samples (in w->a[0]) through the network. train: dropout masks come from step
  * (a key per training step) and batchnorm uses and updates batch statistics. */
@@ -55,7 +75,9 @@ void tp_nn_forward(tp_nn *w, int n, int train, const tp_rng *step);
 
 /* After a training forward pass: the mean cross-entropy of the probabilities against
  * labels (label smoothing s: targets (1 - s) one-hot + s / K), and its gradient with
- * respect to every trainable parameter in w->grad (overwritten). */
+ * respect to every trainable parameter in w->grad (overwritten). In a job (w->job) the mean
+ * and the gradient are the whole batch's; the return value is this rank's samples' mean,
+ * each sample's loss is in w->sample_loss. */
 double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing);
 
 /* Index of the largest of p[0..k) (the first on ties): a predicted class. */

@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -39,6 +40,70 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* Without the pool: threads started for this call alone (a call made while the pool runs
+ * another, from inside one of its items or from another thread). */
+static void spawn_for(job *j, int nthreads)
+{
+    pthread_t *th = tp_alloc((size_t)nthreads, sizeof *th);
+    worker *w = tp_alloc((size_t)nthreads, sizeof *w);
+    int started = 1;
+    for (int t = 1; t < nthreads; t++) {
+        w[t].j = j;
+        w[t].t = t;
+        if (pthread_create(&th[t], NULL, thread_main, &w[t]) != 0)
+            break; /* fewer threads: the ones running finish the work */
+        started++;
+    }
+    run(j, 0);
+    for (int t = 1; t < started; t++)
+        pthread_join(th[t], NULL);
+    free(th);
+    free(w);
+}
+
+/* The pool: workers 1.. that wait for a generation's job, kept for the process's life so
+ * that a layer's parallel loop costs a wake-up, not a thread start. One caller at a time
+ * holds it (use). */
+static pthread_mutex_t use = PTHREAD_MUTEX_INITIALIZER, mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t go = PTHREAD_COND_INITIALIZER, done = PTHREAD_COND_INITIALIZER;
+static int workers, want, active;
+static uint64_t gen;
+static job *cur;
+
+static void *pool_main(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    uint64_t seen = 0; /* created under mu just before a job's post: that job is its first */
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        while (gen == seen)
+            pthread_cond_wait(&go, &mu);
+        seen = gen;
+        if (t >= want)
+            continue;
+        job *j = cur;
+        pthread_mutex_unlock(&mu);
+        run(j, t);
+        pthread_mutex_lock(&mu);
+        if (--active == 0)
+            pthread_cond_signal(&done);
+    }
+    return NULL;
+}
+
+/* A forked child has none of the parent's workers. */
+static void pool_forget(void)
+{
+    pthread_mutex_init(&use, NULL);
+    pthread_mutex_init(&mu, NULL);
+    pthread_cond_init(&go, NULL);
+    pthread_cond_init(&done, NULL);
+    workers = want = active = 0;
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void pool_once(void) { pthread_atfork(NULL, NULL, pool_forget); }
+
 void tp_parallel_for(int64_t n, int nthreads, void (*fn)(void *ctx, int64_t i, int t), void *ctx)
 {
     job j = {fn, ctx, n, 0};
@@ -48,21 +113,35 @@ void tp_parallel_for(int64_t n, int nthreads, void (*fn)(void *ctx, int64_t i, i
         run(&j, 0);
         return;
     }
-    pthread_t *th = tp_alloc((size_t)nthreads, sizeof *th);
-    worker *w = tp_alloc((size_t)nthreads, sizeof *w);
-    int started = 1;
-    for (int t = 1; t < nthreads; t++) {
-        w[t].j = &j;
-        w[t].t = t;
-        if (pthread_create(&th[t], NULL, thread_main, &w[t]) != 0)
-            break; /* fewer threads: the ones running finish the work */
-        started++;
+    pthread_once(&once, pool_once);
+    if (pthread_mutex_trylock(&use) != 0) {
+        spawn_for(&j, nthreads);
+        return;
     }
+    pthread_mutex_lock(&mu);
+    while (workers < nthreads - 1) {
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&th, &at, pool_main, (void *)(intptr_t)(workers + 1));
+        pthread_attr_destroy(&at);
+        if (rc != 0)
+            break; /* fewer threads: the ones running finish the work */
+        workers++;
+    }
+    want = nthreads < workers + 1 ? nthreads : workers + 1;
+    active = want - 1;
+    cur = &j;
+    gen++;
+    pthread_cond_broadcast(&go);
+    pthread_mutex_unlock(&mu);
     run(&j, 0);
-    for (int t = 1; t < started; t++)
-        pthread_join(th[t], NULL);
-    free(th);
-    free(w);
+    pthread_mutex_lock(&mu);
+    while (active > 0)
+        pthread_cond_wait(&done, &mu);
+    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&use);
 }
 
 static int sharing = 1; /* processes of one job on this host (tp_cpu_share) */

@@ -28,15 +28,16 @@ typedef struct {
     int window; /* steps between reads of the totals */
 } backend;
 
-/* The CPU: one workspace per thread, each taking a share of every batch. */
+/* The CPU: one workspace for this rank's part of every batch, its layers' work shared by
+ * the threads (nn.h); the sums over the batch go block by block, so the bytes depend on
+ * neither the thread count nor the rank count. */
 typedef struct {
-    int T, wcap;         /* threads, samples per thread */
-    int G, g0;           /* shards of every batch in the job (ranks x T), this rank's first */
-    double *loss;        /* per shard of the job (G), last step: this rank's at g0.., then all */
-    int64_t *right;
-    tp_nn *ws;           /* per thread */
-    int32_t **lab;       /* per thread: labels */
+    int T, B;            /* threads, samples per block */
+    tp_nn w;
+    int32_t *lab;
     float **scratch;     /* per thread: one augmented image */
+    double *loss;        /* per sample of the job's batch, last step */
+    int64_t *right;
     double pend_loss;    /* since the last totals */
     int64_t pend_right;
 } cpu_state;
@@ -62,6 +63,7 @@ struct tp_trainer {
     tp_recipe r;
     tp_dataset *train;
     size_t first_free;   /* the first parameter that learns */
+    int unit;            /* an MPI job: each rank takes whole units of this many samples */
     tp_optim opt;
     tp_rng root, aug_root;
     unsigned char *recs; /* a batch's records */
@@ -81,63 +83,50 @@ struct tp_trainer {
 typedef struct {
     tp_trainer *t;
     const unsigned char *recs;
-    const int64_t *idx;
-    int m;
-    tp_rng step, aug_epoch;
-} step_job;
+    const int64_t *idx; /* this rank's */
+    int n;
+    const tp_rng *aug_epoch;
+} input_job;
 
-/* Shard k of a training batch: its samples forward and backward, its gradient weighted by
- * its share of the batch (so the shards' sum is the whole batch's mean gradient). */
-static void train_shard(void *ctx, int64_t k, int thread)
+/* Block k of this rank's samples prepared (decoded, augmented) into the network's input. */
+static void input_block(void *ctx, int64_t k, int thread)
 {
-    (void)thread;
-    step_job *j = ctx;
+    input_job *j = ctx;
     tp_trainer *t = j->t;
     cpu_state *c = &t->cpu;
-    tp_nn *w = &c->ws[k];
-    int64_t g = c->g0 + k; /* the shard within the job's batch: the same split as one process of G threads */
-    int lo = (int)((int64_t)j->m * g / c->G), hi = (int)((int64_t)j->m * (g + 1) / c->G), n = hi - lo;
-    int first = (int)((int64_t)j->m * c->g0 / c->G); /* the rank's records start here */
-    c->loss[g] = 0;
-    c->right[g] = 0;
-    if (n == 0) {
-        memset(w->grad, 0, t->net->ntrain * sizeof *w->grad);
-        return;
-    }
-    w->first = lo;
-    tp_batch b = {j->recs + (size_t)(lo - first) * t->train->rsz, j->idx + lo, n};
-    tp_dataset_input(t->train, &b, &t->r.input, t->net, &j->aug_epoch, c->scratch[k], w->a[0], c->lab[k]);
-    tp_nn_forward(w, n, 1, &j->step);
-    double loss = tp_nn_backward(w, n, c->lab[k], t->r.input.smoothing);
-    float share = (float)n / (float)j->m;
-    for (size_t q = 0; q < t->net->ntrain; q++)
-        w->grad[q] *= share;
-    c->loss[g] = loss * n;
-    const float *p = w->a[t->net->n];
-    int K = t->net->classes;
-    for (int s = 0; s < n; s++)
-        c->right[g] += tp_argmax(p + (size_t)s * (size_t)K, K) == c->lab[k][s];
+    int lo = (int)k * c->B, n = j->n - lo < c->B ? j->n - lo : c->B;
+    size_t in = tp_layer_out_size(t->net, -1);
+    tp_batch b = {j->recs + (size_t)lo * t->train->rsz, j->idx + lo, n};
+    tp_dataset_input(t->train, &b, &t->r.input, t->net, j->aug_epoch, c->scratch[thread], c->w.a[0] + (size_t)lo * in,
+                     c->lab + lo);
 }
 
-/* recs: this rank's records of the batch (all of them for one process) */
+/* recs: this rank's records of the batch (all of them for one process), its block of m */
 static void cpu_gradient(tp_trainer *t, const unsigned char *recs, const int64_t *idx, int m, const tp_rng *step,
                          const tp_rng *aug_epoch)
 {
     cpu_state *c = &t->cpu;
-    step_job j = {t, recs, idx, m, *step, *aug_epoch};
-    tp_parallel_for(c->T, c->T, train_shard, &j);
-    /* fixed order, shard by shard across the job: the same sums for the same shard count */
-    float **parts = tp_alloc((size_t)c->T, sizeof *parts);
-    for (int k = 0; k < c->T; k++) /* the frozen layers' gradients are not computed */
-        parts[k] = c->ws[k].grad + t->first_free;
-    tp_comm_sum_f32(parts, c->T, t->net->ntrain - t->first_free);
-    free(parts);
-    tp_comm_share_rows(c->loss, sizeof *c->loss, c->G, c->T);
-    tp_comm_share_rows(c->right, sizeof *c->right, c->G, c->T);
+    int64_t lo, hi;
+    tp_comm_block(m, c->B, &lo, &hi);
+    int n = (int)(hi - lo);
+    input_job j = {t, recs, idx + lo, n, aug_epoch};
+    tp_parallel_for((n + c->B - 1) / c->B, c->T, input_block, &j);
+    c->w.first = lo;
+    c->w.job_n = m;
+    tp_nn_forward(&c->w, n, 1, step);
+    tp_nn_backward(&c->w, n, c->lab, t->r.input.smoothing);
+    const float *p = c->w.a[t->net->n];
+    int K = t->net->classes;
+    for (int s = 0; s < n; s++) {
+        c->loss[lo + s] = c->w.sample_loss[s];
+        c->right[lo + s] = tp_argmax(p + (size_t)s * (size_t)K, K) == c->lab[s];
+    }
+    tp_comm_share_rows(c->loss, sizeof *c->loss, m, c->B);
+    tp_comm_share_rows(c->right, sizeof *c->right, m, c->B);
     double loss = 0;
-    for (int g = 0; g < c->G; g++) {
-        loss += c->loss[g];
-        c->pend_right += c->right[g];
+    for (int s = 0; s < m; s++) { /* in sample order */
+        loss += c->loss[s];
+        c->pend_right += c->right[s];
     }
     c->pend_loss += loss;
 }
@@ -152,26 +141,20 @@ static void cpu_totals(tp_trainer *t, double *loss, int64_t *right)
 
 static void cpu_step(tp_trainer *t, double lr)
 {
-    tp_optim_step(&t->opt, t->net->params + t->first_free, t->cpu.ws[0].grad + t->first_free, lr);
+    tp_optim_step(&t->opt, t->net->params + t->first_free, t->cpu.w.grad + t->first_free, lr);
 }
 
-/* The moving statistics that only the job's first shard updates, from rank 0 to the others
- * (their trainable parameters are the same already: the same sums, the same steps). */
-static void cpu_sync(tp_trainer *t)
-{
-    tp_net *net = t->net;
-    tp_comm_bcast(net->params + net->ntrain, (net->nparams - net->ntrain) * sizeof *net->params, 0);
-}
+/* Nothing to bring together: every rank took the same steps from the same sums, and the
+ * moving statistics from the same whole-batch statistics. */
+static void cpu_sync(tp_trainer *t) { (void)t; }
 
 static void cpu_close(tp_trainer *t)
 {
     cpu_state *c = &t->cpu;
-    for (int k = 0; k < c->T; k++) {
-        tp_nn_free(&c->ws[k]);
-        free(c->lab[k]);
+    tp_nn_free(&c->w);
+    for (int k = 0; k < c->T; k++)
         free(c->scratch[k]);
-    }
-    free(c->ws), free(c->lab), free(c->scratch), free(c->loss), free(c->right);
+    free(c->scratch), free(c->lab), free(c->loss), free(c->right);
 }
 
 static const backend cpu_backend = {cpu_gradient, cpu_totals, cpu_step, cpu_sync, cpu_close, 1};
@@ -179,23 +162,28 @@ static const backend cpu_backend = {cpu_gradient, cpu_totals, cpu_step, cpu_sync
 static void cpu_open(tp_trainer *t)
 {
     cpu_state *c = &t->cpu;
-    tp_blas_serial(); /* threads split each batch between them */
-    int batch = t->r.batch, N = tp_comm_size();
-    c->T = t->r.threads < batch / N ? t->r.threads : batch / N;
-    c->G = N * c->T;
-    c->g0 = tp_comm_rank() * c->T;
-    c->wcap = (batch + c->G - 1) / c->G;
-    c->loss = tp_alloc((size_t)c->G, sizeof *c->loss);
-    c->right = tp_alloc((size_t)c->G, sizeof *c->right);
-    c->ws = tp_alloc((size_t)c->T, sizeof *c->ws);
-    c->lab = tp_alloc((size_t)c->T, sizeof *c->lab);
-    c->scratch = tp_alloc((size_t)c->T, sizeof *c->scratch);
-    for (int k = 0; k < c->T; k++) {
-        tp_nn_init(&c->ws[k], t->net, c->wcap);
-        c->ws[k].update_stats = c->g0 + k == 0; /* batchnorm: per-shard statistics, one writer of the moving ones */
-        c->lab[k] = tp_alloc((size_t)c->wcap, sizeof **c->lab);
-        c->scratch[k] = tp_alloc(tp_layer_out_size(t->net, -1), sizeof(float));
+    tp_blas_serial(); /* the threads share each layer's work between them */
+    int batch = t->r.batch, cap = 1;
+    c->T = t->r.threads;
+    c->B = tp_nn_block(batch);
+    if ((batch + c->B - 1) / c->B < tp_comm_size())
+        tp_die("a batch of %d is %d blocks of %d samples: too few for %d ranks (at least one block each)", batch,
+               (batch + c->B - 1) / c->B, c->B, tp_comm_size());
+    for (int r = 0; r < tp_comm_size(); r++) { /* the most samples a rank takes */
+        int64_t lo, hi;
+        tp_comm_block_of(r, batch, c->B, &lo, &hi);
+        cap = (int)(hi - lo) > cap ? (int)(hi - lo) : cap;
     }
+    t->unit = c->B;
+    tp_nn_init(&c->w, t->net, cap);
+    tp_nn_threads(&c->w, c->T, c->B);
+    c->w.job = 1;
+    c->lab = tp_alloc((size_t)cap, sizeof *c->lab);
+    c->loss = tp_alloc((size_t)batch, sizeof *c->loss);
+    c->right = tp_alloc((size_t)batch, sizeof *c->right);
+    c->scratch = tp_alloc((size_t)c->T, sizeof *c->scratch);
+    for (int k = 0; k < c->T; k++)
+        c->scratch[k] = tp_alloc(tp_layer_out_size(t->net, -1), sizeof(float));
     t->be = &cpu_backend;
 }
 
@@ -376,13 +364,16 @@ tp_trainer *tp_trainer_open(tp_net *net, const tp_device *dev, const tp_recipe *
     t->aug_root = tp_rng_split(&t->root, 0x415547ull); /* "AUG" */
     (void)val; /* scored through tp_infer, whose batches are copied to a device */
     t->recs = tp_alloc((size_t)r->batch, train->rsz);
+    t->unit = 1;
     if (tp_device_is_gpu(dev))
         gpu_open(t, dev);
     else
         cpu_open(t);
+    /* validation: the CPU's batches of inference's own size (so the scores do not depend on
+     * the thread count either), a GPU's of the training batch */
     t->eval_threads = t->be == &cpu_backend ? t->cpu.T : 1;
-    t->eval_batch = t->be == &cpu_backend ? t->cpu.wcap : r->batch;
-    t->inf = tp_infer_open(net, dev, t->eval_batch, t->eval_threads);
+    t->inf = tp_infer_open(net, dev, t->be == &cpu_backend ? 0 : r->batch, t->eval_threads);
+    t->eval_batch = tp_infer_batch(t->inf);
     return t;
 }
 
@@ -421,7 +412,7 @@ int tp_trainer_step(tp_trainer *t, const int64_t *idx, int m, int64_t step, int6
     if (!(t->be == &gpu_backend && t->gpu.resident)) {
         if (tp_comm_size() > 1) { /* each rank reads its block of the batch (a file: m is known) */
             int64_t lo, hi;
-            tp_comm_block(m, 1, &lo, &hi);
+            tp_comm_block(m, t->unit, &lo, &hi);
             tp_dataset_fetch(t->train, idx + lo, (int)(hi - lo), t->recs);
         } else {
             m = tp_dataset_fetch(t->train, idx, m, t->recs);

@@ -321,9 +321,9 @@ static void report_job(const run_state *s, double secs)
     double steps = s->t > 0 ? (double)s->t : 1;
     if (tp_comm_root())
         fprintf(stderr,
-                "train: %d ranks (%s): %lld steps of %.6g MB summed each; per step %.3f ms in all, of it %.3f to %.3f ms "
+                "train: %d ranks (%s): %lld steps, each summing %.6g MB in %.3g sums; per step %.3f ms in all, of it %.3f to %.3f ms "
                 "in the job's operations (moving data and waiting), over the ranks\n",
-                N, tp_comm_library(), (long long)s->t, c.sums ? (double)c.sum_bytes / (double)c.sums / 1e6 : 0,
+                N, tp_comm_library(), (long long)s->t, (double)c.sum_bytes / steps / 1e6, (double)c.sums / steps,
                 1e3 * secs / steps, 1e3 * lo / steps, 1e3 * hi / steps);
     free(all);
 }

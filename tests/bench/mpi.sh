@@ -50,7 +50,7 @@ job() { # NAME NET DATA RECORDS EPOCHS
     local a b mb comm
     a=$(best_of "${one[@]}")
     b=$(best_of "${many[@]}")
-    mb=$(sed -n 's/.* steps of \([0-9.e+-]*\) MB summed each.*/\1/p' <<<"$line")
+    mb=$(sed -n 's/.* steps, each summing \([0-9.e+-]*\) MB in .*/\1/p' <<<"$line")
     comm=$(sed -n 's/.* of it \([0-9.]*\) to \([0-9.]*\) ms in the job.*/\1-\2/p' <<<"$line")
     printf '%-34s %12s %12s %8s %12s %18s\n' "$name" "$a img/s" "$b img/s" "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", b / a}')" "$mb" "$comm"
 }

@@ -36,6 +36,15 @@ grep -aq '^meta classes br$' "$T/m.tp" || fail "model lacks the class names"
 "$BIN/train" --net "$T/q.net" --epochs 2 --batch 16 <"$T/train.tp" 2>/dev/null >"$T/a.tp"
 "$BIN/train" --net "$T/q.net" --epochs 2 --batch 16 <"$T/train.tp" 2>/dev/null | cmp - "$T/a.tp" || fail "not reproducible"
 "$BIN/train" --net "$T/q.net" --epochs 2 --batch 16 -s 9 <"$T/train.tp" 2>/dev/null | cmp -s - "$T/a.tp" && fail "seed ignored"
+# nor does the thread count change them: the threads share each layer, the batch's sums go
+# block by block in a fixed order (batch norm, dropout and augmentation included; batch 20
+# is 6 blocks of 3 and one of 2, so the threads meet unequal pieces)
+printf 'conv 6 3x3 relu pad=same\nbatchnorm\nconv 6 3x3 relu\nmaxpool 2\nflatten\ndense 8 relu\nbatchnorm\ndropout 0.2\ndense 4 softmax\n' >"$T/bn.net"
+for t in 1 2 3 5; do
+    "$BIN/train" --net "$T/bn.net" --epochs 2 --batch 20 -t $t --rotation 10 <"$T/train.tp" 2>/dev/null >"$T/bn$t.tp" ||
+        fail "train -t $t"
+done
+for t in 2 3 5; do cmp "$T/bn1.tp" "$T/bn$t.tp" || fail "batch norm net: $t threads differ from 1"; done
 # tinfo summarises a model like model.summary()
 "$BIN/tinfo" "$T/m.tp" | grep -q '^Total params: 596$' || fail "tinfo's model summary"
 # on-the-fly augmentation: reproducible, and it changes the result

@@ -14,8 +14,10 @@ static double loss_at(tp_nn *w, int n, const int32_t *y, const tp_rng *step)
     return tp_nn_backward(w, n, y, 0.1f);
 }
 
-/* Checks every gradient of the network described by text (at most 400 parameters). */
-static void check_net(const char *text, int h, int wd, int c, int n)
+/* Checks every gradient of the network described by text (at most 400 parameters), with
+ * the layers' work on threads threads and the batch's sums over blocks of block samples
+ * (0: the default). */
+static void check_net_on(const char *text, int h, int wd, int c, int n, int threads, int block)
 {
     tp_net net;
     memset(&net, 0, sizeof net);
@@ -28,6 +30,7 @@ static void check_net(const char *text, int h, int wd, int c, int n)
     tp_net_init(&net, 3);
     tp_nn w;
     tp_nn_init(&w, &net, n);
+    tp_nn_threads(&w, threads, block);
     tp_rng r;
     tp_rng_seed(&r, 11);
     size_t in = (size_t)h * (size_t)wd * (size_t)c;
@@ -93,6 +96,67 @@ static void check_net(const char *text, int h, int wd, int c, int n)
     tp_net_free(&net);
 }
 
+static void check_net(const char *text, int h, int wd, int c, int n)
+{
+    check_net_on(text, h, wd, c, n, 1, 0);
+    check_net_on(text, h, wd, c, n, 3, 1); /* every sample its own block, 3 threads */
+}
+
+/* Batch normalisation in training takes the whole batch's statistics, however the batch's
+ * sums are cut into blocks and threads: its output has mean 0 and variance 1 - eps/(var +
+ * eps) per channel over the whole batch (gamma 1, beta 0), computed here directly; and for
+ * one block size the outputs are the same bytes on any thread count. */
+static void check_batch_stats(void)
+{
+    const char *text = "conv 3 2x2\nbatchnorm\nflatten\ndense 2 softmax\n";
+    tp_net net;
+    memset(&net, 0, sizeof net);
+    char err[256];
+    CHECK(tp_net_parse(&net, text, "test", err, sizeof err) == 0 && tp_net_build(&net, 4, 4, 2, "test", err, sizeof err) == 0);
+    tp_net_init(&net, 7);
+    const int n = 11;
+    size_t in = 4 * 4 * 2, per = 3 * 3, C = 3;
+    float *first[12] = {NULL};
+    const int cuts[][2] = {{1, 2}, {3, 2}, {4, 2}, {1, 1}, {2, 1}, {5, 1}, {2, 3}, {1, 11}, {3, 11}};
+    for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
+        tp_nn w;
+        tp_nn_init(&w, &net, n);
+        tp_nn_threads(&w, cuts[k][0], cuts[k][1]);
+        tp_rng r;
+        tp_rng_seed(&r, 3);
+        for (size_t i = 0; i < in * n; i++) /* per-sample offsets: shard statistics would differ */
+            w.a[0][i] = (float)(tp_rng_normal(&r) + (double)(i / in));
+        tp_nn_forward(&w, n, 1, NULL);
+        const float *x = w.a[1], *y = w.a[2];
+        for (size_t c = 0; c < C; c++) {
+            double m = 0, v = 0, my = 0, vy = 0;
+            for (size_t q = 0; q < n * per; q++)
+                m += x[q * C + c];
+            m /= (double)(n * per);
+            for (size_t q = 0; q < n * per; q++)
+                v += (x[q * C + c] - m) * (x[q * C + c] - m);
+            v /= (double)(n * per);
+            for (size_t q = 0; q < n * per; q++)
+                my += y[q * C + c], vy += (double)y[q * C + c] * y[q * C + c];
+            my /= (double)(n * per);
+            vy = vy / (double)(n * per) - my * my;
+            double want = v / (v + 1e-3); /* eps = 0.001 */
+            CHECK(fabs(my) < 1e-5 && fabs(vy - want) < 1e-4 * want);
+        }
+        float **f = &first[cuts[k][1]];
+        if (!*f) {
+            *f = malloc(n * per * C * sizeof **f);
+            memcpy(*f, y, n * per * C * sizeof **f);
+        } else {
+            CHECK(memcmp(*f, y, n * per * C * sizeof **f) == 0);
+        }
+        tp_nn_free(&w);
+    }
+    for (int b = 0; b < 12; b++)
+        free(first[b]);
+    tp_net_free(&net);
+}
+
 /* An inference workspace (two alternating buffers, no record for backward passes, a
  * smaller im2col scratch) gives a training workspace's inference outputs bit for bit. */
 static void check_infer(const char *text, int h, int wd, int c, int n)
@@ -123,6 +187,7 @@ static void check_infer(const char *text, int h, int wd, int c, int n)
 
 int main(void)
 {
+    check_batch_stats();
     check_infer("conv 3 3x3 relu pad=same\nmaxpool 2\nconv 4 2x2 stride=2\nbatchnorm\nflatten\ndense 5 relu\n"
                 "dropout 0.3\ndense 3 softmax\n", 12, 12, 2, 7);
     check_infer("conv 2 1x1\navgpool 2\ngap\ndense 3 softmax\n", 8, 8, 3, 4);
