@@ -11,6 +11,7 @@
 #include "comm.h"
 #include "parallel.h"
 #include "util.h"
+#include "winograd.h"
 
 #define TILE_FLOATS (256u << 10) /* an im2col tile's target: 1 MiB, about a core's L2 */
 #define TILE_MIN_ROWS 512         /* but rows enough that packing the kernel costs little */
@@ -21,6 +22,35 @@
 static int conv_direct(const tp_layer *l) { return l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1; }
 
 static size_t conv_k(const tp_layer *l) { return (size_t)l->kh * (size_t)l->kw * (size_t)l->ic; }
+
+/* Winograd's output tile for a pass of a conv layer (0: im2col + sgemm): 3x3 kernels of
+ * stride 1 with 16 or more channels in and out (fewer make products too thin to gain).
+ * F(4x4) where the pass's output is at least 8 x 8, else F(2x2) (a 4x4 tile would be mostly
+ * past the edge); the kernel gradient always F(2x2), since it sums over every tile of the
+ * batch and F(4x4)'s larger transform constants would grow its rounding error with them. */
+static int wino_m(const tp_nn *w, const tp_layer *l, tp_conv_pass pass)
+{
+    if (w->reference || l->kh != 3 || l->kw != 3 || l->sh != 1 || l->sw != 1 || l->ic < 16 || l->units < 16)
+        return 0;
+    if (pass == TP_PASS_KERNEL)
+        return 2;
+    int h = pass == TP_PASS_FORWARD ? l->oh : l->ih, wd = pass == TP_PASS_FORWARD ? l->ow : l->iw;
+    return h >= 8 && wd >= 8 ? 4 : 2;
+}
+
+int tp_nn_conv_method(const tp_nn *w, const tp_layer *l, tp_conv_pass pass)
+{
+    return l->kind == TP_L_CONV ? wino_m(w, l, pass) : 0;
+}
+
+/* The Winograd plan of a pass over n samples. */
+static void wino_plan(const tp_layer *l, int m, tp_conv_pass pass, int n, tp_wino *p)
+{
+    if (pass == TP_PASS_INPUT) /* dy through the turned kernel: dx */
+        tp_wino_plan(p, m, n, l->oh, l->ow, l->units, l->ic, l->ih, l->iw, 2 - l->pad_t, 2 - l->pad_l);
+    else
+        tp_wino_plan(p, m, n, l->ih, l->iw, l->ic, l->units, l->oh, l->ow, l->pad_t, l->pad_l);
+}
 
 /* Output rows (sample, oy, ox) per im2col tile of a conv layer: at least kh output rows of
  * the image, so that tiles two apart never touch the same input pixel (col2im's two phases). */
@@ -42,8 +72,8 @@ static void scratch_free(tp_nn *w)
 {
     for (int t = 0; w->tcol && t < w->threads; t++)
         free(w->tcol[t]);
-    free(w->tcol), free(w->parts), free(w->dparts);
-    w->tcol = NULL, w->parts = NULL, w->dparts = NULL;
+    free(w->tcol), free(w->parts), free(w->dparts), free(w->wk);
+    w->tcol = NULL, w->parts = NULL, w->dparts = NULL, w->wk = NULL;
 }
 
 void tp_nn_threads(tp_nn *w, int threads, int block)
@@ -53,12 +83,22 @@ void tp_nn_threads(tp_nn *w, int threads, int block)
     w->threads = threads;
     w->block = block ? block : tp_nn_block(w->cap);
     const tp_net *net = w->net;
-    size_t tile = 1, part = 1, chan = 1;
+    size_t tile = 1, part = 1, chan = 1, kern = 0;
     for (int i = 0; i < net->n; i++) {
         const tp_layer *l = &net->l[i];
         if (l->kind == TP_L_CONV && !conv_direct(l)) {
             size_t f = conv_tile(l, w->cap) * conv_k(l);
             tile = f > tile ? f : tile;
+        }
+        for (tp_conv_pass pass = TP_PASS_FORWARD; l->kind == TP_L_CONV && pass <= TP_PASS_KERNEL; pass++) {
+            int m = wino_m(w, l, pass);
+            if (!m || (w->infer && pass != TP_PASS_FORWARD))
+                continue;
+            tp_wino p;
+            wino_plan(l, m, pass, 1, &p);
+            size_t f = tp_wino_scratch(&p), u = tp_wino_kernel_floats(m, l->ic, l->units);
+            tile = f > tile ? f : tile;
+            kern = u > kern ? u : kern;
         }
         if (l->kind == TP_L_CONV || l->kind == TP_L_DENSE)
             part = l->nw + l->nb > part ? l->nw + l->nb : part;
@@ -66,6 +106,8 @@ void tp_nn_threads(tp_nn *w, int threads, int block)
             chan = (size_t)l->oc > chan ? (size_t)l->oc : chan;
     }
     w->tcol_floats = tile;
+    free(w->wk);
+    w->wk = kern ? tp_alloc(kern, sizeof(float)) : NULL;
     w->tcol = tp_alloc((size_t)threads, sizeof *w->tcol);
     for (int t = 0; t < threads; t++)
         w->tcol[t] = tp_alloc(tile, sizeof(float));
@@ -192,12 +234,19 @@ static void fold_piece(void *ctx, int64_t c, int t)
     fold_job *j = ctx;
     size_t lo = (size_t)c * CHUNK, hi = lo + CHUNK < j->n ? lo + CHUNK : j->n;
     for (int k = 1; k < j->np; k++)
-        if (j->fp)
+        if (j->fp) {
+            float *o = j->fp[0];
+            const float *a = j->fp[k];
+#pragma omp simd
             for (size_t q = lo; q < hi; q++)
-                j->fp[0][q] += j->fp[k][q];
-        else
+                o[q] += a[q];
+        } else {
+            double *o = j->dp[0];
+            const double *a = j->dp[k];
+#pragma omp simd
             for (size_t q = lo; q < hi; q++)
-                j->dp[0][q] += j->dp[k][q];
+                o[q] += a[q];
+        }
 }
 
 /* The blocks' partial sums parts[0..np) (floats, or doubles with fp NULL) added in block
@@ -294,6 +343,7 @@ static void col2im(const tp_layer *l, const float *col, size_t r0, size_t r1, fl
                     continue;
                 const float *src = row + ((size_t)ky * (size_t)l->kw + (size_t)kx) * (size_t)l->ic;
                 float *d = dx + s * isz + ((size_t)iy * (size_t)l->iw + (size_t)ix) * (size_t)l->ic;
+#pragma omp simd
                 for (int c = 0; c < l->ic; c++)
                     d[c] += src[c];
             }
@@ -306,14 +356,17 @@ static void bias_act(float *y, const float *b, size_t rows, int units, tp_act ac
 {
     for (size_t r = 0; r < rows; r++) {
         float *o = y + r * (size_t)units;
-        if (act == TP_ACT_RELU)
+        if (act == TP_ACT_RELU) {
+#pragma omp simd
             for (int c = 0; c < units; c++) {
                 float v = o[c] + b[c];
                 o[c] = v > 0 ? v : 0;
             }
-        else
+        } else {
+#pragma omp simd
             for (int c = 0; c < units; c++)
                 o[c] += b[c];
+        }
     }
 }
 
@@ -324,6 +377,8 @@ typedef struct {
     float *y, *dx;
     int n;
     size_t tile, rows, phase;
+    float *mdy; /* backward: dy, masked in place by the fused ReLU (y: the layer's output) */
+    int wm;     /* the kernel gradient by Winograd F(wm x wm), or 0 */
 } conv_job;
 
 /* Forward tile i: y = act(im2col(x) W + b) for its rows. */
@@ -344,9 +399,43 @@ static void conv_fwd_tile(void *ctx, int64_t i, int t)
     bias_act(out, b, r1 - r0, l->units, l->act);
 }
 
+typedef struct {
+    tp_nn *w;
+    const tp_layer *l;
+    tp_wino p;
+    const float *x, *bias;
+    float *y;
+    int relu;
+} wino_job;
+
+static void wino_fwd_piece(void *ctx, int64_t i, int t)
+{
+    wino_job *j = ctx;
+    tp_wino_forward(&j->p, i, j->x, j->w->wk, j->bias, j->relu, j->y, j->w->tcol[t]);
+}
+
+/* Winograd's forward pass (dx: the input gradient's, through the turned kernel). */
+static void wino_pass(tp_nn *w, const tp_layer *l, int m, tp_conv_pass pass, const float *x, float *y, int n)
+{
+    const float *W = w->net->params + l->w;
+    wino_job j = {w, l, {0}, x, NULL, y, 0};
+    wino_plan(l, m, pass, n, &j.p);
+    if (pass == TP_PASS_FORWARD) {
+        j.bias = w->net->params + l->b;
+        j.relu = l->act == TP_ACT_RELU;
+    }
+    tp_wino_kernel(m, W, l->ic, l->units, pass == TP_PASS_INPUT, w->wk);
+    share(w, tp_wino_pieces(&j.p), wino_fwd_piece, &j);
+}
+
 static void conv_forward(tp_nn *w, const tp_layer *l, const float *x, float *y, int n)
 {
-    conv_job j = {w, l, x, NULL, y, NULL, n, 0, (size_t)n * (size_t)l->oh * (size_t)l->ow, 0};
+    int m = wino_m(w, l, TP_PASS_FORWARD);
+    if (m) {
+        wino_pass(w, l, m, TP_PASS_FORWARD, x, y, n);
+        return;
+    }
+    conv_job j = {w, l, x, NULL, y, NULL, n, 0, (size_t)n * (size_t)l->oh * (size_t)l->ow, 0, NULL, 0};
     j.tile = conv_direct(l) ? TILE_MIN_ROWS : conv_tile(l, w->cap);
     share(w, (int64_t)((j.rows + j.tile - 1) / j.tile), conv_fwd_tile, &j);
 }
@@ -363,6 +452,23 @@ static void conv_dw_block(void *ctx, int64_t b, int t)
     float *dW = w->parts + (size_t)b * w->part_floats, *db = dW + l->nw;
     memset(db, 0, U * sizeof *db);
     size_t r0 = (size_t)lo * pix, r1 = (size_t)hi * pix;
+    if (l->act == TP_ACT_RELU) { /* through the fused activation, in place, block by block */
+        float *dy = j->mdy + r0 * U;
+        const float *y = j->y + r0 * U;
+#pragma omp simd
+        for (size_t e = 0; e < (r1 - r0) * U; e++)
+            dy[e] = y[e] > 0 ? dy[e] : 0;
+    }
+    if (j->wm) { /* Winograd for dW; db from dy's rows */
+        tp_wino p;
+        wino_plan(l, j->wm, TP_PASS_KERNEL, j->n, &p);
+        tp_wino_dw(&p, lo, hi, j->x, j->dy, dW, w->tcol[t]);
+        for (size_t r = r0; r < r1; r++)
+#pragma omp simd
+            for (size_t c = 0; c < U; c++)
+                db[c] += j->dy[r * U + c];
+        return;
+    }
     for (size_t r = r0; r < r1; r += j->tile) {
         size_t e = r + j->tile < r1 ? r + j->tile : r1;
         const float *col = j->x + r * K, *g = j->dy + r * U;
@@ -373,6 +479,7 @@ static void conv_dw_block(void *ctx, int64_t b, int t)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)U, (int)(e - r), 1.0f, col, (int)K, g,
                     (int)U, r == r0 ? 0.0f : 1.0f, dW, (int)U);
         for (size_t q = 0; q < e - r; q++)
+#pragma omp simd
             for (size_t c = 0; c < U; c++)
                 db[c] += g[q * U + c];
     }
@@ -416,14 +523,21 @@ static void fold_weights(tp_nn *w, const tp_layer *l, int n)
 }
 
 /* dy (already through the activation) to dW, db and, when dx is not NULL, dx. */
-static void conv_backward(tp_nn *w, const tp_layer *l, const float *x, const float *dy, float *dx, int n)
+/* dy: through the fused activation here (y: the layer's output) */
+static void conv_backward(tp_nn *w, const tp_layer *l, const float *x, const float *y, float *dy, float *dx, int n)
 {
-    conv_job j = {w, l, x, dy, NULL, dx, n, 0, (size_t)n * (size_t)l->oh * (size_t)l->ow, 0};
+    conv_job j = {w, l, x, dy, (float *)y, dx, n, 0, (size_t)n * (size_t)l->oh * (size_t)l->ow, 0, dy,
+                  wino_m(w, l, TP_PASS_KERNEL)};
     j.tile = conv_direct(l) ? TILE_MIN_ROWS : conv_tile(l, w->cap);
     share(w, nblocks(w, n), conv_dw_block, &j);
     fold_weights(w, l, n);
     if (!dx)
         return;
+    int m = wino_m(w, l, TP_PASS_INPUT);
+    if (m) { /* every pixel of dx written once: no zeroing, no phases */
+        wino_pass(w, l, m, TP_PASS_INPUT, dy, dx, n);
+        return;
+    }
     size_t tiles = (j.rows + j.tile - 1) / j.tile;
     if (conv_direct(l)) {
         j.phase = 2;
@@ -433,6 +547,16 @@ static void conv_backward(tp_nn *w, const tp_layer *l, const float *x, const flo
     elementwise(w, (size_t)n * (size_t)l->ih * (size_t)l->iw * (size_t)l->ic, zero_piece, dx);
     for (j.phase = 0; j.phase < 2; j.phase++)
         share(w, (int64_t)((tiles + 1 - j.phase) / 2), conv_dx_tile, &j);
+}
+
+void tp_nn_conv_layer(tp_nn *w, int i, int n, int backward)
+{
+    const tp_layer *l = &w->net->l[i];
+    TP_ASSERT(l->kind == TP_L_CONV && n <= w->cap && !(backward && w->infer));
+    if (backward)
+        conv_backward(w, l, w->a[i], w->a[i + 1], w->g[i + 1], w->g[i], n);
+    else
+        conv_forward(w, l, w->a[i], w->a[i + 1], n);
 }
 
 /* ---- dense: x [n, K], W [K, units], y [n, units] ---- */
@@ -525,6 +649,9 @@ typedef struct {
     float *y, *dx;
 } layer_job;
 
+/* Over the channels of each output pixel at once (NHWC: a window position's channels are
+ * contiguous). Max pooling keeps the first largest value (NaN never wins; a window of NaN
+ * gives -FLT_MAX at its first position). */
 static void pool_fwd_sample(void *ctx, int64_t s, int t)
 {
     (void)t;
@@ -535,30 +662,53 @@ static void pool_fwd_sample(void *ctx, int64_t s, int t)
     float *y = j->y + (size_t)s * osz;
     int32_t *arg = j->w->arg[j->i] ? j->w->arg[j->i] + (size_t)s * osz : NULL;
     float inv = 1.0f / (float)(l->kh * l->kw);
+    int C = l->ic;
     for (int oy = 0; oy < l->oh; oy++)
-        for (int ox = 0; ox < l->ow; ox++)
-            for (int c = 0; c < l->ic; c++) {
-                float best = -FLT_MAX, sum = 0;
-                int32_t at = (int32_t)(((oy * l->sh) * l->iw + ox * l->sw) * l->ic + c); /* all NaN: the first */
-                for (int ky = 0; ky < l->kh; ky++)
-                    for (int kx = 0; kx < l->kw; kx++) {
-                        int32_t idx = (int32_t)((((oy * l->sh + ky) * l->iw) + ox * l->sw + kx) * l->ic + c);
-                        float v = x[idx];
-                        sum += v;
-                        if (v > best) {
-                            best = v;
-                            at = idx;
-                        }
-                    }
-                size_t o = ((size_t)oy * (size_t)l->ow + (size_t)ox) * (size_t)l->ic + (size_t)c;
-                if (l->kind == TP_L_MAXPOOL) {
-                    y[o] = best;
-                    if (arg) /* kept for the backward pass */
-                        arg[o] = at;
-                } else {
-                    y[o] = sum * inv;
-                }
+        for (int ox = 0; ox < l->ow; ox++) {
+            size_t o = ((size_t)oy * (size_t)l->ow + (size_t)ox) * (size_t)C;
+            float *yo = y + o;
+            int32_t base = (int32_t)(((oy * l->sh) * l->iw + ox * l->sw) * C);
+            if (l->kind == TP_L_MAXPOOL) {
+                int32_t *ao = arg ? arg + o : NULL;
+#pragma omp simd
+                for (int c = 0; c < C; c++)
+                    yo[c] = -FLT_MAX;
+                if (ao)
+#pragma omp simd
+                    for (int c = 0; c < C; c++)
+                        ao[c] = base + c;
+            } else {
+#pragma omp simd
+                for (int c = 0; c < C; c++)
+                    yo[c] = 0;
             }
+            for (int ky = 0; ky < l->kh; ky++)
+                for (int kx = 0; kx < l->kw; kx++) {
+                    int32_t idx = (int32_t)((((oy * l->sh + ky) * l->iw) + ox * l->sw + kx) * C);
+                    const float *v = x + idx;
+                    if (l->kind != TP_L_MAXPOOL) {
+#pragma omp simd
+                        for (int c = 0; c < C; c++)
+                            yo[c] += v[c];
+                    } else if (arg) {
+                        int32_t *ao = arg + o;
+#pragma omp simd
+                        for (int c = 0; c < C; c++) {
+                            int up = v[c] > yo[c];
+                            ao[c] = up ? idx + c : ao[c];
+                            yo[c] = up ? v[c] : yo[c];
+                        }
+                    } else {
+#pragma omp simd
+                        for (int c = 0; c < C; c++)
+                            yo[c] = v[c] > yo[c] ? v[c] : yo[c];
+                    }
+                }
+            if (l->kind != TP_L_MAXPOOL)
+#pragma omp simd
+                for (int c = 0; c < C; c++)
+                    yo[c] *= inv;
+        }
 }
 
 static void pool_bwd_sample(void *ctx, int64_t s, int t)
@@ -650,16 +800,22 @@ typedef struct {
 static void relu_piece(void *ctx, size_t lo, size_t hi)
 {
     ew_job *j = ctx;
+    const float *x = j->x;
+    float *o = j->out;
+#pragma omp simd
     for (size_t e = lo; e < hi; e++)
-        j->out[e] = j->x[e] > 0 ? j->x[e] : 0;
+        o[e] = x[e] > 0 ? x[e] : 0;
 }
 
 /* out = y > 0 ? dy : 0 (the gradient through a ReLU whose output is y) */
 static void relu_grad_piece(void *ctx, size_t lo, size_t hi)
 {
     ew_job *j = ctx;
+    const float *y = j->y, *dy = j->dy;
+    float *o = j->out;
+#pragma omp simd
     for (size_t e = lo; e < hi; e++)
-        j->out[e] = j->y[e] > 0 ? j->dy[e] : 0;
+        o[e] = y[e] > 0 ? dy[e] : 0;
 }
 
 static void copy_piece(void *ctx, size_t lo, size_t hi)
@@ -691,12 +847,15 @@ static void bn_stat_block(void *ctx, int64_t b, int t)
     block_of(j->w, j->n, b, &lo, &hi);
     double *sum = j->w->dparts + (size_t)b * 2 * C, *sq = sum + C;
     memset(sum, 0, 2 * C * sizeof *sum);
-    for (size_t r = (size_t)lo * j->per; r < (size_t)hi * j->per; r++)
+    for (size_t r = (size_t)lo * j->per; r < (size_t)hi * j->per; r++) {
+        const float *x = j->x + r * C;
+#pragma omp simd
         for (size_t c = 0; c < C; c++) {
-            double v = j->x[r * C + c];
+            double v = x[c];
             sum[c] += v;
             sq[c] += v * v;
         }
+    }
 }
 
 static void bn_apply_sample(void *ctx, int64_t s, int t)
@@ -709,13 +868,22 @@ static void bn_apply_sample(void *ctx, int64_t s, int t)
     size_t C = (size_t)l->oc;
     float *xhat = w->infer ? NULL : w->bn[j->i];
     const float *mean = xhat ? xhat + (size_t)w->cap * tp_layer_out_size(w->net, j->i) : w->bn[j->i], *istd = mean + C;
-    for (size_t r = (size_t)s * j->per; r < (size_t)(s + 1) * j->per; r++)
-        for (size_t c = 0; c < C; c++) {
-            float h = (j->x[r * C + c] - mean[c]) * istd[c];
-            if (xhat)
-                xhat[r * C + c] = h;
-            j->y[r * C + c] = gamma[c] * h + beta[c];
+    for (size_t r = (size_t)s * j->per; r < (size_t)(s + 1) * j->per; r++) {
+        const float *x = j->x + r * C;
+        float *y = j->y + r * C;
+        if (xhat) {
+            float *h = xhat + r * C;
+#pragma omp simd
+            for (size_t c = 0; c < C; c++) {
+                h[c] = (x[c] - mean[c]) * istd[c];
+                y[c] = gamma[c] * h[c] + beta[c];
+            }
+        } else {
+#pragma omp simd
+            for (size_t c = 0; c < C; c++)
+                y[c] = gamma[c] * ((x[c] - mean[c]) * istd[c]) + beta[c];
         }
+    }
 }
 
 static double **block_parts(const tp_nn *w, int nb, size_t each)
@@ -773,12 +941,15 @@ static void bn_grad_block(void *ctx, int64_t b, int t)
     block_of(j->w, j->n, b, &lo, &hi);
     double *s1 = j->w->dparts + (size_t)b * 2 * C, *s2 = s1 + C;
     memset(s1, 0, 2 * C * sizeof *s1);
-    for (size_t r = (size_t)lo * j->per; r < (size_t)hi * j->per; r++)
+    for (size_t r = (size_t)lo * j->per; r < (size_t)hi * j->per; r++) {
+        const float *dy = j->dy + r * C, *h = xhat + r * C;
+#pragma omp simd
         for (size_t c = 0; c < C; c++) {
-            double g = j->dy[r * C + c];
+            double g = dy[c];
             s1[c] += g;
-            s2[c] += g * xhat[r * C + c];
+            s2[c] += g * h[c];
         }
+    }
 }
 
 static void bn_dx_sample(void *ctx, int64_t s, int t)
@@ -790,10 +961,14 @@ static void bn_dx_sample(void *ctx, int64_t s, int t)
     size_t C = (size_t)l->oc;
     const float *xhat = j->w->bn[j->i], *istd = xhat + (size_t)j->w->cap * tp_layer_out_size(j->w->net, j->i) + C;
     const double *s1 = j->w->dparts, *s2 = s1 + C;
-    for (size_t r = (size_t)s * j->per; r < (size_t)(s + 1) * j->per; r++)
+    double N = j->rows;
+    for (size_t r = (size_t)s * j->per; r < (size_t)(s + 1) * j->per; r++) {
+        const float *dy = j->dy + r * C, *h = xhat + r * C;
+        float *dx = j->dx + r * C;
+#pragma omp simd
         for (size_t c = 0; c < C; c++)
-            j->dx[r * C + c] = (float)(gamma[c] * istd[c] / j->rows *
-                                       (j->rows * j->dy[r * C + c] - s1[c] - xhat[r * C + c] * s2[c]));
+            dx[c] = (float)(gamma[c] * istd[c] / N * (N * dy[c] - s1[c] - h[c] * s2[c]));
+    }
 }
 
 static void bn_backward(tp_nn *w, int i, const tp_layer *l, const float *dy, float *dx, int n)
@@ -875,14 +1050,14 @@ double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing)
         const float *x = w->a[i], *y = w->a[i + 1];
         float *dy = w->g[i + 1], *dx = i > stop ? w->g[i] : NULL;
         size_t count = (size_t)n * tp_layer_out_size(net, i);
-        if (l->act == TP_ACT_RELU) { /* through the fused activation */
+        if (l->act == TP_ACT_RELU && l->kind != TP_L_CONV) { /* through the fused activation (conv: in its pass) */
             ew_job ej = {NULL, y, dy, dy};
             elementwise(w, count, relu_grad_piece, &ej);
         }
         layer_job lj = {w, i, l, x, dy, NULL, dx};
         ew_job ej = {dy, y, dy, dx};
         switch (l->kind) {
-        case TP_L_CONV: conv_backward(w, l, x, dy, dx, n); break;
+        case TP_L_CONV: conv_backward(w, l, x, y, dy, dx, n); break;
         case TP_L_DENSE: dense_backward(w, l, x, dy, dx, n); break;
         case TP_L_MAXPOOL:
         case TP_L_AVGPOOL:

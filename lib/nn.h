@@ -45,7 +45,19 @@ typedef struct {
     float *parts;        /* per block: a layer's partial weight gradient */
     size_t part_floats;
     double *dparts;      /* per block: batchnorm's partial sums */
+    float *wk;           /* a layer's Winograd kernel, transformed for the pass at hand */
+    int reference;       /* every convolution by im2col + sgemm, the fast paths' reference twin
+                            (set before tp_nn_threads) */
 } tp_nn;
+
+/* The passes of a convolution. */
+typedef enum { TP_PASS_FORWARD, TP_PASS_INPUT, TP_PASS_KERNEL } tp_conv_pass;
+/* How w computes a pass of conv layer l: 0 for im2col + sgemm, else m for Winograd's
+ * F(m x m, 3 x 3) (winograd.h). */
+int tp_nn_conv_method(const tp_nn *w, const tp_layer *l, tp_conv_pass pass);
+/* Conv layer i alone on n samples (for tests): a[i] to a[i + 1], or backward: g[i + 1]
+ * (masked in place by a fused ReLU) to the layer's gradient in grad and to g[i]. */
+void tp_nn_conv_layer(tp_nn *w, int i, int n, int backward);
 
 /* Keras' default initialisers: Glorot uniform kernels (He uniform with init=he), zero
  * biases, batchnorm gamma 1, beta 0, moving mean 0, variance 1. Deterministic in seed. */
