@@ -43,6 +43,32 @@ int tp_nn_conv_method(const tp_nn *w, const tp_layer *l, tp_conv_pass pass)
     return l->kind == TP_L_CONV ? wino_m(w, l, pass) : 0;
 }
 
+void tp_nn_methods(const tp_net *net, FILE *f)
+{
+    tp_nn w; /* the rule needs only the reference flag */
+    memset(&w, 0, sizeof w);
+    int any = 0;
+    for (int i = 0; i < net->n; i++) {
+        const tp_layer *l = &net->l[i];
+        if (l->kind != TP_L_CONV)
+            continue;
+        if (!any++)
+            fprintf(f, "Convolutions on the CPU:\n");
+        int mf = wino_m(&w, l, TP_PASS_FORWARD), mi = wino_m(&w, l, TP_PASS_INPUT), mk = wino_m(&w, l, TP_PASS_KERNEL);
+        char type[64];
+        snprintf(type, sizeof type, "conv %d %dx%d%s", l->units, l->kh, l->kw, l->sh > 1 || l->sw > 1 ? " strided" : "");
+        fprintf(f, "%-6d %-28s", i + 1, type);
+        if (!mf)
+            fprintf(f, " im2col + sgemm%s\n",
+                    l->kh != 3 || l->kw != 3 || l->sh != 1 || l->sw != 1 ? " (Winograd takes 3x3 kernels of stride 1)"
+                    : conv_direct(l)                                      ? ""
+                                                                          : " (Winograd needs 16 channels in and out)");
+        else
+            fprintf(f, " Winograd F(%dx%d,3x3) forward, F(%dx%d) input gradient, F(%dx%d) kernel gradient\n", mf, mf,
+                    mi, mi, mk, mk);
+    }
+}
+
 /* The Winograd plan of a pass over n samples. */
 static void wino_plan(const tp_layer *l, int m, tp_conv_pass pass, int n, tp_wino *p)
 {
@@ -142,8 +168,8 @@ void tp_nn_init(tp_nn *w, tp_net *net, int cap)
         size_t out = tp_layer_out_size(net, i);
         if (l->kind == TP_L_MAXPOOL)
             w->arg[i] = tp_alloc(out * (size_t)cap, sizeof(int32_t));
-        if (l->kind == TP_L_BATCHNORM)
-            w->bn[i] = tp_alloc(out * (size_t)cap + 2 * (size_t)l->oc, sizeof(float));
+        if (l->kind == TP_L_BATCHNORM) /* mean and 1/std per channel (x-hat is recomputed from x) */
+            w->bn[i] = tp_alloc(2 * (size_t)l->oc, sizeof(float));
     }
     w->grad = tp_calloc(net->ntrain + 1, sizeof(float));
     w->sample_loss = tp_calloc((size_t)cap + 1, sizeof *w->sample_loss);
@@ -183,7 +209,7 @@ void tp_nn_init_infer(tp_nn *w, tp_net *net, int cap)
         w->a[i] = w->pp[i % 2];
     for (int i = 0; i < n; i++) {
         tp_layer *l = &net->l[i];
-        if (l->kind == TP_L_BATCHNORM) /* the statistics only: no normalised input kept */
+        if (l->kind == TP_L_BATCHNORM)
             w->bn[i] = tp_alloc(2 * (size_t)l->oc, sizeof(float));
     }
     tp_nn_threads(w, 1, 0);
@@ -837,7 +863,9 @@ typedef struct {
     double rows; /* rows in the whole batch */
 } bn_job;
 
-/* Block b's sums of x and x^2 per channel. */
+#define BN_GROUP 64 /* rows summed in floats before a double takes them */
+
+/* Block b's sums of x and x^2 per channel: floats over groups of rows, doubles across. */
 static void bn_stat_block(void *ctx, int64_t b, int t)
 {
     (void)t;
@@ -847,42 +875,47 @@ static void bn_stat_block(void *ctx, int64_t b, int t)
     block_of(j->w, j->n, b, &lo, &hi);
     double *sum = j->w->dparts + (size_t)b * 2 * C, *sq = sum + C;
     memset(sum, 0, 2 * C * sizeof *sum);
-    for (size_t r = (size_t)lo * j->per; r < (size_t)hi * j->per; r++) {
-        const float *x = j->x + r * C;
+    float fs[C], fq[C];
+    size_t r1 = (size_t)hi * j->per;
+    for (size_t r0 = (size_t)lo * j->per; r0 < r1; r0 += BN_GROUP) {
+        size_t e = r0 + BN_GROUP < r1 ? r0 + BN_GROUP : r1;
+        memset(fs, 0, sizeof fs), memset(fq, 0, sizeof fq);
+        for (size_t r = r0; r < e; r++) {
+            const float *x = j->x + r * C;
+#pragma omp simd
+            for (size_t c = 0; c < C; c++) {
+                fs[c] += x[c];
+                fq[c] += x[c] * x[c];
+            }
+        }
 #pragma omp simd
         for (size_t c = 0; c < C; c++) {
-            double v = x[c];
-            sum[c] += v;
-            sq[c] += v * v;
+            sum[c] += fs[c];
+            sq[c] += fq[c];
         }
     }
 }
 
+/* y = gamma (x - mean) / std + beta, as x scale + shift per channel. */
 static void bn_apply_sample(void *ctx, int64_t s, int t)
 {
     (void)t;
     bn_job *j = ctx;
-    tp_nn *w = j->w;
     const tp_layer *l = j->l;
-    const float *gamma = w->net->params + l->w, *beta = w->net->params + l->b;
+    const float *gamma = j->w->net->params + l->w, *beta = j->w->net->params + l->b;
     size_t C = (size_t)l->oc;
-    float *xhat = w->infer ? NULL : w->bn[j->i];
-    const float *mean = xhat ? xhat + (size_t)w->cap * tp_layer_out_size(w->net, j->i) : w->bn[j->i], *istd = mean + C;
+    const float *mean = j->w->bn[j->i], *istd = mean + C;
+    float sc[C], sh[C];
+    for (size_t c = 0; c < C; c++) {
+        sc[c] = gamma[c] * istd[c];
+        sh[c] = beta[c] - mean[c] * sc[c];
+    }
     for (size_t r = (size_t)s * j->per; r < (size_t)(s + 1) * j->per; r++) {
         const float *x = j->x + r * C;
         float *y = j->y + r * C;
-        if (xhat) {
-            float *h = xhat + r * C;
 #pragma omp simd
-            for (size_t c = 0; c < C; c++) {
-                h[c] = (x[c] - mean[c]) * istd[c];
-                y[c] = gamma[c] * h[c] + beta[c];
-            }
-        } else {
-#pragma omp simd
-            for (size_t c = 0; c < C; c++)
-                y[c] = gamma[c] * ((x[c] - mean[c]) * istd[c]) + beta[c];
-        }
+        for (size_t c = 0; c < C; c++)
+            y[c] = x[c] * sc[c] + sh[c];
     }
 }
 
@@ -900,7 +933,7 @@ static void bn_forward(tp_nn *w, int i, const tp_layer *l, const float *x, float
     float *P = w->net->params;
     float *mmean = P + l->mean, *mvar = P + l->var;
     size_t C = (size_t)l->oc, per = tp_layer_out_size(w->net, i) / C;
-    float *mean = w->infer ? w->bn[i] : w->bn[i] + (size_t)w->cap * tp_layer_out_size(w->net, i), *istd = mean + C;
+    float *mean = w->bn[i], *istd = mean + C;
     TP_ASSERT(!(train && w->infer));
     bn_job j = {w, i, n, l, x, NULL, y, NULL, per, (double)(w->job && w->job_n ? w->job_n : n) * (double)per};
     if (train) {
@@ -930,28 +963,39 @@ static void bn_forward(tp_nn *w, int i, const tp_layer *l, const float *x, float
     share(w, n, bn_apply_sample, &j);
 }
 
-/* Block b's sums of dy and dy xhat per channel. */
+/* Block b's sums of dy and dy x-hat per channel (x-hat = (x - mean) / std, from x). */
 static void bn_grad_block(void *ctx, int64_t b, int t)
 {
     (void)t;
     bn_job *j = ctx;
     size_t C = (size_t)j->l->oc;
-    const float *xhat = j->w->bn[j->i];
+    const float *mean = j->w->bn[j->i], *istd = mean + C;
     int lo, hi;
     block_of(j->w, j->n, b, &lo, &hi);
     double *s1 = j->w->dparts + (size_t)b * 2 * C, *s2 = s1 + C;
     memset(s1, 0, 2 * C * sizeof *s1);
-    for (size_t r = (size_t)lo * j->per; r < (size_t)hi * j->per; r++) {
-        const float *dy = j->dy + r * C, *h = xhat + r * C;
+    float f1[C], f2[C];
+    size_t r1 = (size_t)hi * j->per;
+    for (size_t r0 = (size_t)lo * j->per; r0 < r1; r0 += BN_GROUP) {
+        size_t e = r0 + BN_GROUP < r1 ? r0 + BN_GROUP : r1;
+        memset(f1, 0, sizeof f1), memset(f2, 0, sizeof f2);
+        for (size_t r = r0; r < e; r++) {
+            const float *dy = j->dy + r * C, *x = j->x + r * C;
+#pragma omp simd
+            for (size_t c = 0; c < C; c++) {
+                f1[c] += dy[c];
+                f2[c] += dy[c] * ((x[c] - mean[c]) * istd[c]);
+            }
+        }
 #pragma omp simd
         for (size_t c = 0; c < C; c++) {
-            double g = dy[c];
-            s1[c] += g;
-            s2[c] += g * h[c];
+            s1[c] += f1[c];
+            s2[c] += f2[c];
         }
     }
 }
 
+/* dx = gamma / std (dy - mean(dy) - x-hat mean(dy x-hat)), the means the whole batch's. */
 static void bn_dx_sample(void *ctx, int64_t s, int t)
 {
     (void)t;
@@ -959,23 +1003,28 @@ static void bn_dx_sample(void *ctx, int64_t s, int t)
     const tp_layer *l = j->l;
     const float *gamma = j->w->net->params + l->w;
     size_t C = (size_t)l->oc;
-    const float *xhat = j->w->bn[j->i], *istd = xhat + (size_t)j->w->cap * tp_layer_out_size(j->w->net, j->i) + C;
+    const float *mean = j->w->bn[j->i], *istd = mean + C;
     const double *s1 = j->w->dparts, *s2 = s1 + C;
-    double N = j->rows;
+    float a[C], m1[C], m2[C];
+    for (size_t c = 0; c < C; c++) {
+        a[c] = gamma[c] * istd[c];
+        m1[c] = (float)(s1[c] / j->rows);
+        m2[c] = (float)(s2[c] / j->rows);
+    }
     for (size_t r = (size_t)s * j->per; r < (size_t)(s + 1) * j->per; r++) {
-        const float *dy = j->dy + r * C, *h = xhat + r * C;
+        const float *dy = j->dy + r * C, *x = j->x + r * C;
         float *dx = j->dx + r * C;
 #pragma omp simd
         for (size_t c = 0; c < C; c++)
-            dx[c] = (float)(gamma[c] * istd[c] / N * (N * dy[c] - s1[c] - h[c] * s2[c]));
+            dx[c] = a[c] * (dy[c] - m1[c] - (x[c] - mean[c]) * istd[c] * m2[c]);
     }
 }
 
-static void bn_backward(tp_nn *w, int i, const tp_layer *l, const float *dy, float *dx, int n)
+static void bn_backward(tp_nn *w, int i, const tp_layer *l, const float *x, const float *dy, float *dx, int n)
 {
     float *dg = w->grad + l->w, *dbeta = w->grad + l->b;
     size_t C = (size_t)l->oc, per = tp_layer_out_size(w->net, i) / C;
-    bn_job j = {w, i, n, l, NULL, dy, NULL, dx, per, (double)(w->job && w->job_n ? w->job_n : n) * (double)per};
+    bn_job j = {w, i, n, l, x, dy, NULL, dx, per, (double)(w->job && w->job_n ? w->job_n : n) * (double)per};
     int nb = nblocks(w, n);
     share(w, nb, bn_grad_block, &j);
     double **parts = block_parts(w, nb, 2 * C);
@@ -1082,7 +1131,7 @@ double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing)
             else if (dx)
                 elementwise(w, count, copy_piece, &ej);
             break;
-        case TP_L_BATCHNORM: bn_backward(w, i, l, dy, dx, n); break;
+        case TP_L_BATCHNORM: bn_backward(w, i, l, x, dy, dx, n); break;
         }
     }
     return loss / (n ? n : 1);

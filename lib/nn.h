@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "net.h"
 #include "rng.h"
@@ -20,7 +21,7 @@ typedef struct {
     float **a;      /* n + 1 activation buffers, cap x size each */
     float **g;      /* gradients with the same shapes (g[0] unused) */
     int32_t **arg;  /* maxpool: index of each output's maximum within its sample */
-    float **bn;     /* batchnorm: normalised input (cap x size), then mean and 1/std per channel */
+    float **bn;     /* batchnorm: mean and 1/std per channel (the last pass's) */
     float *grad;    /* d loss / d trainable parameters */
     tp_rng step;    /* the last training forward pass's key: backward regenerates its dropout masks */
     int64_t first;  /* index of a[0]'s first sample within the whole batch (dropout masks are
@@ -55,6 +56,8 @@ typedef enum { TP_PASS_FORWARD, TP_PASS_INPUT, TP_PASS_KERNEL } tp_conv_pass;
 /* How w computes a pass of conv layer l: 0 for im2col + sgemm, else m for Winograd's
  * F(m x m, 3 x 3) (winograd.h). */
 int tp_nn_conv_method(const tp_nn *w, const tp_layer *l, tp_conv_pass pass);
+/* A line per conv layer of net on f: how the CPU computes its passes. */
+void tp_nn_methods(const tp_net *net, FILE *f);
 /* Conv layer i alone on n samples (for tests): a[i] to a[i + 1], or backward: g[i + 1]
  * (masked in place by a fused ReLU) to the layer's gradient in grad and to g[i]. */
 void tp_nn_conv_layer(tp_nn *w, int i, int n, int backward);

@@ -142,8 +142,10 @@ static void open_network(const options *o, const tp_dataset *tr, tp_net *net, tp
     if (classes)
         tp_header_set_meta(meta, "classes", classes);
     tp_prep_to_meta(prep, meta);
-    if (o->summary)
+    if (o->summary) {
         tp_net_summary(net, stderr);
+        tp_nn_methods(net, stderr);
+    }
 }
 
 /* The history's record of one epoch: its number, then loss, accuracy, val_loss,
