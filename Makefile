@@ -16,6 +16,7 @@
 #   make devkit          the Debian packages and MNIST a GPU machine that installs nothing needs
 #   make device-check    the one prepared check of the GPU path (tests/gpu/device-check.sh)
 #   make cluster-full    an experiment of pipelines/ (also mnist-best, mnist-small, mnist-lenet5,
+#                        mnist-fast, mnist-fast-99.5,
 #                        jpeg-notebook, vgg16-notebook, cluster-notebook)
 #   make install PREFIX=/usr/local
 #
@@ -113,7 +114,7 @@ endif
 VERSION := $(shell sed -n 's/^\#define TP_VERSION "\(.*\)"/\1/p' lib/util.h)
 FRONT = sed -e 's|@LIBEXEC@|$(1)|' -e 's|@VERSION@|$(VERSION)|' tools/tpipe.sh
 
-.PHONY: all deps test test-run structure build-tests devkit device-check check-outputs data demo fuzz bench bench-mpi bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 jpeg-notebook \
+.PHONY: all deps test test-run structure build-tests devkit device-check check-outputs data demo fuzz bench bench-mpi bench-vgg16 bench-gpu install clean mnist-best mnist-small mnist-lenet5 mnist-fast mnist-fast-99.5 jpeg-notebook \
         vgg16-notebook cluster-notebook cluster-full
 all: $(PROGS) $(BIN)/tpipe $(CUDA_SO) $(MPI_SO)
 
@@ -194,7 +195,7 @@ demo: deps
 
 # The experiments of pipelines/ (outputs under out/; DATA=fashion and each script's knobs
 # pass through the environment, e.g. make cluster-full SIZE=20000)
-mnist-best mnist-small mnist-lenet5: all
+mnist-best mnist-small mnist-lenet5 mnist-fast mnist-fast-99.5: all
 	@pipelines/mnist.sh $(@:mnist-%=%)
 jpeg-notebook vgg16-notebook: all
 	@pipelines/$@.sh
