@@ -213,7 +213,7 @@ bench: all
 bench-mpi: all
 	@tests/bench/mpi.sh
 
-# the VGG16 notebook's CPU cost (about 25 minutes; not part of make bench)
+# the VGG16 notebook's CPU cost (minutes; not part of make bench; TAKE=N images, OLD=DIR an earlier build beside)
 bench-vgg16: all
 	@tests/bench/vgg16.sh
 

@@ -54,6 +54,9 @@ tp_infer *tp_infer_open(const tp_net *net, const tp_device *dev, int batch, int 
         f->ws = tp_alloc((size_t)threads, sizeof *f->ws);
         for (int t = 0; t < threads; t++)
             tp_nn_init_infer(&f->ws[t], (tp_net *)net, batch);
+        tp_nn_kernels(&f->ws[0], threads); /* once for all the threads' workspaces */
+        for (int t = 1; t < threads; t++)
+            tp_nn_share_kernels(&f->ws[t], &f->ws[0]);
     }
     return f;
 }
@@ -62,6 +65,8 @@ void tp_infer_sync(tp_infer *f)
 {
     if (f->gw)
         f->gn->set_params(f->gw, f->net->params);
+    else
+        tp_nn_kernels(&f->ws[0], f->T); /* the parameters moved: their transforms again */
 }
 
 size_t tp_infer_outputs(const tp_infer *f) { return f->out; }

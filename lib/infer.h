@@ -27,8 +27,8 @@ int64_t tp_infer_round(const tp_infer *inf);
 /* The samples of one forward pass: outputs do not depend on how records are cut into rounds
  * that start at multiples of it. */
 int tp_infer_batch(const tp_infer *inf);
-/* Takes net->params again after they changed (a device's copy is refreshed; the CPU reads
- * them in place, so there it does nothing). */
+/* Takes net->params again after they changed (a device's copy is refreshed; the CPU
+ * transforms its Winograd kernels again). */
 void tp_infer_sync(tp_infer *inf);
 /* Values per record of the output. */
 size_t tp_infer_outputs(const tp_infer *inf);

@@ -13,7 +13,8 @@
 #include "util.h"
 #include "winograd.h"
 
-#define TILE_FLOATS (256u << 10) /* an im2col tile's target: 1 MiB, about a core's L2 */
+#define TILE_FLOATS (64u << 10)  /* an im2col tile's target: 256 KiB, well inside a core's L2, and
+                                     pieces enough for the threads to share */
 #define TILE_MIN_ROWS 512         /* but rows enough that packing the kernel costs little */
 #define DENSE_ROWS 16             /* a dense layer's row tile */
 #define CHUNK (1u << 14)          /* elementwise work: floats per piece */
@@ -80,9 +81,9 @@ static void wino_plan(const tp_layer *l, int m, tp_conv_pass pass, int n, tp_win
 
 /* Output rows (sample, oy, ox) per im2col tile of a conv layer: at least kh output rows of
  * the image, so that tiles two apart never touch the same input pixel (col2im's two phases). */
-static size_t conv_tile(const tp_layer *l, int cap)
+static size_t conv_tile(const tp_layer *l, int block)
 {
-    size_t r = TILE_FLOATS / conv_k(l), most = (size_t)cap * (size_t)l->oh * (size_t)l->ow;
+    size_t r = TILE_FLOATS / conv_k(l), most = (size_t)block * (size_t)l->oh * (size_t)l->ow;
     r = r < TILE_MIN_ROWS ? TILE_MIN_ROWS : r;
     r = r < (size_t)l->kh * (size_t)l->ow ? (size_t)l->kh * (size_t)l->ow : r;
     return r < most ? r : most ? most : 1;
@@ -113,7 +114,7 @@ void tp_nn_threads(tp_nn *w, int threads, int block)
     for (int i = 0; i < net->n; i++) {
         const tp_layer *l = &net->l[i];
         if (l->kind == TP_L_CONV && !conv_direct(l)) {
-            size_t f = conv_tile(l, w->cap) * conv_k(l);
+            size_t f = conv_tile(l, w->block) * conv_k(l);
             tile = f > tile ? f : tile;
         }
         for (tp_conv_pass pass = TP_PASS_FORWARD; l->kind == TP_L_CONV && pass <= TP_PASS_KERNEL; pass++) {
@@ -122,7 +123,7 @@ void tp_nn_threads(tp_nn *w, int threads, int block)
                 continue;
             tp_wino p;
             wino_plan(l, m, pass, 1, &p);
-            size_t f = tp_wino_scratch(&p), u = tp_wino_kernel_floats(m, l->ic, l->units);
+            size_t f = tp_wino_scratch(&p, pass == TP_PASS_KERNEL), u = tp_wino_kernel_floats(m, l->ic, l->units);
             tile = f > tile ? f : tile;
             kern = u > kern ? u : kern;
         }
@@ -132,8 +133,8 @@ void tp_nn_threads(tp_nn *w, int threads, int block)
             chan = (size_t)l->oc > chan ? (size_t)l->oc : chan;
     }
     w->tcol_floats = tile;
-    free(w->wk);
-    w->wk = kern ? tp_alloc(kern, sizeof(float)) : NULL;
+    free(w->wk); /* inference transforms its kernels once (tp_nn_kernels) */
+    w->wk = kern && !w->infer ? tp_alloc(kern, sizeof(float)) : NULL;
     w->tcol = tp_alloc((size_t)threads, sizeof *w->tcol);
     for (int t = 0; t < threads; t++)
         w->tcol[t] = tp_alloc(tile, sizeof(float));
@@ -156,13 +157,18 @@ void tp_nn_init(tp_nn *w, tp_net *net, int cap)
     w->g = tp_calloc((size_t)n + 1, sizeof *w->g);
     w->arg = tp_calloc((size_t)n, sizeof *w->arg);
     w->bn = tp_calloc((size_t)n, sizeof *w->bn);
+    w->g[0] = tp_alloc(tp_layer_out_size(net, -1) * (size_t)cap, sizeof(float));
     for (int i = -1; i < n; i++) {
         size_t sz = tp_layer_out_size(net, i) * (size_t)cap;
+        if (i >= 0 && net->l[i].kind == TP_L_FLATTEN) { /* the same floats: no copy either way */
+            w->a[i + 1] = w->a[i];
+            w->g[i + 1] = w->g[i];
+            continue;
+        }
         w->a[i + 1] = tp_alloc(sz, sizeof(float));
         if (i >= 0)
             w->g[i + 1] = tp_alloc(sz, sizeof(float));
     }
-    w->g[0] = tp_alloc(tp_layer_out_size(net, -1) * (size_t)cap, sizeof(float));
     for (int i = 0; i < n; i++) {
         tp_layer *l = &net->l[i];
         size_t out = tp_layer_out_size(net, i);
@@ -205,8 +211,11 @@ void tp_nn_init_infer(tp_nn *w, tp_net *net, int cap)
     w->a = tp_calloc((size_t)n + 1, sizeof *w->a);
     w->arg = tp_calloc((size_t)n, sizeof *w->arg);
     w->bn = tp_calloc((size_t)n, sizeof *w->bn);
-    for (int i = 0; i <= n; i++)
-        w->a[i] = w->pp[i % 2];
+    for (int i = 0, k = 0; i <= n; i++) { /* flatten and dropout keep their input's buffer */
+        if (i > 0 && net->l[i - 1].kind != TP_L_FLATTEN && net->l[i - 1].kind != TP_L_DROPOUT)
+            k ^= 1;
+        w->a[i] = w->pp[k];
+    }
     for (int i = 0; i < n; i++) {
         tp_layer *l = &net->l[i];
         if (l->kind == TP_L_BATCHNORM)
@@ -218,8 +227,10 @@ void tp_nn_init_infer(tp_nn *w, tp_net *net, int cap)
 void tp_nn_free(tp_nn *w)
 {
     for (int i = 0; !w->infer && i <= w->net->n; i++) {
-        free(w->a[i]);
-        free(w->g[i]);
+        if (i == 0 || w->a[i] != w->a[i - 1])
+            free(w->a[i]);
+        if (i == 0 || w->g[i] != w->g[i - 1])
+            free(w->g[i]);
     }
     free(w->pp[0]), free(w->pp[1]);
     for (int i = 0; i < w->net->n; i++) {
@@ -227,6 +238,10 @@ void tp_nn_free(tp_nn *w)
         free(w->bn[i]);
     }
     scratch_free(w);
+    for (int i = 0; w->kc_own && i < w->net->n; i++)
+        free(w->kc[i]);
+    if (w->kc_own)
+        free(w->kc);
     free(w->a), free(w->g), free(w->arg), free(w->bn), free(w->grad), free(w->sample_loss);
     memset(w, 0, sizeof *w);
 }
@@ -236,7 +251,21 @@ void tp_nn_free(tp_nn *w)
 /* Pieces [0, n) of a layer's work on the workspace's threads: fn(ctx, piece, thread). */
 static void share(const tp_nn *w, int64_t n, void (*fn)(void *ctx, int64_t i, int t), void *ctx)
 {
-    tp_parallel_for(n, w->threads, fn, ctx);
+    tp_parallel_for(n, w->lane ? w->lane : w->threads, fn, ctx);
+}
+
+/* The threads a layer's loops use on n samples: one where its work is a few microseconds,
+ * less than waking another thread costs (the pieces, and so the bytes, stay the same). */
+static int layer_threads(const tp_nn *w, const tp_layer *l, int n)
+{
+    double per; /* roughly nanoseconds a sample: products at tens of GFLOP/s, the rest memory */
+    if (l->kind == TP_L_CONV)
+        per = 0.02 * 2.0 * (double)l->oh * (double)l->ow * (double)l->units * (double)conv_k(l);
+    else if (l->kind == TP_L_DENSE)
+        per = 0.02 * 2.0 * (double)l->nw;
+    else
+        per = 0.5 * (double)l->ih * (double)l->iw * (double)l->ic;
+    return per * n < 20000 ? 1 : w->threads;
 }
 
 /* Blocks of n samples, and block b's samples. */
@@ -245,6 +274,32 @@ static void block_of(const tp_nn *w, int n, int64_t b, int *lo, int *hi)
 {
     *lo = (int)b * w->block;
     *hi = *lo + w->block < n ? *lo + w->block : n;
+}
+
+/* Work cut block by block: per units a sample, pieces of tile units from each block's
+ * start, so that a piece is the same product in one process and in a job's rank (which
+ * holds whole blocks). Pieces of block b are b * per_block(...) + k. */
+static int64_t per_block(const tp_nn *w, size_t per, size_t tile)
+{
+    return (int64_t)(((size_t)w->block * per + tile - 1) / tile);
+}
+
+static int64_t block_pieces(const tp_nn *w, int n, size_t per, size_t tile)
+{
+    return nblocks(w, n) * per_block(w, per, tile);
+}
+
+/* Piece i's units [u0, u1) (empty past a short last block); its number k within its block. */
+static void block_piece(const tp_nn *w, int n, size_t per, size_t tile, int64_t i, size_t *u0, size_t *u1,
+                        int64_t *k)
+{
+    int64_t pb = per_block(w, per, tile), b = i / pb;
+    int lo, hi;
+    block_of(w, n, b, &lo, &hi);
+    *k = i % pb;
+    *u0 = (size_t)lo * per + (size_t)*k * tile;
+    *u1 = *u0 + tile < (size_t)hi * per ? *u0 + tile : (size_t)hi * per;
+    *u0 = *u0 < *u1 ? *u0 : *u1;
 }
 
 typedef struct {
@@ -343,7 +398,15 @@ static void im2col(const tp_layer *l, const float *x, size_t r0, size_t r1, floa
             if (k0 > 0)
                 memset(dst, 0, (size_t)k0 * C * sizeof *dst);
             const float *src = x + s * isz + ((size_t)iy * (size_t)l->iw + (size_t)(x0 + k0)) * C;
-            memcpy(dst + (size_t)k0 * C, src, (size_t)(k1 - k0) * C * sizeof *dst);
+            size_t len = (size_t)(k1 - k0) * C;
+            float *d = dst + (size_t)k0 * C;
+            if (len >= 64) {
+                memcpy(d, src, len * sizeof *d);
+            } else { /* a few channels: a call to memcpy costs more than the copy */
+#pragma omp simd
+                for (size_t e = 0; e < len; e++)
+                    d[e] = src[e];
+            }
             if (k1 < l->kw)
                 memset(dst + (size_t)k1 * C, 0, (size_t)(l->kw - k1) * C * sizeof *dst);
         }
@@ -413,7 +476,11 @@ static void conv_fwd_tile(void *ctx, int64_t i, int t)
     conv_job *j = ctx;
     const tp_layer *l = j->l;
     const float *W = j->w->net->params + l->w, *b = j->w->net->params + l->b;
-    size_t K = conv_k(l), r0 = (size_t)i * j->tile, r1 = r0 + j->tile < j->rows ? r0 + j->tile : j->rows;
+    size_t K = conv_k(l), r0, r1;
+    int64_t k;
+    block_piece(j->w, j->n, (size_t)l->oh * (size_t)l->ow, j->tile, i, &r0, &r1, &k);
+    if (r0 == r1)
+        return;
     const float *col = j->x + r0 * K;
     if (!conv_direct(l)) {
         im2col(l, j->x, r0, r1, j->w->tcol[t]);
@@ -429,7 +496,7 @@ typedef struct {
     tp_nn *w;
     const tp_layer *l;
     tp_wino p;
-    const float *x, *bias;
+    const float *x, *bias, *U;
     float *y;
     int relu;
 } wino_job;
@@ -437,21 +504,67 @@ typedef struct {
 static void wino_fwd_piece(void *ctx, int64_t i, int t)
 {
     wino_job *j = ctx;
-    tp_wino_forward(&j->p, i, j->x, j->w->wk, j->bias, j->relu, j->y, j->w->tcol[t]);
+    size_t q0, q1;
+    int64_t k;
+    block_piece(j->w, j->p.n, (size_t)(j->p.tiles / (j->p.n ? j->p.n : 1)), (size_t)j->p.chunk, i, &q0, &q1, &k);
+    if (q1 > q0)
+        tp_wino_forward(&j->p, (int64_t)q0, (int)(q1 - q0), j->x, j->U, j->bias, j->relu, j->y, j->w->tcol[t]);
+}
+
+typedef struct {
+    tp_nn *w;
+} kern_job;
+
+static void kern_layer(void *ctx, int64_t i, int t)
+{
+    (void)t;
+    tp_nn *w = ((kern_job *)ctx)->w;
+    const tp_layer *l = &w->net->l[i];
+    if (w->kc[i])
+        tp_wino_kernel(wino_m(w, l, TP_PASS_FORWARD), w->net->params + l->w, l->ic, l->units, 0, w->kc[i]);
+}
+
+void tp_nn_kernels(tp_nn *w, int threads)
+{
+    TP_ASSERT(w->infer && (!w->kc || w->kc_own));
+    if (!w->kc) {
+        w->kc = tp_calloc((size_t)w->net->n, sizeof *w->kc);
+        w->kc_own = 1;
+        for (int i = 0; i < w->net->n; i++) {
+            const tp_layer *l = &w->net->l[i];
+            int m = l->kind == TP_L_CONV ? wino_m(w, l, TP_PASS_FORWARD) : 0;
+            if (m)
+                w->kc[i] = tp_alloc(tp_wino_kernel_floats(m, l->ic, l->units), sizeof(float));
+        }
+    }
+    kern_job j = {w};
+    tp_parallel_for(w->net->n, threads, kern_layer, &j);
+}
+
+void tp_nn_share_kernels(tp_nn *w, const tp_nn *from)
+{
+    TP_ASSERT(w->infer && from->infer && from->kc && !w->kc);
+    w->kc = from->kc;
+    w->kc_own = 0;
 }
 
 /* Winograd's forward pass (dx: the input gradient's, through the turned kernel). */
 static void wino_pass(tp_nn *w, const tp_layer *l, int m, tp_conv_pass pass, const float *x, float *y, int n)
 {
     const float *W = w->net->params + l->w;
-    wino_job j = {w, l, {0}, x, NULL, y, 0};
+    wino_job j = {w, l, {0}, x, NULL, NULL, y, 0};
     wino_plan(l, m, pass, n, &j.p);
     if (pass == TP_PASS_FORWARD) {
         j.bias = w->net->params + l->b;
         j.relu = l->act == TP_ACT_RELU;
     }
-    tp_wino_kernel(m, W, l->ic, l->units, pass == TP_PASS_INPUT, w->wk);
-    share(w, tp_wino_pieces(&j.p), wino_fwd_piece, &j);
+    if (w->kc) { /* an inference workspace's kernels, transformed once */
+        j.U = w->kc[l - w->net->l];
+    } else {
+        tp_wino_kernel(m, W, l->ic, l->units, pass == TP_PASS_INPUT, w->wk);
+        j.U = w->wk;
+    }
+    share(w, block_pieces(w, n, (size_t)(j.p.tiles / (n ? n : 1)), (size_t)j.p.chunk), wino_fwd_piece, &j);
 }
 
 static void conv_forward(tp_nn *w, const tp_layer *l, const float *x, float *y, int n)
@@ -462,8 +575,8 @@ static void conv_forward(tp_nn *w, const tp_layer *l, const float *x, float *y, 
         return;
     }
     conv_job j = {w, l, x, NULL, y, NULL, n, 0, (size_t)n * (size_t)l->oh * (size_t)l->ow, 0, NULL, 0};
-    j.tile = conv_direct(l) ? TILE_MIN_ROWS : conv_tile(l, w->cap);
-    share(w, (int64_t)((j.rows + j.tile - 1) / j.tile), conv_fwd_tile, &j);
+    j.tile = conv_direct(l) ? TILE_MIN_ROWS : conv_tile(l, w->block);
+    share(w, block_pieces(w, n, (size_t)l->oh * (size_t)l->ow, j.tile), conv_fwd_tile, &j);
 }
 
 /* Block b's partial weight gradient: [dW | db] over its samples' rows, tile by tile. */
@@ -511,16 +624,18 @@ static void conv_dw_block(void *ctx, int64_t b, int t)
     }
 }
 
-/* Input gradient of tile (2 i + phase): dy W^T, then col2im (tiles two apart touch
- * different pixels, so the even tiles and then the odd ones run side by side). */
+/* Input gradient of tile i: dy W^T, then col2im. Tiles two apart within a block touch
+ * different pixels, and blocks different samples, so the even tiles of every block and then
+ * the odd ones (phase 0, 1; 2: all, for 1x1 kernels) run side by side. */
 static void conv_dx_tile(void *ctx, int64_t i, int t)
 {
     conv_job *j = ctx;
     const tp_layer *l = j->l;
     const float *W = j->w->net->params + l->w;
-    size_t K = conv_k(l), U = (size_t)l->units, tile = j->phase == 2 ? (size_t)i : (size_t)(2 * i) + j->phase;
-    size_t r0 = tile * j->tile, r1 = r0 + j->tile < j->rows ? r0 + j->tile : j->rows;
-    if (r0 >= j->rows)
+    size_t K = conv_k(l), U = (size_t)l->units, r0, r1;
+    int64_t k;
+    block_piece(j->w, j->n, (size_t)l->oh * (size_t)l->ow, j->tile, i, &r0, &r1, &k);
+    if (r0 == r1 || (j->phase < 2 && (size_t)(k % 2) != j->phase))
         return;
     if (conv_direct(l)) { /* dx = dy W^T straight into place */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)K, (int)U, 1.0f, j->dy + r0 * U,
@@ -554,7 +669,7 @@ static void conv_backward(tp_nn *w, const tp_layer *l, const float *x, const flo
 {
     conv_job j = {w, l, x, dy, (float *)y, dx, n, 0, (size_t)n * (size_t)l->oh * (size_t)l->ow, 0, dy,
                   wino_m(w, l, TP_PASS_KERNEL)};
-    j.tile = conv_direct(l) ? TILE_MIN_ROWS : conv_tile(l, w->cap);
+    j.tile = conv_direct(l) ? TILE_MIN_ROWS : conv_tile(l, w->block);
     share(w, nblocks(w, n), conv_dw_block, &j);
     fold_weights(w, l, n);
     if (!dx)
@@ -564,15 +679,15 @@ static void conv_backward(tp_nn *w, const tp_layer *l, const float *x, const flo
         wino_pass(w, l, m, TP_PASS_INPUT, dy, dx, n);
         return;
     }
-    size_t tiles = (j.rows + j.tile - 1) / j.tile;
+    int64_t tiles = block_pieces(w, n, (size_t)l->oh * (size_t)l->ow, j.tile);
     if (conv_direct(l)) {
         j.phase = 2;
-        share(w, (int64_t)tiles, conv_dx_tile, &j); /* each tile writes its own rows */
+        share(w, tiles, conv_dx_tile, &j); /* each tile writes its own rows */
         return;
     }
     elementwise(w, (size_t)n * (size_t)l->ih * (size_t)l->iw * (size_t)l->ic, zero_piece, dx);
     for (j.phase = 0; j.phase < 2; j.phase++)
-        share(w, (int64_t)((tiles + 1 - j.phase) / 2), conv_dx_tile, &j);
+        share(w, tiles, conv_dx_tile, &j);
 }
 
 void tp_nn_conv_layer(tp_nn *w, int i, int n, int backward)
@@ -602,7 +717,12 @@ static void dense_fwd_tile(void *ctx, int64_t i, int t)
     const tp_layer *l = j->l;
     const float *W = j->w->net->params + l->w, *b = j->w->net->params + l->b;
     int K = (int)(l->nw / (size_t)l->units), U = l->units;
-    int r0 = (int)i * DENSE_ROWS, m = j->n - r0 < DENSE_ROWS ? j->n - r0 : DENSE_ROWS;
+    size_t u0, u1;
+    int64_t piece;
+    block_piece(j->w, j->n, 1, DENSE_ROWS, i, &u0, &u1, &piece);
+    int r0 = (int)u0, m = (int)(u1 - u0);
+    if (m == 0)
+        return;
     float *y = j->y + (size_t)r0 * (size_t)U;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, U, K, 1.0f, j->x + (size_t)r0 * (size_t)K, K, W, U, 0.0f,
                 y, U);
@@ -623,7 +743,7 @@ static void dense_fwd_tile(void *ctx, int64_t i, int t)
 static void dense_forward(tp_nn *w, const tp_layer *l, const float *x, float *y, int n)
 {
     dense_job j = {w, l, x, NULL, y, NULL, n};
-    share(w, (n + DENSE_ROWS - 1) / DENSE_ROWS, dense_fwd_tile, &j);
+    share(w, block_pieces(w, n, 1, DENSE_ROWS), dense_fwd_tile, &j);
 }
 
 static void dense_dw_block(void *ctx, int64_t b, int t)
@@ -651,7 +771,12 @@ static void dense_dx_tile(void *ctx, int64_t i, int t)
     const tp_layer *l = j->l;
     const float *W = j->w->net->params + l->w;
     int K = (int)(l->nw / (size_t)l->units), U = l->units;
-    int r0 = (int)i * DENSE_ROWS, m = j->n - r0 < DENSE_ROWS ? j->n - r0 : DENSE_ROWS;
+    size_t u0, u1;
+    int64_t k;
+    block_piece(j->w, j->n, 1, DENSE_ROWS, i, &u0, &u1, &k);
+    int r0 = (int)u0, m = (int)(u1 - u0);
+    if (m == 0)
+        return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, K, U, 1.0f, j->dy + (size_t)r0 * (size_t)U, U, W, U, 0.0f,
                 j->dx + (size_t)r0 * (size_t)K, K);
 }
@@ -662,7 +787,7 @@ static void dense_backward(tp_nn *w, const tp_layer *l, const float *x, const fl
     share(w, nblocks(w, n), dense_dw_block, &j);
     fold_weights(w, l, n);
     if (dx)
-        share(w, (n + DENSE_ROWS - 1) / DENSE_ROWS, dense_dx_tile, &j);
+        share(w, block_pieces(w, n, 1, DENSE_ROWS), dense_dx_tile, &j);
 }
 
 /* ---- pooling: x [n, ih, iw, c], y [n, oh, ow, c]; valid windows ---- */
@@ -1044,6 +1169,8 @@ void tp_nn_forward(tp_nn *w, int n, int train, const tp_rng *step)
 {
     TP_ASSERT(n >= 0 && n <= w->cap && !(train && w->infer));
     tp_net *net = w->net;
+    if (w->infer && !w->kc)
+        tp_nn_kernels(w, 1);
     if (train && step)
         w->step = *step;
     for (int i = 0; i < net->n; i++) {
@@ -1051,6 +1178,7 @@ void tp_nn_forward(tp_nn *w, int n, int train, const tp_rng *step)
         const float *x = w->a[i];
         float *y = w->a[i + 1];
         size_t count = (size_t)n * tp_layer_out_size(net, i);
+        w->lane = layer_threads(w, l, n);
         layer_job lj = {w, i, l, x, NULL, y, NULL};
         ew_job ej = {x, NULL, NULL, y};
         switch (l->kind) {
@@ -1059,17 +1187,21 @@ void tp_nn_forward(tp_nn *w, int n, int train, const tp_rng *step)
         case TP_L_MAXPOOL:
         case TP_L_AVGPOOL: share(w, n, pool_fwd_sample, &lj); break;
         case TP_L_GAP: share(w, n, gap_fwd_sample, &lj); break;
-        case TP_L_FLATTEN: elementwise(w, count, copy_piece, &ej); break;
+        case TP_L_FLATTEN:
+            if (y != x)
+                elementwise(w, count, copy_piece, &ej);
+            break;
         case TP_L_RELU: elementwise(w, count, relu_piece, &ej); break;
         case TP_L_DROPOUT:
             if (train && l->rate > 0)
                 dropout_apply(w, l, i, (uint64_t)w->first * tp_layer_out_size(net, i), x, y, count);
-            else
+            else if (y != x)
                 elementwise(w, count, copy_piece, &ej);
             break;
         case TP_L_BATCHNORM: bn_forward(w, i, l, x, y, n, train); break;
         }
     }
+    w->lane = 0;
 }
 
 double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing)
@@ -1099,6 +1231,7 @@ double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing)
         const float *x = w->a[i], *y = w->a[i + 1];
         float *dy = w->g[i + 1], *dx = i > stop ? w->g[i] : NULL;
         size_t count = (size_t)n * tp_layer_out_size(net, i);
+        w->lane = layer_threads(w, l, n);
         if (l->act == TP_ACT_RELU && l->kind != TP_L_CONV) { /* through the fused activation (conv: in its pass) */
             ew_job ej = {NULL, y, dy, dy};
             elementwise(w, count, relu_grad_piece, &ej);
@@ -1118,7 +1251,7 @@ double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing)
                 share(w, n, gap_bwd_sample, &lj);
             break;
         case TP_L_FLATTEN:
-            if (dx)
+            if (dx && dx != dy)
                 elementwise(w, count, copy_piece, &ej);
             break;
         case TP_L_RELU:
@@ -1134,6 +1267,7 @@ double tp_nn_backward(tp_nn *w, int n, const int32_t *labels, float smoothing)
         case TP_L_BATCHNORM: bn_backward(w, i, l, x, dy, dx, n); break;
         }
     }
+    w->lane = 0;
     return loss / (n ? n : 1);
 }
 

@@ -2,8 +2,10 @@
  * (CPU, OpenBLAS).
  *
  * Activations are NHWC floats, one buffer per layer boundary: a[0] holds the input batch,
- * a[i + 1] the output of layer i, so a[net->n] holds the class probabilities. Training and
- * inference run the same code; train = 1 turns on dropout and batch statistics.
+ * a[i + 1] the output of layer i, so a[net->n] holds the class probabilities (a flatten
+ * layer's output, and in inference a dropout layer's, is its input's buffer itself).
+ * Training and inference run the same code; train = 1 turns on dropout and batch
+ * statistics.
  */
 #ifndef TP_NN_H
 #define TP_NN_H
@@ -36,6 +38,7 @@ typedef struct {
      * taken block by block, block samples each, and the blocks' partial sums added in block
      * order: so the results do not depend on the thread count. */
     int threads, block;
+    int lane;            /* the threads the layer at hand uses (0: threads) */
     /* A job's batch (comm.h): a[0] holds this rank's whole blocks of a batch of job_n
      * samples (0: a[0]'s n are the batch), and the blocks' sums run through tp_comm_sum in
      * block order across the ranks, so that any rank count gives one process's bytes. */
@@ -47,6 +50,8 @@ typedef struct {
     size_t part_floats;
     double *dparts;      /* per block: batchnorm's partial sums */
     float *wk;           /* a layer's Winograd kernel, transformed for the pass at hand */
+    float **kc;          /* inference: each Winograd layer's forward kernel, transformed once */
+    int kc_own;
     int reference;       /* every convolution by im2col + sgemm, the fast paths' reference twin
                             (set before tp_nn_threads) */
 } tp_nn;
@@ -56,6 +61,11 @@ typedef enum { TP_PASS_FORWARD, TP_PASS_INPUT, TP_PASS_KERNEL } tp_conv_pass;
 /* How w computes a pass of conv layer l: 0 for im2col + sgemm, else m for Winograd's
  * F(m x m, 3 x 3) (winograd.h). */
 int tp_nn_conv_method(const tp_nn *w, const tp_layer *l, tp_conv_pass pass);
+/* An inference workspace's Winograd kernels transformed (again, after the parameters
+ * changed) on threads threads; tp_nn_forward does it the first time by itself. */
+void tp_nn_kernels(tp_nn *w, int threads);
+/* w uses from's transformed kernels (the same parameters), kept while from lives. */
+void tp_nn_share_kernels(tp_nn *w, const tp_nn *from);
 /* A line per conv layer of net on f: how the CPU computes its passes. */
 void tp_nn_methods(const tp_net *net, FILE *f);
 /* Conv layer i alone on n samples (for tests): a[i] to a[i + 1], or backward: g[i + 1]

@@ -70,12 +70,50 @@ static int workers, want, active;
 static uint64_t gen;
 static job *cur;
 
+/* How long a worker or the caller spins before sleeping (a layer's next loop comes within
+ * microseconds; a wake-up from sleep costs several). */
+#define SPIN_NS 50000
+
+static void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Spins until the generation moves past old, or SPIN_NS pass. */
+static void spin_gen(uint64_t old)
+{
+    double t0 = tp_now();
+    for (unsigned k = 1; __atomic_load_n(&gen, __ATOMIC_ACQUIRE) == old; k++) {
+        if (!(k & 255) && tp_now() - t0 > SPIN_NS * 1e-9)
+            return;
+        relax();
+    }
+}
+
+/* Spins until no worker is running, or SPIN_NS pass. */
+static void spin_idle(void)
+{
+    double t0 = tp_now();
+    for (unsigned k = 1; __atomic_load_n(&active, __ATOMIC_ACQUIRE) > 0; k++) {
+        if (!(k & 255) && tp_now() - t0 > SPIN_NS * 1e-9)
+            return;
+        relax();
+    }
+}
+
 static void *pool_main(void *arg)
 {
     int t = (int)(intptr_t)arg;
     uint64_t seen = 0; /* created under mu just before a job's post: that job is its first */
     pthread_mutex_lock(&mu);
     for (;;) {
+        if (gen == seen) {
+            pthread_mutex_unlock(&mu);
+            spin_gen(seen);
+            pthread_mutex_lock(&mu);
+        }
         while (gen == seen)
             pthread_cond_wait(&go, &mu);
         seen = gen;
@@ -85,7 +123,7 @@ static void *pool_main(void *arg)
         pthread_mutex_unlock(&mu);
         run(j, t);
         pthread_mutex_lock(&mu);
-        if (--active == 0)
+        if (__atomic_sub_fetch(&active, 1, __ATOMIC_ACQ_REL) == 0)
             pthread_cond_signal(&done);
     }
     return NULL;
@@ -131,12 +169,13 @@ void tp_parallel_for(int64_t n, int nthreads, void (*fn)(void *ctx, int64_t i, i
         workers++;
     }
     want = nthreads < workers + 1 ? nthreads : workers + 1;
-    active = want - 1;
+    __atomic_store_n(&active, want - 1, __ATOMIC_RELAXED);
     cur = &j;
-    gen++;
+    __atomic_store_n(&gen, gen + 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&go);
     pthread_mutex_unlock(&mu);
     run(&j, 0);
+    spin_idle();
     pthread_mutex_lock(&mu);
     while (active > 0)
         pthread_cond_wait(&done, &mu);

@@ -57,15 +57,13 @@ void tp_wino_plan(tp_wino *p, int m, int n, int H, int W, int C, int K, int OH, 
     p->chunk = (int)c;
 }
 
-int64_t tp_wino_pieces(const tp_wino *p) { return (p->tiles + p->chunk - 1) / p->chunk; }
-
-size_t tp_wino_scratch(const tp_wino *p)
+size_t tp_wino_scratch(const tp_wino *p, int kernel)
 {
     size_t a2 = (size_t)(p->m + 2) * (size_t)(p->m + 2), P = (size_t)p->chunk, C = (size_t)p->C, K = (size_t)p->K;
     size_t wide = C > K ? C : K;
     /* V [a2, P, C] and M or Z [a2, P, K]; a tile, and twice a tile for the transforms'
      * steps; the kernel gradient's sum [a2, C, K] */
-    return a2 * P * (C + K) + 3 * a2 * wide + a2 * C * K;
+    return a2 * P * (C + K) + 3 * a2 * wide + (kernel ? a2 * C * K : 0);
 }
 
 size_t tp_wino_kernel_floats(int m, int C, int K) { return (size_t)(m + 2) * (size_t)(m + 2) * (size_t)C * (size_t)K; }
@@ -252,14 +250,13 @@ static void input_transform(const tp_wino *p, mats t, const float *x, int64_t q0
     }
 }
 
-void tp_wino_forward(const tp_wino *p, int64_t i, const float *x, const float *U, const float *bias, int relu,
+void tp_wino_forward(const tp_wino *p, int64_t q0, int P, const float *x, const float *U, const float *bias, int relu,
                      float *y, float *scratch)
 {
     mats t = mats_of(p->m);
     int a = t.a, m = t.m;
     size_t a2 = (size_t)a * (size_t)a, C = (size_t)p->C, K = (size_t)p->K, wide = C > K ? C : K;
-    int64_t q0 = i * p->chunk;
-    int P = (int)(p->tiles - q0 < p->chunk ? p->tiles - q0 : p->chunk);
+    TP_ASSERT(P >= 1 && P <= p->chunk && q0 >= 0 && q0 + P <= p->tiles);
     float *V = scratch, *M = V + a2 * (size_t)p->chunk * C, *d = M + a2 * (size_t)p->chunk * K, *tmp = d + a2 * wide;
     memset(d, 0, wide * sizeof *d); /* d: the pixels past the edges */
     input_transform(p, t, x, q0, P, V, tmp, d);

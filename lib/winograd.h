@@ -28,17 +28,17 @@ typedef struct {
 
 /* The plan for a layer's shapes. */
 void tp_wino_plan(tp_wino *p, int m, int n, int H, int W, int C, int K, int OH, int OW, int pad_t, int pad_l);
-/* Pieces of the forward pass (chunks of tiles). */
-int64_t tp_wino_pieces(const tp_wino *p);
-/* Scratch floats one thread needs for a piece of tp_wino_forward or a call of tp_wino_dw. */
-size_t tp_wino_scratch(const tp_wino *p);
+/* Scratch floats one thread needs for a piece of tp_wino_forward (kernel 0) or a call of
+ * tp_wino_dw (kernel 1). */
+size_t tp_wino_scratch(const tp_wino *p, int kernel);
 /* The transformed kernel U [(m+2)^2, C, K] of W [3, 3, C, K]; flip: the input gradient's
  * kernel instead, W turned half a turn with in and out swapped (U [(m+2)^2, K, C], for a
  * plan whose C is W's K). */
 void tp_wino_kernel(int m, const float *W, int C, int K, int flip, float *U);
 size_t tp_wino_kernel_floats(int m, int C, int K);
-/* Piece i of the forward pass: its tiles of y from x. */
-void tp_wino_forward(const tp_wino *p, int64_t i, const float *x, const float *U, const float *bias, int relu,
+/* Tiles [q0, q0 + P) of the forward pass (P at most chunk; tiles are numbered sample by
+ * sample, row by row): their pixels of y from x. */
+void tp_wino_forward(const tp_wino *p, int64_t q0, int P, const float *x, const float *U, const float *bias, int relu,
                      float *y, float *scratch);
 /* The kernel gradient of samples [s0, s1) of x and dy (dy [n, OH, OW, K], p's shapes):
  * dW [3, 3, C, K] (overwritten), summed over those samples' tiles in order. */

@@ -127,61 +127,9 @@ fi
 row "augment 4800 x 128x128x3 (notebook's ranges)" "$(f3 "$t_au")" "$(f3 "$t_at")" "$(awk -v a="$t_at" -v b="$t_au" 'BEGIN {if (a == "-") print "-"; else printf "%.2f", a / b}')"
 [ $TORCH = 1 ] || echo "(no PyTorch here: install python3-torch for the resize/augment peers)"
 
-# 5. training and inference, images/s (higher is better): LeNet-5 at 28x28x1 on 10000 images
-#    and the JPEG notebook's CNN at 128x128x3 on 640, batch 32, 2 threads, Adam; peer: the
-#    same layers in PyTorch, fed from .npy the same way. Peak memory of each side.
+# 5. training and inference of the networks beside PyTorch, images/s (tests/bench/conv.sh)
 echo
-printf '%-44s %9s %9s %8s %8s %8s\n' "images/s (peak MiB)" "tpipe" "PyTorch" "tp/peer" "tp MiB" "pt MiB"
-"$bin/idx2raw" -n 10000 "$D/train-images-idx3-ubyte" "$D/train-labels-idx1-ubyte" -o "$w/m10k.tp"
-"$bin/tp2npy" "$w/m10k.tp" -o "$w/m10k.npy"
-"$bin/idx2raw" -n 640 "$D/train-images-idx3-ubyte" "$D/train-labels-idx1-ubyte" | "$bin/resize" 128x128 --rgb >"$w/c640.tp"
-"$bin/tp2npy" "$w/c640.tp" -o "$w/c640.npy"
-cat >"$w/peer.py" <<'PY'
-import sys, time, numpy as np, torch, torch.nn as nn
-torch.set_num_threads(2); torch.manual_seed(0)
-kind, path, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-r = np.load(path); x = torch.from_numpy(np.array(r["x"])).permute(0, 3, 1, 2).contiguous(); y = torch.from_numpy(r["y"].astype(np.int64))
-if kind == "lenet5":
-    m = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-                      nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-else:
-    m = nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-                      nn.Conv2d(64, 128, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(25088, 100), nn.ReLU(),
-                      nn.Linear(100, 50), nn.ReLU(), nn.Dropout(0.5), nn.Linear(50, 10))
-opt = torch.optim.Adam(m.parameters(), lr=1e-3); lossf = nn.CrossEntropyLoss()
-t0 = time.time()
-if mode == "train":
-    m.train(); perm = torch.randperm(len(x))
-    for b in range(0, len(x), 32):
-        i = perm[b:b + 32]; opt.zero_grad(); loss = lossf(m(x[i].float() / 255), y[i]); loss.backward(); opt.step()
-else:
-    m.eval()
-    with torch.no_grad():
-        for b in range(0, len(x), 64):
-            p = m(x[b:b + 64].float() / 255).softmax(1)
-print(len(x) / (time.time() - t0))
-PY
-rate() { awk -v n="$1" -v t="$2" 'BEGIN {printf "%.0f", n / t}'; }
-for job in "lenet5 m10k 10000 lenet5.net" "cnn c640 640 notebook-cnn.net"; do
-    set -- $job
-    t_tr=$(best 1 "$bin/train --net $root/pipelines/nets/$4 --epochs 1 --batch 32 <$w/$2.tp >$w/$1-model.tp 2>/dev/null")
-    mem_tr=$(peak_kib "$bin/train --net $root/pipelines/nets/$4 --epochs 1 --batch 32 <$w/$2.tp 2>/dev/null")
-    t_in=$(best 1 "$bin/predict $w/$1-model.tp <$w/$2.tp >/dev/null")
-    mem_in=$(peak_kib "$bin/predict $w/$1-model.tp <$w/$2.tp")
-    for mode in train infer; do
-        if [ $mode = train ]; then tp=$(rate "$3" "$t_tr"); tm=$mem_tr; else tp=$(rate "$3" "$t_in"); tm=$mem_in; fi
-        pt=- pm=-
-        if [ $TORCH = 1 ]; then
-            pt=$("$NP" "$w/peer.py" "$1" "$w/$2.npy" $mode 2>/dev/null | awk '{printf "%.0f", $1}')
-            pm=$(/usr/bin/time -f %M "$NP" "$w/peer.py" "$1" "$w/$2.npy" $mode 2>&1 >/dev/null | tail -1)
-            pm=$((pm / 1024))
-        fi
-        printf '%-44s %9s %9s %8s %8s %8s\n' "$1 $mode ($2)" "$tp" "$pt" \
-            "$(awk -v a="$tp" -v b="$pt" 'BEGIN {if (b == "-") print "-"; else printf "%.2f", a / b}')" "$((tm / 1024))" "$pm"
-    done
-done
-echo "(the notebook CNN costs about 0.86 GFLOP per training image: at the ~250 GFLOP/s sgemm peak of 2 cores,"
-echo " training cannot pass ~290 images/s)"
+"$root/tests/bench/conv.sh"
 
 echo
 echo "tinfo: $(awk -v b="$bytes" -v t="$t_tp3" 'BEGIN {printf "%.2f", b / t / 1e9}') GB/s, peak RSS $((rss / 1024)) MiB;" \
