@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,14 @@
 static int conv_direct(const tp_layer *l) { return l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1; }
 
 static size_t conv_k(const tp_layer *l) { return (size_t)l->kh * (size_t)l->kw * (size_t)l->ic; }
+
+/* 1 when a conv layer's forward pass and kernel gradient go by direct loops: a first layer
+ * of 1 to 4 channels, where im2col's rows (kh kw ic long) are too short for sgemm to run
+ * well, and each output pixel is instead kh kw ic multiply-adds over a vector of filters. */
+static int conv_small(const tp_nn *w, const tp_layer *l)
+{
+    return !w->reference && l->kind == TP_L_CONV && l->ic <= 4 && l->units >= 8 && !conv_direct(l);
+}
 
 /* Winograd's output tile for a pass of a conv layer (0: im2col + sgemm): 3x3 kernels of
  * stride 1 with 16 or more channels in and out (fewer make products too thin to gain).
@@ -59,7 +68,10 @@ void tp_nn_methods(const tp_net *net, FILE *f)
         char type[64];
         snprintf(type, sizeof type, "conv %d %dx%d%s", l->units, l->kh, l->kw, l->sh > 1 || l->sw > 1 ? " strided" : "");
         fprintf(f, "%-6d %-28s", i + 1, type);
-        if (!mf)
+        if (!mf && conv_small(&w, l))
+            fprintf(f, " direct loops forward and kernel gradient (%d channels in), im2col + sgemm input gradient\n",
+                    l->ic);
+        else if (!mf)
             fprintf(f, " im2col + sgemm%s\n",
                     l->kh != 3 || l->kw != 3 || l->sh != 1 || l->sw != 1 ? " (Winograd takes 3x3 kernels of stride 1)"
                     : conv_direct(l)                                      ? ""
@@ -103,6 +115,10 @@ static void scratch_free(tp_nn *w)
     w->tcol = NULL, w->parts = NULL, w->dparts = NULL, w->wk = NULL;
 }
 
+/* 1 when the blocks' weight gradients are summed across a job's ranks (all kept until the
+ * sum); else each is added to the sum in block order as soon as it is done. */
+static int job_sum(const tp_nn *w) { return w->job && tp_comm_size() > 1; }
+
 void tp_nn_threads(tp_nn *w, int threads, int block)
 {
     TP_ASSERT(threads >= 1 && block >= 0);
@@ -115,6 +131,7 @@ void tp_nn_threads(tp_nn *w, int threads, int block)
         const tp_layer *l = &net->l[i];
         if (l->kind == TP_L_CONV && !conv_direct(l)) {
             size_t f = conv_tile(l, w->block) * conv_k(l);
+            f = f > conv_k(l) * (size_t)l->units ? f : conv_k(l) * (size_t)l->units; /* conv_small's row sums */
             tile = f > tile ? f : tile;
         }
         for (tp_conv_pass pass = TP_PASS_FORWARD; l->kind == TP_L_CONV && pass <= TP_PASS_KERNEL; pass++) {
@@ -140,8 +157,8 @@ void tp_nn_threads(tp_nn *w, int threads, int block)
         w->tcol[t] = tp_alloc(tile, sizeof(float));
     size_t blocks = ((size_t)w->cap + (size_t)w->block - 1) / (size_t)w->block;
     if (!w->infer) {
-        w->part_floats = part;
-        w->parts = tp_alloc(blocks * part, sizeof(float));
+        w->part_floats = part; /* every block's for a job's sum, else the threads' and the sum */
+        w->parts = tp_alloc(job_sum(w) ? blocks : (size_t)threads + 1, part * sizeof(float));
         w->dparts = tp_alloc(blocks * 2 * chan, sizeof(double));
     }
 }
@@ -470,6 +487,80 @@ typedef struct {
     int wm;     /* the kernel gradient by Winograd F(wm x wm), or 0 */
 } conv_job;
 
+/* The direct loops' forward pass over rows [r0, r1): each output pixel's filters as one
+ * vector, bias first, then every tap's channels multiplied in, then the activation. */
+static void small_forward(const tp_layer *l, const float *W, const float *b, const float *x, float *y, size_t r0,
+                          size_t r1)
+{
+    size_t U = (size_t)l->units, ow = (size_t)l->ow, pix = (size_t)l->oh * ow, C = (size_t)l->ic;
+    for (size_t r = r0; r < r1; r++) {
+        size_t s = r / pix, p = r % pix;
+        int oy = (int)(p / ow), ox = (int)(p % ow);
+        float *o = y + r * U;
+        memcpy(o, b, U * sizeof *o);
+        for (int ky = 0; ky < l->kh; ky++) {
+            int iy = oy * l->sh + ky - l->pad_t;
+            if (iy < 0 || iy >= l->ih)
+                continue;
+            for (int kx = 0; kx < l->kw; kx++) {
+                int ix = ox * l->sw + kx - l->pad_l;
+                if (ix < 0 || ix >= l->iw)
+                    continue;
+                const float *xp = x + ((s * (size_t)l->ih + (size_t)iy) * (size_t)l->iw + (size_t)ix) * C;
+                const float *wp = W + ((size_t)ky * (size_t)l->kw + (size_t)kx) * C * U;
+                for (size_t c = 0; c < C; c++) {
+                    float v = xp[c];
+                    const float *wc = wp + c * U;
+#pragma omp simd
+                    for (size_t k = 0; k < U; k++)
+                        o[k] += v * wc[k];
+                }
+            }
+        }
+        if (l->act == TP_ACT_RELU)
+#pragma omp simd
+            for (size_t k = 0; k < U; k++)
+                o[k] = o[k] > 0 ? o[k] : 0;
+    }
+}
+
+/* The direct loops' kernel gradient of samples [lo, hi) into dW (overwritten): each output
+ * row's products summed apart (acc, kh kw ic x units), then added in row order. */
+static void small_dw(const tp_layer *l, const float *x, const float *dy, int lo, int hi, float *dW, float *acc)
+{
+    size_t U = (size_t)l->units, C = (size_t)l->ic, KU = conv_k(l) * U;
+    memset(dW, 0, KU * sizeof *dW);
+    for (int s = lo; s < hi; s++)
+        for (int oy = 0; oy < l->oh; oy++) {
+            memset(acc, 0, KU * sizeof *acc);
+            for (int ox = 0; ox < l->ow; ox++) {
+                const float *g = dy + (((size_t)s * (size_t)l->oh + (size_t)oy) * (size_t)l->ow + (size_t)ox) * U;
+                for (int ky = 0; ky < l->kh; ky++) {
+                    int iy = oy * l->sh + ky - l->pad_t;
+                    if (iy < 0 || iy >= l->ih)
+                        continue;
+                    for (int kx = 0; kx < l->kw; kx++) {
+                        int ix = ox * l->sw + kx - l->pad_l;
+                        if (ix < 0 || ix >= l->iw)
+                            continue;
+                        const float *xp = x + (((size_t)s * (size_t)l->ih + (size_t)iy) * (size_t)l->iw + (size_t)ix) * C;
+                        float *ap = acc + ((size_t)ky * (size_t)l->kw + (size_t)kx) * C * U;
+                        for (size_t c = 0; c < C; c++) {
+                            float v = xp[c];
+                            float *a = ap + c * U;
+#pragma omp simd
+                            for (size_t k = 0; k < U; k++)
+                                a[k] += v * g[k];
+                        }
+                    }
+                }
+            }
+#pragma omp simd
+            for (size_t e = 0; e < KU; e++)
+                dW[e] += acc[e];
+        }
+}
+
 /* Forward tile i: y = act(im2col(x) W + b) for its rows. */
 static void conv_fwd_tile(void *ctx, int64_t i, int t)
 {
@@ -481,6 +572,10 @@ static void conv_fwd_tile(void *ctx, int64_t i, int t)
     block_piece(j->w, j->n, (size_t)l->oh * (size_t)l->ow, j->tile, i, &r0, &r1, &k);
     if (r0 == r1)
         return;
+    if (conv_small(j->w, l)) {
+        small_forward(l, W, b, j->x, j->y, r0, r1);
+        return;
+    }
     const float *col = j->x + r0 * K;
     if (!conv_direct(l)) {
         im2col(l, j->x, r0, r1, j->w->tcol[t]);
@@ -579,16 +674,41 @@ static void conv_forward(tp_nn *w, const tp_layer *l, const float *x, float *y, 
     share(w, block_pieces(w, n, (size_t)l->oh * (size_t)l->ow, j.tile), conv_fwd_tile, &j);
 }
 
-/* Block b's partial weight gradient: [dW | db] over its samples' rows, tile by tile. */
-static void conv_dw_block(void *ctx, int64_t b, int t)
+/* Where block b's partial [dW | db] goes, on thread t. */
+static float *block_buf(const tp_nn *w, int64_t b, int t)
 {
-    conv_job *j = ctx;
+    return w->parts + (size_t)(job_sum(w) ? b : t) * w->part_floats;
+}
+
+/* Block b's partial is done: added to the sum (after w->threads' buffers) once blocks 0 ..
+ * b - 1 are, so the sum's order is the blocks' whatever the threads. Items are handed out
+ * in order, so the blocks before b are all running or done. */
+static void block_done(tp_nn *w, int64_t b, const float *part, size_t count)
+{
+    if (job_sum(w))
+        return;
+    while (__atomic_load_n(&w->ticket, __ATOMIC_ACQUIRE) != b)
+        sched_yield();
+    float *sum = w->parts + (size_t)w->threads * w->part_floats;
+    if (b == 0) {
+        memcpy(sum, part, count * sizeof *sum);
+    } else {
+#pragma omp simd
+        for (size_t q = 0; q < count; q++)
+            sum[q] += part[q];
+    }
+    __atomic_store_n(&w->ticket, b + 1, __ATOMIC_RELEASE);
+}
+
+/* Block b's partial weight gradient: [dW | db] over its samples' rows, tile by tile. */
+static void conv_dw_into(conv_job *j, int64_t b, int t, float *dW)
+{
     tp_nn *w = j->w;
     const tp_layer *l = j->l;
     size_t K = conv_k(l), U = (size_t)l->units, pix = (size_t)l->oh * (size_t)l->ow;
     int lo, hi;
     block_of(w, j->n, b, &lo, &hi);
-    float *dW = w->parts + (size_t)b * w->part_floats, *db = dW + l->nw;
+    float *db = dW + l->nw;
     memset(db, 0, U * sizeof *db);
     size_t r0 = (size_t)lo * pix, r1 = (size_t)hi * pix;
     if (l->act == TP_ACT_RELU) { /* through the fused activation, in place, block by block */
@@ -597,6 +717,14 @@ static void conv_dw_block(void *ctx, int64_t b, int t)
 #pragma omp simd
         for (size_t e = 0; e < (r1 - r0) * U; e++)
             dy[e] = y[e] > 0 ? dy[e] : 0;
+    }
+    if (conv_small(w, l)) { /* the direct loops for dW; db from dy's rows */
+        small_dw(l, j->x, j->dy, lo, hi, dW, w->tcol[t]);
+        for (size_t r = r0; r < r1; r++)
+#pragma omp simd
+            for (size_t c = 0; c < U; c++)
+                db[c] += j->dy[r * U + c];
+        return;
     }
     if (j->wm) { /* Winograd for dW; db from dy's rows */
         tp_wino p;
@@ -624,6 +752,14 @@ static void conv_dw_block(void *ctx, int64_t b, int t)
     }
 }
 
+static void conv_dw_block(void *ctx, int64_t b, int t)
+{
+    conv_job *j = ctx;
+    float *part = block_buf(j->w, b, t);
+    conv_dw_into(j, b, t, part);
+    block_done(j->w, b, part, j->l->nw + j->l->nb);
+}
+
 /* Input gradient of tile i: dy W^T, then col2im. Tiles two apart within a block touch
  * different pixels, and blocks different samples, so the even tiles of every block and then
  * the odd ones (phase 0, 1; 2: all, for 1x1 kernels) run side by side. */
@@ -649,9 +785,20 @@ static void conv_dx_tile(void *ctx, int64_t i, int t)
 
 static void zero_piece(void *ctx, size_t lo, size_t hi) { memset((float *)ctx + lo, 0, (hi - lo) * sizeof(float)); }
 
-/* The blocks' partial [dW | db] (in w->parts) summed into the layer's gradient. */
+/* The blocks' partial [dW | db] summed into the layer's gradient. */
 static void fold_weights(tp_nn *w, const tp_layer *l, int n)
 {
+    if (!job_sum(w)) {
+        const float *sum = w->parts + (size_t)w->threads * w->part_floats;
+        if (nblocks(w, n) == 0) {
+            memset(w->grad + l->w, 0, l->nw * sizeof(float));
+            memset(w->grad + l->b, 0, l->nb * sizeof(float));
+            return;
+        }
+        memcpy(w->grad + l->w, sum, l->nw * sizeof(float));
+        memcpy(w->grad + l->b, sum + l->nw, l->nb * sizeof(float));
+        return;
+    }
     int nb = nblocks(w, n);
     float **parts = tp_alloc((size_t)nb + 1, sizeof *parts);
     parts[0] = w->parts;
@@ -670,6 +817,7 @@ static void conv_backward(tp_nn *w, const tp_layer *l, const float *x, const flo
     conv_job j = {w, l, x, dy, (float *)y, dx, n, 0, (size_t)n * (size_t)l->oh * (size_t)l->ow, 0, dy,
                   wino_m(w, l, TP_PASS_KERNEL)};
     j.tile = conv_direct(l) ? TILE_MIN_ROWS : conv_tile(l, w->block);
+    w->ticket = 0;
     share(w, nblocks(w, n), conv_dw_block, &j);
     fold_weights(w, l, n);
     if (!dx)
@@ -748,13 +896,12 @@ static void dense_forward(tp_nn *w, const tp_layer *l, const float *x, float *y,
 
 static void dense_dw_block(void *ctx, int64_t b, int t)
 {
-    (void)t;
     dense_job *j = ctx;
     tp_nn *w = j->w;
     const tp_layer *l = j->l;
     int K = (int)(l->nw / (size_t)l->units), U = l->units, lo, hi;
     block_of(w, j->n, b, &lo, &hi);
-    float *dW = w->parts + (size_t)b * w->part_floats, *db = dW + l->nw;
+    float *dW = block_buf(w, b, t), *db = dW + l->nw;
     const float *g = j->dy + (size_t)lo * (size_t)U;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, U, hi - lo, 1.0f, j->x + (size_t)lo * (size_t)K, K, g, U,
                 0.0f, dW, U);
@@ -762,6 +909,7 @@ static void dense_dw_block(void *ctx, int64_t b, int t)
     for (int s = 0; s < hi - lo; s++)
         for (int k = 0; k < U; k++)
             db[k] += g[(size_t)s * (size_t)U + (size_t)k];
+    block_done(w, b, dW, l->nw + l->nb);
 }
 
 static void dense_dx_tile(void *ctx, int64_t i, int t)
@@ -784,6 +932,7 @@ static void dense_dx_tile(void *ctx, int64_t i, int t)
 static void dense_backward(tp_nn *w, const tp_layer *l, const float *x, const float *dy, float *dx, int n)
 {
     dense_job j = {w, l, x, dy, NULL, dx, n};
+    w->ticket = 0;
     share(w, nblocks(w, n), dense_dw_block, &j);
     fold_weights(w, l, n);
     if (dx)

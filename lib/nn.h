@@ -46,7 +46,9 @@ typedef struct {
     double *sample_loss; /* per sample of the last backward pass */
     float **tcol;        /* per thread: im2col tile */
     size_t tcol_floats;
-    float *parts;        /* per block: a layer's partial weight gradient */
+    float *parts;        /* a layer's partial weight gradients: every block's in a job, else each
+                            thread's and their sum */
+    int64_t ticket;      /* the next block to add to that sum */
     size_t part_floats;
     double *dparts;      /* per block: batchnorm's partial sums */
     float *wk;           /* a layer's Winograd kernel, transformed for the pass at hand */

@@ -176,8 +176,8 @@ static void cpu_open(tp_trainer *t)
     }
     t->unit = c->B;
     tp_nn_init(&c->w, t->net, cap);
+    c->w.job = 1; /* before the scratch is sized: a job keeps every block's gradient */
     tp_nn_threads(&c->w, c->T, c->B);
-    c->w.job = 1;
     c->lab = tp_alloc((size_t)cap, sizeof *c->lab);
     c->loss = tp_alloc((size_t)batch, sizeof *c->loss);
     c->right = tp_alloc((size_t)batch, sizeof *c->right);
