@@ -25,14 +25,6 @@ static int conv_direct(const tp_layer *l) { return l->kh == 1 && l->kw == 1 && l
 
 static size_t conv_k(const tp_layer *l) { return (size_t)l->kh * (size_t)l->kw * (size_t)l->ic; }
 
-/* 1 when a conv layer's forward pass and kernel gradient go by direct loops: a first layer
- * of 1 to 4 channels, where im2col's rows (kh kw ic long) are too short for sgemm to run
- * well, and each output pixel is instead kh kw ic multiply-adds over a vector of filters. */
-static int conv_small(const tp_nn *w, const tp_layer *l)
-{
-    return !w->reference && l->kind == TP_L_CONV && l->ic <= 4 && l->units >= 8 && !conv_direct(l);
-}
-
 /* Winograd's output tile for a pass of a conv layer (0: im2col + sgemm): 3x3 kernels of
  * stride 1 with 16 or more channels in and out (fewer make products too thin to gain).
  * F(4x4) where the pass's output is at least 8 x 8, else F(2x2) (a 4x4 tile would be mostly
@@ -68,10 +60,7 @@ void tp_nn_methods(const tp_net *net, FILE *f)
         char type[64];
         snprintf(type, sizeof type, "conv %d %dx%d%s", l->units, l->kh, l->kw, l->sh > 1 || l->sw > 1 ? " strided" : "");
         fprintf(f, "%-6d %-28s", i + 1, type);
-        if (!mf && conv_small(&w, l))
-            fprintf(f, " direct loops forward and kernel gradient (%d channels in), im2col + sgemm input gradient\n",
-                    l->ic);
-        else if (!mf)
+        if (!mf)
             fprintf(f, " im2col + sgemm%s\n",
                     l->kh != 3 || l->kw != 3 || l->sh != 1 || l->sw != 1 ? " (Winograd takes 3x3 kernels of stride 1)"
                     : conv_direct(l)                                      ? ""
@@ -131,7 +120,6 @@ void tp_nn_threads(tp_nn *w, int threads, int block)
         const tp_layer *l = &net->l[i];
         if (l->kind == TP_L_CONV && !conv_direct(l)) {
             size_t f = conv_tile(l, w->block) * conv_k(l);
-            f = f > conv_k(l) * (size_t)l->units ? f : conv_k(l) * (size_t)l->units; /* conv_small's row sums */
             tile = f > tile ? f : tile;
         }
         for (tp_conv_pass pass = TP_PASS_FORWARD; l->kind == TP_L_CONV && pass <= TP_PASS_KERNEL; pass++) {
@@ -487,80 +475,6 @@ typedef struct {
     int wm;     /* the kernel gradient by Winograd F(wm x wm), or 0 */
 } conv_job;
 
-/* The direct loops' forward pass over rows [r0, r1): each output pixel's filters as one
- * vector, bias first, then every tap's channels multiplied in, then the activation. */
-static void small_forward(const tp_layer *l, const float *W, const float *b, const float *x, float *y, size_t r0,
-                          size_t r1)
-{
-    size_t U = (size_t)l->units, ow = (size_t)l->ow, pix = (size_t)l->oh * ow, C = (size_t)l->ic;
-    for (size_t r = r0; r < r1; r++) {
-        size_t s = r / pix, p = r % pix;
-        int oy = (int)(p / ow), ox = (int)(p % ow);
-        float *o = y + r * U;
-        memcpy(o, b, U * sizeof *o);
-        for (int ky = 0; ky < l->kh; ky++) {
-            int iy = oy * l->sh + ky - l->pad_t;
-            if (iy < 0 || iy >= l->ih)
-                continue;
-            for (int kx = 0; kx < l->kw; kx++) {
-                int ix = ox * l->sw + kx - l->pad_l;
-                if (ix < 0 || ix >= l->iw)
-                    continue;
-                const float *xp = x + ((s * (size_t)l->ih + (size_t)iy) * (size_t)l->iw + (size_t)ix) * C;
-                const float *wp = W + ((size_t)ky * (size_t)l->kw + (size_t)kx) * C * U;
-                for (size_t c = 0; c < C; c++) {
-                    float v = xp[c];
-                    const float *wc = wp + c * U;
-#pragma omp simd
-                    for (size_t k = 0; k < U; k++)
-                        o[k] += v * wc[k];
-                }
-            }
-        }
-        if (l->act == TP_ACT_RELU)
-#pragma omp simd
-            for (size_t k = 0; k < U; k++)
-                o[k] = o[k] > 0 ? o[k] : 0;
-    }
-}
-
-/* The direct loops' kernel gradient of samples [lo, hi) into dW (overwritten): each output
- * row's products summed apart (acc, kh kw ic x units), then added in row order. */
-static void small_dw(const tp_layer *l, const float *x, const float *dy, int lo, int hi, float *dW, float *acc)
-{
-    size_t U = (size_t)l->units, C = (size_t)l->ic, KU = conv_k(l) * U;
-    memset(dW, 0, KU * sizeof *dW);
-    for (int s = lo; s < hi; s++)
-        for (int oy = 0; oy < l->oh; oy++) {
-            memset(acc, 0, KU * sizeof *acc);
-            for (int ox = 0; ox < l->ow; ox++) {
-                const float *g = dy + (((size_t)s * (size_t)l->oh + (size_t)oy) * (size_t)l->ow + (size_t)ox) * U;
-                for (int ky = 0; ky < l->kh; ky++) {
-                    int iy = oy * l->sh + ky - l->pad_t;
-                    if (iy < 0 || iy >= l->ih)
-                        continue;
-                    for (int kx = 0; kx < l->kw; kx++) {
-                        int ix = ox * l->sw + kx - l->pad_l;
-                        if (ix < 0 || ix >= l->iw)
-                            continue;
-                        const float *xp = x + (((size_t)s * (size_t)l->ih + (size_t)iy) * (size_t)l->iw + (size_t)ix) * C;
-                        float *ap = acc + ((size_t)ky * (size_t)l->kw + (size_t)kx) * C * U;
-                        for (size_t c = 0; c < C; c++) {
-                            float v = xp[c];
-                            float *a = ap + c * U;
-#pragma omp simd
-                            for (size_t k = 0; k < U; k++)
-                                a[k] += v * g[k];
-                        }
-                    }
-                }
-            }
-#pragma omp simd
-            for (size_t e = 0; e < KU; e++)
-                dW[e] += acc[e];
-        }
-}
-
 /* Forward tile i: y = act(im2col(x) W + b) for its rows. */
 static void conv_fwd_tile(void *ctx, int64_t i, int t)
 {
@@ -572,10 +486,6 @@ static void conv_fwd_tile(void *ctx, int64_t i, int t)
     block_piece(j->w, j->n, (size_t)l->oh * (size_t)l->ow, j->tile, i, &r0, &r1, &k);
     if (r0 == r1)
         return;
-    if (conv_small(j->w, l)) {
-        small_forward(l, W, b, j->x, j->y, r0, r1);
-        return;
-    }
     const float *col = j->x + r0 * K;
     if (!conv_direct(l)) {
         im2col(l, j->x, r0, r1, j->w->tcol[t]);
@@ -717,14 +627,6 @@ static void conv_dw_into(conv_job *j, int64_t b, int t, float *dW)
 #pragma omp simd
         for (size_t e = 0; e < (r1 - r0) * U; e++)
             dy[e] = y[e] > 0 ? dy[e] : 0;
-    }
-    if (conv_small(w, l)) { /* the direct loops for dW; db from dy's rows */
-        small_dw(l, j->x, j->dy, lo, hi, dW, w->tcol[t]);
-        for (size_t r = r0; r < r1; r++)
-#pragma omp simd
-            for (size_t c = 0; c < U; c++)
-                db[c] += j->dy[r * U + c];
-        return;
     }
     if (j->wm) { /* Winograd for dW; db from dy's rows */
         tp_wino p;
