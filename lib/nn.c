@@ -137,7 +137,6 @@ void tp_nn_threads(tp_nn *w, int threads, int block)
         if (l->kind == TP_L_BATCHNORM)
             chan = (size_t)l->oc > chan ? (size_t)l->oc : chan;
     }
-    w->tcol_floats = tile;
     free(w->wk); /* inference transforms its kernels once (tp_nn_kernels) */
     w->wk = kern && !w->infer ? tp_alloc(kern, sizeof(float)) : NULL;
     w->tcol = tp_alloc((size_t)threads, sizeof *w->tcol);
@@ -307,18 +306,36 @@ static void block_piece(const tp_nn *w, int n, size_t per, size_t tile, int64_t 
     *u0 = *u0 < *u1 ? *u0 : *u1;
 }
 
+/* Elementwise work over count floats, in pieces. */
+typedef struct {
+    void (*fn)(void *ctx, size_t lo, size_t hi);
+    void *ctx;
+    size_t count;
+} elem_job;
+
+static void elem_piece(void *ctx, int64_t c, int t)
+{
+    (void)t;
+    elem_job *j = ctx;
+    size_t lo = (size_t)c * CHUNK, hi = lo + CHUNK < j->count ? lo + CHUNK : j->count;
+    j->fn(j->ctx, lo, hi);
+}
+
+static void elementwise(const tp_nn *w, size_t count, void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx)
+{
+    elem_job j = {fn, ctx, count};
+    share(w, (int64_t)((count + CHUNK - 1) / CHUNK), elem_piece, &j);
+}
+
 typedef struct {
     float *const *fp;
     double *const *dp;
     int np;
-    size_t n;
 } fold_job;
 
-static void fold_piece(void *ctx, int64_t c, int t)
+static void fold_piece(void *ctx, size_t lo, size_t hi)
 {
-    (void)t;
     fold_job *j = ctx;
-    size_t lo = (size_t)c * CHUNK, hi = lo + CHUNK < j->n ? lo + CHUNK : j->n;
     for (int k = 1; k < j->np; k++)
         if (j->fp) {
             float *o = j->fp[0];
@@ -347,36 +364,15 @@ static void fold(const tp_nn *w, float *const *fp, double *const *dp, int np, si
             memset(dp[0], 0, n * sizeof **dp);
         np = 1;
     }
-    if (w->job && tp_comm_size() > 1) {
+    if (job_sum(w)) {
         if (fp)
             tp_comm_sum_f32(fp, np, n);
         else
             tp_comm_sum_f64(dp, np, n);
         return;
     }
-    fold_job j = {fp, dp, np, n};
-    share(w, (int64_t)((n + CHUNK - 1) / CHUNK), fold_piece, &j);
-}
-
-/* Elementwise work over count floats, in pieces. */
-typedef struct {
-    void (*fn)(void *ctx, size_t lo, size_t hi);
-    void *ctx;
-    size_t count;
-} elem_job;
-
-static void elem_piece(void *ctx, int64_t c, int t)
-{
-    (void)t;
-    elem_job *j = ctx;
-    size_t lo = (size_t)c * CHUNK, hi = lo + CHUNK < j->count ? lo + CHUNK : j->count;
-    j->fn(j->ctx, lo, hi);
-}
-
-static void elementwise(const tp_nn *w, size_t count, void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx)
-{
-    elem_job j = {fn, ctx, count};
-    share(w, (int64_t)((count + CHUNK - 1) / CHUNK), elem_piece, &j);
+    fold_job j = {fp, dp, np};
+    elementwise(w, n, fold_piece, &j);
 }
 
 /* ---- convolution: x [n, ih, iw, ic], kernel [kh, kw, ic, oc], y [n, oh, ow, oc] ---- */
@@ -467,11 +463,11 @@ static void bias_act(float *y, const float *b, size_t rows, int units, tp_act ac
 typedef struct {
     tp_nn *w;
     const tp_layer *l;
-    const float *x, *dy;
+    const float *x;
+    float *dy;  /* backward: masked in place by the fused ReLU (y: the layer's output) */
     float *y, *dx;
     int n;
-    size_t tile, rows, phase;
-    float *mdy; /* backward: dy, masked in place by the fused ReLU (y: the layer's output) */
+    size_t tile, phase;
     int wm;     /* the kernel gradient by Winograd F(wm x wm), or 0 */
 } conv_job;
 
@@ -579,7 +575,7 @@ static void conv_forward(tp_nn *w, const tp_layer *l, const float *x, float *y, 
         wino_pass(w, l, m, TP_PASS_FORWARD, x, y, n);
         return;
     }
-    conv_job j = {w, l, x, NULL, y, NULL, n, 0, (size_t)n * (size_t)l->oh * (size_t)l->ow, 0, NULL, 0};
+    conv_job j = {w, l, x, NULL, y, NULL, n, 0, 0, 0};
     j.tile = conv_direct(l) ? TILE_MIN_ROWS : conv_tile(l, w->block);
     share(w, block_pieces(w, n, (size_t)l->oh * (size_t)l->ow, j.tile), conv_fwd_tile, &j);
 }
@@ -622,7 +618,7 @@ static void conv_dw_into(conv_job *j, int64_t b, int t, float *dW)
     memset(db, 0, U * sizeof *db);
     size_t r0 = (size_t)lo * pix, r1 = (size_t)hi * pix;
     if (l->act == TP_ACT_RELU) { /* through the fused activation, in place, block by block */
-        float *dy = j->mdy + r0 * U;
+        float *dy = j->dy + r0 * U;
         const float *y = j->y + r0 * U;
 #pragma omp simd
         for (size_t e = 0; e < (r1 - r0) * U; e++)
@@ -716,8 +712,7 @@ static void fold_weights(tp_nn *w, const tp_layer *l, int n)
 /* dy: through the fused activation here (y: the layer's output) */
 static void conv_backward(tp_nn *w, const tp_layer *l, const float *x, const float *y, float *dy, float *dx, int n)
 {
-    conv_job j = {w, l, x, dy, (float *)y, dx, n, 0, (size_t)n * (size_t)l->oh * (size_t)l->ow, 0, dy,
-                  wino_m(w, l, TP_PASS_KERNEL)};
+    conv_job j = {w, l, x, dy, (float *)y, dx, n, 0, 0, wino_m(w, l, TP_PASS_KERNEL)};
     j.tile = conv_direct(l) ? TILE_MIN_ROWS : conv_tile(l, w->block);
     w->ticket = 0;
     share(w, nblocks(w, n), conv_dw_block, &j);
@@ -1041,35 +1036,46 @@ typedef struct {
 
 #define BN_GROUP 64 /* rows summed in floats before a double takes them */
 
-/* Block b's sums of x and x^2 per channel: floats over groups of rows, doubles across. */
-static void bn_stat_block(void *ctx, int64_t b, int t)
+/* Block b's sums per channel of u and of u (x - mean) istd into the block's two rows of
+ * dparts: floats over groups of rows, doubles across. */
+static void bn_sums(const bn_job *j, int64_t b, const float *u, const float *mean, const float *istd)
 {
-    (void)t;
-    bn_job *j = ctx;
     size_t C = (size_t)j->l->oc;
     int lo, hi;
     block_of(j->w, j->n, b, &lo, &hi);
-    double *sum = j->w->dparts + (size_t)b * 2 * C, *sq = sum + C;
-    memset(sum, 0, 2 * C * sizeof *sum);
-    float fs[C], fq[C];
+    double *s1 = j->w->dparts + (size_t)b * 2 * C, *s2 = s1 + C;
+    memset(s1, 0, 2 * C * sizeof *s1);
+    float f1[C], f2[C];
     size_t r1 = (size_t)hi * j->per;
     for (size_t r0 = (size_t)lo * j->per; r0 < r1; r0 += BN_GROUP) {
         size_t e = r0 + BN_GROUP < r1 ? r0 + BN_GROUP : r1;
-        memset(fs, 0, sizeof fs), memset(fq, 0, sizeof fq);
+        memset(f1, 0, sizeof f1), memset(f2, 0, sizeof f2);
         for (size_t r = r0; r < e; r++) {
-            const float *x = j->x + r * C;
+            const float *ur = u + r * C, *x = j->x + r * C;
 #pragma omp simd
             for (size_t c = 0; c < C; c++) {
-                fs[c] += x[c];
-                fq[c] += x[c] * x[c];
+                f1[c] += ur[c];
+                f2[c] += ur[c] * ((x[c] - mean[c]) * istd[c]);
             }
         }
 #pragma omp simd
         for (size_t c = 0; c < C; c++) {
-            sum[c] += fs[c];
-            sq[c] += fq[c];
+            s1[c] += f1[c];
+            s2[c] += f2[c];
         }
     }
+}
+
+/* Block b's sums of x and x^2 per channel (mean 0 and istd 1 leave x as it is, exactly). */
+static void bn_stat_block(void *ctx, int64_t b, int t)
+{
+    (void)t;
+    const bn_job *j = ctx;
+    size_t C = (size_t)j->l->oc;
+    float zero[C], one[C];
+    for (size_t c = 0; c < C; c++)
+        zero[c] = 0, one[c] = 1;
+    bn_sums(j, b, j->x, zero, one);
 }
 
 /* y = gamma (x - mean) / std + beta, as x scale + shift per channel. */
@@ -1143,32 +1149,9 @@ static void bn_forward(tp_nn *w, int i, const tp_layer *l, const float *x, float
 static void bn_grad_block(void *ctx, int64_t b, int t)
 {
     (void)t;
-    bn_job *j = ctx;
-    size_t C = (size_t)j->l->oc;
-    const float *mean = j->w->bn[j->i], *istd = mean + C;
-    int lo, hi;
-    block_of(j->w, j->n, b, &lo, &hi);
-    double *s1 = j->w->dparts + (size_t)b * 2 * C, *s2 = s1 + C;
-    memset(s1, 0, 2 * C * sizeof *s1);
-    float f1[C], f2[C];
-    size_t r1 = (size_t)hi * j->per;
-    for (size_t r0 = (size_t)lo * j->per; r0 < r1; r0 += BN_GROUP) {
-        size_t e = r0 + BN_GROUP < r1 ? r0 + BN_GROUP : r1;
-        memset(f1, 0, sizeof f1), memset(f2, 0, sizeof f2);
-        for (size_t r = r0; r < e; r++) {
-            const float *dy = j->dy + r * C, *x = j->x + r * C;
-#pragma omp simd
-            for (size_t c = 0; c < C; c++) {
-                f1[c] += dy[c];
-                f2[c] += dy[c] * ((x[c] - mean[c]) * istd[c]);
-            }
-        }
-#pragma omp simd
-        for (size_t c = 0; c < C; c++) {
-            s1[c] += f1[c];
-            s2[c] += f2[c];
-        }
-    }
+    const bn_job *j = ctx;
+    const float *mean = j->w->bn[j->i];
+    bn_sums(j, b, j->dy, mean, mean + j->l->oc);
 }
 
 /* dx = gamma / std (dy - mean(dy) - x-hat mean(dy x-hat)), the means the whole batch's. */

@@ -44,8 +44,7 @@ typedef struct {
      * block order across the ranks, so that any rank count gives one process's bytes. */
     int job, job_n;
     double *sample_loss; /* per sample of the last backward pass */
-    float **tcol;        /* per thread: im2col tile */
-    size_t tcol_floats;
+    float **tcol;        /* per thread: im2col tile, Winograd's transforms */
     float *parts;        /* a layer's partial weight gradients: every block's in a job, else each
                             thread's and their sum */
     int64_t ticket;      /* the next block to add to that sum */

@@ -81,22 +81,18 @@ static void relax(void)
 #endif
 }
 
-/* Spins until the generation moves past old, or SPIN_NS pass. */
-static void spin_gen(uint64_t old)
+static int same_gen(uint64_t old) { return __atomic_load_n(&gen, __ATOMIC_ACQUIRE) == old; }
+static int running(uint64_t unused)
 {
-    double t0 = tp_now();
-    for (unsigned k = 1; __atomic_load_n(&gen, __ATOMIC_ACQUIRE) == old; k++) {
-        if (!(k & 255) && tp_now() - t0 > SPIN_NS * 1e-9)
-            return;
-        relax();
-    }
+    (void)unused;
+    return __atomic_load_n(&active, __ATOMIC_ACQUIRE) > 0;
 }
 
-/* Spins until no worker is running, or SPIN_NS pass. */
-static void spin_idle(void)
+/* Spins while busy(arg) holds, for SPIN_NS at most. */
+static void spin(int (*busy)(uint64_t), uint64_t arg)
 {
     double t0 = tp_now();
-    for (unsigned k = 1; __atomic_load_n(&active, __ATOMIC_ACQUIRE) > 0; k++) {
+    for (unsigned k = 1; busy(arg); k++) {
         if (!(k & 255) && tp_now() - t0 > SPIN_NS * 1e-9)
             return;
         relax();
@@ -111,7 +107,7 @@ static void *pool_main(void *arg)
     for (;;) {
         if (gen == seen) {
             pthread_mutex_unlock(&mu);
-            spin_gen(seen);
+            spin(same_gen, seen); /* until the next job is posted */
             pthread_mutex_lock(&mu);
         }
         while (gen == seen)
@@ -175,7 +171,7 @@ void tp_parallel_for(int64_t n, int nthreads, void (*fn)(void *ctx, int64_t i, i
     pthread_cond_broadcast(&go);
     pthread_mutex_unlock(&mu);
     run(&j, 0);
-    spin_idle();
+    spin(running, 0); /* until the workers are done */
     pthread_mutex_lock(&mu);
     while (active > 0)
         pthread_cond_wait(&done, &mu);

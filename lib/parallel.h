@@ -6,7 +6,10 @@
 
 /* Calls fn(ctx, i, t) for every i in [0, n) on up to nthreads threads (the caller's thread
  * is one of them); t in [0, nthreads) names the thread, for per-thread scratch space.
- * Items are handed out one at a time, so uneven items balance. Returns when all are done. */
+ * Items are handed out one at a time in increasing order (an item may wait for an earlier
+ * one to finish: it has been taken), so uneven items balance. Returns when all are done. The
+ * threads are kept in a pool between calls; a call made while the pool is busy (from an item,
+ * or from another thread) starts threads of its own. */
 void tp_parallel_for(int64_t n, int nthreads, void (*fn)(void *ctx, int64_t i, int t), void *ctx);
 
 /* BLAS on one thread from now on: for work that tp_parallel_for already splits, where each

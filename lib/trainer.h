@@ -1,8 +1,8 @@
 /* trainer.h — the training seam: a trainer opened on a network, a device and a recipe steps
  * through batches, evaluates and syncs. Behind it sit the backends, each a table of the same
- * few operations (trainer.c): the CPU's threads (each takes a share of every batch, with its
- * own workspace; the shards' gradients are weighted and summed in a fixed order, so one seed
- * and thread count give the same bytes) and a GPU (gpu_nn.h: the whole network on the
+ * few operations (trainer.c): the CPU (one workspace whose threads share each layer of the
+ * batch, its sums taken block by block in a fixed order, so one seed gives the same bytes on
+ * any thread and rank count; nn.h) and a GPU (gpu_nn.h: the whole network on the
  * device, and the data too when it fits and needs no warping). The program keeps the epochs,
  * the schedule, the checkpoints and the files.
  *

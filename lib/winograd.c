@@ -11,19 +11,14 @@
 #define PIECE_FLOATS (256u << 10) /* a piece's transformed tiles: about a core's L2 */
 
 /* F(2x2, 3x3): points 0, 1, -1 and infinity. */
-static const float BT2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
 static const float G2[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
-static const float AT2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
 /* F(4x4, 3x3): points 0, 1, -1, 2, -2 and infinity. */
-static const float BT4[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                                {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
 static const float G4[6][3] = {{1.0f / 4, 0, 0},
                                {-1.0f / 6, -1.0f / 6, -1.0f / 6},
                                {-1.0f / 6, 1.0f / 6, -1.0f / 6},
                                {1.0f / 24, 1.0f / 12, 1.0f / 6},
                                {1.0f / 24, -1.0f / 12, 1.0f / 6},
                                {0, 0, 1}};
-static const float AT4[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
 
 typedef void (*tf1)(const float *const *in, float *const *out, size_t len);
 static void bt4(const float *const *in, float *const *out, size_t len);
@@ -35,16 +30,16 @@ static void a2(const float *const *in, float *const *out, size_t len);
 
 typedef struct {
     int m, a;
-    const float *BT, *G, *AT; /* a x a, a x 3, m x a, row-major: the matrices, for the kernel */
-    tf1 bt, at, am;           /* B^T, A^T and A on vectors of channels */
+    const float *G;  /* a x 3, row-major: the kernel's transform */
+    tf1 bt, at, am;  /* B^T, A^T and A on vectors of channels (written out below) */
 } mats;
 
 static mats mats_of(int m)
 {
     TP_ASSERT(m == 2 || m == 4);
     if (m == 2)
-        return (mats){2, 4, &BT2[0][0], &G2[0][0], &AT2[0][0], bt2, at2, a2};
-    return (mats){4, 6, &BT4[0][0], &G4[0][0], &AT4[0][0], bt4, at4, a4};
+        return (mats){2, 4, &G2[0][0], bt2, at2, a2};
+    return (mats){4, 6, &G4[0][0], bt4, at4, a4};
 }
 
 void tp_wino_plan(tp_wino *p, int m, int n, int H, int W, int C, int K, int OH, int OW, int pad_t, int pad_l)
@@ -61,9 +56,9 @@ size_t tp_wino_scratch(const tp_wino *p, int kernel)
 {
     size_t a2 = (size_t)(p->m + 2) * (size_t)(p->m + 2), P = (size_t)p->chunk, C = (size_t)p->C, K = (size_t)p->K;
     size_t wide = C > K ? C : K;
-    /* V [a2, P, C] and M or Z [a2, P, K]; a tile, and twice a tile for the transforms'
+    /* V [a2, P, C] and M or Z [a2, P, K]; a pixel of zeros; twice a tile for the transforms'
      * steps; the kernel gradient's sum [a2, C, K] */
-    return a2 * P * (C + K) + 3 * a2 * wide + (kernel ? a2 * C * K : 0);
+    return a2 * P * (C + K) + wide + 2 * a2 * wide + (kernel ? a2 * C * K : 0);
 }
 
 size_t tp_wino_kernel_floats(int m, int C, int K) { return (size_t)(m + 2) * (size_t)(m + 2) * (size_t)C * (size_t)K; }
@@ -257,7 +252,7 @@ void tp_wino_forward(const tp_wino *p, int64_t q0, int P, const float *x, const 
     int a = t.a, m = t.m;
     size_t a2 = (size_t)a * (size_t)a, C = (size_t)p->C, K = (size_t)p->K, wide = C > K ? C : K;
     TP_ASSERT(P >= 1 && P <= p->chunk && q0 >= 0 && q0 + P <= p->tiles);
-    float *V = scratch, *M = V + a2 * (size_t)p->chunk * C, *d = M + a2 * (size_t)p->chunk * K, *tmp = d + a2 * wide;
+    float *V = scratch, *M = V + a2 * (size_t)p->chunk * C, *d = M + a2 * (size_t)p->chunk * K, *tmp = d + wide;
     memset(d, 0, wide * sizeof *d); /* d: the pixels past the edges */
     input_transform(p, t, x, q0, P, V, tmp, d);
     for (size_t e = 0; e < a2; e++) /* M_e = V_e U_e: tiles x channels times channels x filters */
@@ -298,7 +293,7 @@ void tp_wino_dw(const tp_wino *p, int s0, int s1, const float *x, const float *d
     int a = t.a, m = t.m;
     size_t a2 = (size_t)a * (size_t)a, C = (size_t)p->C, K = (size_t)p->K, wide = C > K ? C : K;
     size_t Pc = (size_t)p->chunk;
-    float *V = scratch, *Z = V + a2 * Pc * C, *d = Z + a2 * Pc * K, *tmp = d + a2 * wide, *S = tmp + 2 * a2 * wide;
+    float *V = scratch, *Z = V + a2 * Pc * C, *d = Z + a2 * Pc * K, *tmp = d + wide, *S = tmp + 2 * a2 * wide;
     int64_t per = p->tiles / (p->n ? p->n : 1), q = (int64_t)s0 * per, end = (int64_t)s1 * per;
     int first = 1;
     for (; q < end; q += (int64_t)Pc) {

@@ -67,7 +67,7 @@ static void parse(int argc, char **argv, options *o)
         TP_STRING("init", 0, &o->init, "MODEL", "start from this model's network and weights (resume, fine-tune)"),
         TP_INT("freeze", 0, &o->freeze, "N", "keep the first N layers' weights fixed", TP_MIN(0)),
         TP_INT("seed", 's', &o->seed, "N", "seed for initialisation, shuffling and dropout"),
-        TP_OPT_THREADS(&o->threads, "threads, each taking a share of every batch"),
+        TP_OPT_THREADS(&o->threads, "threads sharing each layer of every batch"),
         TP_DEVICE_OPTIONS(&o->device, &o->precision),
         TP_FLAG("summary", 0, &o->summary, "print the layer table on stderr before training"),
         TP_STRING("field", 'f', &o->xname, "NAME", "the input field"),
